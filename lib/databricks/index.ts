@@ -1,0 +1,34 @@
+import { awsClients } from '../aws/clients.ts';
+import type { Settings } from '../settings.ts';
+import type { Databricks } from './api.ts';
+import { DatabricksClient } from './client.ts';
+import { loadCredentials } from './credentials.ts';
+
+export type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
+export { DatabricksApiError } from './client.ts';
+
+const clients = new Map<string, Databricks>();
+
+/**
+ * The Databricks client for these settings, created once per container (its OAuth tokens are cached
+ * inside it, one per host). Credentials are read from Secrets Manager on first use.
+ */
+export function databricksFor(settings: Settings): Databricks {
+  const key = [settings.databricksAccountId, settings.accountsHost, settings.workspaceUrlTemplate].join('|');
+  let client = clients.get(key);
+  if (!client) {
+    client = new DatabricksClient({
+      accountId: settings.databricksAccountId,
+      accountsHost: settings.accountsHost,
+      workspaceUrlTemplate: settings.workspaceUrlTemplate,
+      credentials: () => loadCredentials(awsClients().secretsManager, settings.credentialsSecretArn),
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Forget cached clients (tests, local runner between scenarios). */
+export function clearDatabricksClients(): void {
+  clients.clear();
+}

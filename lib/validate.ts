@@ -1,0 +1,20 @@
+import type { z } from 'zod';
+import { fieldPath, InvalidInput } from './errors.ts';
+
+/**
+ * Parses `value` with `schema`; on failure raises `InvalidInput` whose message names the first bad field
+ * (`workspaceIds[0]: expected number`), so an operator knows exactly what to fix.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'input'): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (!issue) throw new InvalidInput(`${what} is invalid`);
+  let field = fieldPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ');
+    field = issue.path.length > 0 ? `${fieldPath(issue.path)}.${keys}` : keys;
+    throw new InvalidInput(`${what} has unknown field(s): ${keys}`, { details: { field } });
+  }
+  throw new InvalidInput(`${what} field ${field} is invalid: ${issue.message}`, { details: { field } });
+}
