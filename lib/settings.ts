@@ -32,6 +32,12 @@ const SettingsSchema = z.object({
   WORKSPACE_IDS: csv.optional(),
   STORAGE_WAIT_MINUTES: z.coerce.number().int().min(0).default(20),
   OLD_KEY_RETENTION_HOURS: z.coerce.number().min(0).default(24),
+  /** Workspaces rotated in parallel by the Map (the execution input's `maxConcurrency` overrides it). */
+  MAX_CONCURRENT_WORKSPACES: z.coerce.number().int().min(1).max(40).default(4),
+  /** Deadlines of the polling loops, in minutes. */
+  COMPUTE_STOP_TIMEOUT_MINUTES: z.coerce.number().min(1).default(30),
+  WORKSPACE_UPDATE_TIMEOUT_MINUTES: z.coerce.number().min(1).default(60),
+  COMPUTE_RESTORE_TIMEOUT_MINUTES: z.coerce.number().min(1).default(45),
   /** Parallel Databricks calls per step (each still honours 429s). */
   API_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Where compute snapshots are stored: an S3 bucket in AWS, a directory in local mode. */
@@ -52,6 +58,10 @@ export interface Settings {
   storageWaitMinutes: number;
   oldKeyRetentionHours: number;
   apiConcurrency: number;
+  maxConcurrentWorkspaces: number;
+  computeStopTimeoutMinutes: number;
+  workspaceUpdateTimeoutMinutes: number;
+  computeRestoreTimeoutMinutes: number;
   snapshotBucket: string | undefined;
   snapshotDir: string | undefined;
 }
@@ -90,6 +100,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     storageWaitMinutes: s.STORAGE_WAIT_MINUTES,
     oldKeyRetentionHours: s.OLD_KEY_RETENTION_HOURS,
     apiConcurrency: s.API_CONCURRENCY,
+    maxConcurrentWorkspaces: s.MAX_CONCURRENT_WORKSPACES,
+    computeStopTimeoutMinutes: s.COMPUTE_STOP_TIMEOUT_MINUTES,
+    workspaceUpdateTimeoutMinutes: s.WORKSPACE_UPDATE_TIMEOUT_MINUTES,
+    computeRestoreTimeoutMinutes: s.COMPUTE_RESTORE_TIMEOUT_MINUTES,
     snapshotBucket: s.SNAPSHOT_BUCKET,
     snapshotDir: s.SNAPSHOT_DIR,
   };
