@@ -48,7 +48,15 @@ export const PlanSchema = z.object({
   dryRun: z.boolean(),
   reason: z.string(),
   trigger: z.object({
-    kind: z.enum(['manual', 'aliasMoved', 'keyRotated', 'keyDisabled', 'keyDeletionScheduled', 'keyDeleted', 'keyMaterialExpired']),
+    kind: z.enum([
+      'manual',
+      'aliasMoved',
+      'keyRotated',
+      'keyDisabled',
+      'keyDeletionScheduled',
+      'keyDeleted',
+      'keyMaterialExpired',
+    ]),
     eventId: z.string().optional(),
     keyArn: z.string().optional(),
   }),

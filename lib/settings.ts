@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { fieldPath, InvalidSettings } from './errors.ts';
 
-const csv = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
-  );
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== ''),
+);
 
 /**
  * Deployment settings, read from the Lambda environment (serverless.yml sets them; the local runner sets

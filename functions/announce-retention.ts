@@ -1,0 +1,20 @@
+import { logger } from '../lib/log.ts';
+import { RetentionNoticeSchema } from '../lib/retention.ts';
+import { defineStep } from './commons/handler.ts';
+
+/**
+ * The retention wait is over: record that the old key(s) may now be retired. The machine never disables or
+ * deletes a key itself; that stays the security team's decision.
+ */
+export const handler = defineStep('announce-retention', RetentionNoticeSchema, async (notice, env) => {
+  const announcement = {
+    oldKeyArns: notice.oldKeyArns,
+    mayBeRetiredSince: new Date(env.clock.now()).toISOString(),
+    message:
+      notice.oldKeyArns.length > 0
+        ? `The old key(s) ${notice.oldKeyArns.join(', ')} are no longer used by workspaces ${notice.workspaceIds.join(', ')} for ${notice.oldKeyRetentionHours} h and may now be retired. Data written before the change is still encrypted with them.`
+        : `No old key was replaced for workspaces ${notice.workspaceIds.join(', ')}.`,
+  };
+  logger.info('old key may be retired', announcement);
+  return announcement;
+});
