@@ -1,0 +1,122 @@
+import type { EventLog } from 'aws-local-stepfunctions';
+import type { Report } from './report.ts';
+
+type Json = Record<string, unknown>;
+
+/**
+ * Prints a live timeline a person can follow: each Task as it finishes with the simulated time, the
+ * workspace it worked on and a short summary of its result; polling loops print only when their answer
+ * changes.
+ */
+export function progressPrinter(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
+  const workspaces = new Map<number, string>();
+  const last = new Map<string, string>();
+  return (event: EventLog, t: number) => {
+    if (event.type === 'StateExited' && event.state.type === 'Task') {
+      const output = (event.state.output ?? {}) as Json;
+      const input = (event.state.input ?? {}) as Json;
+      if (event.state.name === 'Plan the rotation') {
+        const plan = output.plan as Json | undefined;
+        for (const w of (plan?.workspaces as Json[] | undefined) ?? []) {
+          workspaces.set(w.workspaceId as number, String(w.workspaceName ?? w.deploymentName ?? w.workspaceId));
+        }
+        write(line(t, '', `Plan: ${String(plan?.mode)}${plan?.dryRun ? ' (dry run)' : ''} — ${String(plan?.reason ?? '')}`));
+        return;
+      }
+      const ws = (input.workspace as Json | undefined)?.workspaceId as number | undefined;
+      const who = ws === undefined ? '' : (workspaces.get(ws) ?? String(ws));
+      const text = `${event.state.name}${summary(event.state.name, output)}`;
+      const key = `${event.index ?? '-'}:${event.state.name}`;
+      if (last.get(key) === text) return;
+      last.set(key, text);
+      write(line(t, who, text));
+    } else if (event.type === 'StateFailed' || event.type === 'StateCaught') {
+      const e = event as unknown as { Error?: string; Cause?: unknown; state: { name: string } };
+      if (e.Error) write(line(t, '', `${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 200)}`));
+    }
+  };
+}
+
+function summary(state: string, output: Json): string {
+  const pick = (key: string) => output[key] as Json | undefined;
+  const counts = (c: unknown) =>
+    c && typeof c === 'object'
+      ? Object.entries(c as Json)
+          .filter(([, v]) => typeof v === 'number' && v > 0)
+          .map(([k, v]) => `${String(v)} ${k}`)
+          .join(', ')
+      : '';
+  switch (state) {
+    case 'Stop compute': {
+      const c = pick('compute');
+      return ` — snapshot: ${counts(c?.counts) || 'nothing running'}; ${String(c?.phase ?? '')}`;
+    }
+    case 'Check compute stopped':
+    case 'Re-check compute right before the update':
+      return ` — ${String(pick('computeCheck')?.status ?? '')}`;
+    case 'Update workspace': {
+      const u = pick('update');
+      return u?.patched ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}` : ' — already set, no PATCH';
+    }
+    case 'Check workspace': {
+      const c = pick('workspaceCheck');
+      return ` — ${String(c?.status ?? '')}${c?.workspaceStatus ? ` (${String(c.workspaceStatus)})` : ''}`;
+    }
+    case 'Restore compute':
+    case 'Restore compute after failure':
+      return ` — started ${counts(pick('restore')?.started) || 'nothing'}`;
+    case 'Check compute restored':
+    case 'Check compute restored after failure': {
+      const r = pick('restoreCheck');
+      return ` — ${String(r?.status ?? '')}${r?.status === 'RESTORED' ? `: ${counts(r.restored)}` : ''}`;
+    }
+    case 'Register key configuration': {
+      const k = pick('keyConfig');
+      return ` — ${k?.reused ? 'reused' : 'created'} ${String(k?.customerManagedKeyId ?? '')}`;
+    }
+    case 'Patch key policy': {
+      const p = pick('policy');
+      return p?.changed ? ' — statement added/merged' : ' — already grants Databricks';
+    }
+    default:
+      return '';
+  }
+}
+
+function line(t: number, who: string, text: string): string {
+  return `${fmt(t).padStart(9)}  ${who ? `[${who}] ` : ''}${text}`;
+}
+
+/** `1234.5` simulated seconds → `20m34s`. */
+export function fmt(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}
+
+/** The short end-of-run summary. */
+export function summarize(report: Report, realMs: number): string[] {
+  const lines = [
+    '',
+    `Result: ${report.status}${report.error ? ` — ${report.error.name}: ${report.error.cause}` : ''}`,
+    `Simulated time: ${fmt(report.simulatedSeconds)} (real ${(realMs / 1000).toFixed(1)} s)`,
+  ];
+  for (const d of report.downtime) {
+    const ratio = d.windowSeconds && d.platformMinimumSeconds ? ` (×${(d.windowSeconds / d.platformMinimumSeconds).toFixed(2)})` : '';
+    lines.push(
+      `Workspace ${d.workspace_id}: compute window ${d.windowSeconds === null ? 'n/a' : fmt(d.windowSeconds)} vs platform minimum ${fmt(d.platformMinimumSeconds)}${ratio}`,
+    );
+  }
+  lines.push(
+    `Databricks API calls: ${report.apiCalls.total} · state transitions: ${report.stateTransitions} · max state payload: ${(report.maxStatePayloadBytes / 1024).toFixed(1)} KB`,
+  );
+  const retired = (report.output as Json | null)?.oldKeyRetirement as Json | undefined;
+  if (retired?.message) lines.push(String(retired.message));
+  const failing = report.invariants.filter((i) => !i.holds);
+  lines.push(
+    `Invariants: ${report.invariants.length - failing.length}/${report.invariants.length} hold${failing.length ? ` — FAILING: ${failing.map((f) => `${f.name} (${f.detail})`).join('; ')}` : ''}`,
+  );
+  return lines;
+}
