@@ -1,0 +1,525 @@
+import type { SdkClient } from '../aws/clients.ts';
+import type { AccountApi } from '../databricks/api.ts';
+import type { KeyUseCase } from '../databricks/types.ts';
+import { InvalidInput } from '../errors.ts';
+import { KeyNotFound } from '../kms/errors.ts';
+import { describeKey, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
+import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
+import type { Settings } from '../settings.ts';
+import { StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
+import {
+  KeyInUseWithoutSuccessor,
+  NoWorkspacesInScope,
+  OldKeyRetiredTooEarly,
+  StorageKeyCannotBeRotated,
+} from './errors.ts';
+import { describeWorkspace, loadScope, type Scope, useCasesOfKey, type WorkspaceView } from './scope.ts';
+import { type KeyEventKind, type ManualInput, parseTrigger, type Trigger } from './trigger.ts';
+
+/** What planning reads: settings, KMS (DescribeKey only) and the Account API (list calls only). */
+export interface PlanDeps {
+  settings: Settings;
+  kms: SdkClient;
+  account: AccountApi;
+  /** Epoch ms (the clock of the run), for the retention rule. */
+  now: number;
+}
+
+/**
+ * Turns the execution input or an EventBridge event into an explicit `Plan` (DESIGN §3, §4): which
+ * workspaces move to which key for which use cases, and what each step will do. It only reads (DescribeKey,
+ * the workspace and key-configuration lists) and rejects what must not happen with a named error before
+ * anything is touched.
+ */
+export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> {
+  const trigger = parseTrigger(raw);
+  switch (trigger.kind) {
+    case 'manual':
+      return planManual(trigger.input, deps);
+    case 'aliasMoved':
+      return planAliasMoved(trigger, deps);
+    default:
+      return planKeyEvent(trigger, deps);
+  }
+}
+
+/** The knobs of a rotation that do not depend on the workspace. */
+interface RotationRequest {
+  trigger: Plan['trigger'];
+  target: KeyFacts;
+  targetAlias: string | undefined;
+  useCases: KeyUseCase[];
+  reuseKeyForClusterVolumes: boolean;
+  activeRuns: ActiveRunsPolicy;
+  drainTimeoutMinutes: number;
+  oldKeyRetentionHours: number;
+  dryRun: boolean;
+  emergency: boolean;
+  maxConcurrency: number;
+  /** Why this rotation happens, first words of the plan's reason. */
+  why: string;
+  /** Named workspaces are held to every rule; "every workspace" silently skips other regions. */
+  explicit: boolean;
+}
+
+async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
+  const { settings } = deps;
+  const target = await resolveManualTarget(input, deps.kms);
+  const source = input.workspaceIds
+    ? { ids: input.workspaceIds, field: 'workspaceIds' }
+    : { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' };
+  const scope = await loadScope(deps.account, source);
+  return rotationPlan(scope.views, settings, {
+    trigger: { kind: 'manual', keyArn: target.arn },
+    target,
+    targetAlias: input.keyAlias ?? (await watchedAliasOf(target, deps)),
+    useCases: input.useCases,
+    reuseKeyForClusterVolumes: input.reuseKeyForClusterVolumes,
+    activeRuns: input.activeRuns,
+    drainTimeoutMinutes: input.drainTimeoutMinutes,
+    oldKeyRetentionHours: input.oldKeyRetentionHours ?? settings.oldKeyRetentionHours,
+    dryRun: input.dryRun,
+    emergency: false,
+    maxConcurrency: input.maxConcurrency ?? settings.maxConcurrentWorkspaces,
+    why: 'manual request',
+    explicit: scope.explicit,
+  });
+}
+
+async function resolveManualTarget(input: ManualInput, kms: SdkClient): Promise<KeyFacts> {
+  const ref = input.keyArn ?? (input.keyAlias as string);
+  const key = await describeKey(kms, ref);
+  if (input.keyArn && input.keyAlias) {
+    const aliased = await describeKey(kms, input.keyAlias);
+    if (aliased.arn !== key.arn) {
+      throw new InvalidInput(
+        `execution input field keyAlias is invalid: ${input.keyAlias} points at ${aliased.arn}, not at keyArn ${key.arn}; give one of them or make them agree`,
+        { details: { field: 'keyAlias' } },
+      );
+    }
+  }
+  return key;
+}
+
+/**
+ * The watched alias when it names `target`: recorded as the configuration's `key_alias`, it lets a later
+ * alias move find the workspaces that follow the alias.
+ */
+async function watchedAliasOf(target: KeyFacts, deps: PlanDeps): Promise<string | undefined> {
+  const alias = deps.settings.watchedAlias;
+  if (!alias) return undefined;
+  try {
+    return (await describeKey(deps.kms, alias)).arn === target.arn ? alias : undefined;
+  } catch (error) {
+    if (error instanceof KeyNotFound) return undefined;
+    throw error;
+  }
+}
+
+async function planAliasMoved(
+  trigger: Extract<Trigger, { kind: 'aliasMoved' }>,
+  deps: PlanDeps,
+): Promise<Plan> {
+  const { settings } = deps;
+  const base = eventDefaults(settings, { kind: 'aliasMoved', eventId: trigger.eventId });
+  if (trigger.failedWith) {
+    return noop(
+      base,
+      `the alias change of ${trigger.aliasName} failed (${trigger.failedWith}); nothing changed`,
+    );
+  }
+  if (!settings.watchedAlias || trigger.aliasName !== settings.watchedAlias) {
+    return noop(
+      base,
+      `alias ${trigger.aliasName} is not the watched alias (${settings.watchedAlias ?? 'none configured'}); nothing to do`,
+    );
+  }
+  const target = await describeKey(deps.kms, trigger.keyRef);
+  const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
+  // Rule (stateless): with WORKSPACE_IDS the configured workspaces follow the alias. Without it, the
+  // alias's workspaces are those whose managed-services key configuration was registered under the alias
+  // (`aws_key_info.key_alias`, which this product records on every configuration it registers). The event
+  // does not say where the alias pointed before, so "every workspace on the previous key" is not knowable.
+  const views = scope.explicit
+    ? scope.views
+    : scope.views.filter((v) => v.managedServices?.aws_key_info?.key_alias === settings.watchedAlias);
+  const request: RotationRequest = {
+    ...rotationDefaults(settings),
+    trigger: { kind: 'aliasMoved', eventId: trigger.eventId, keyArn: target.arn },
+    target,
+    targetAlias: settings.watchedAlias,
+    why: `watched alias ${settings.watchedAlias} now points at ${target.arn}`,
+    explicit: scope.explicit,
+  };
+  if (views.length === 0) {
+    return noop(
+      { ...base, trigger: request.trigger },
+      `${request.why}, but no workspace's managed-services key configuration is registered under that alias; set WORKSPACE_IDS to name the workspaces the alias governs`,
+    );
+  }
+  return rotationPlan(views, settings, request);
+}
+
+async function planKeyEvent(
+  trigger: Extract<Trigger, { kind: KeyEventKind }>,
+  deps: PlanDeps,
+): Promise<Plan> {
+  const { settings } = deps;
+  const what = EVENT_WORDS[trigger.kind];
+  if (trigger.failedWith) {
+    return noop(
+      eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId }),
+      `the ${what} call failed (${trigger.failedWith}); the key did not change`,
+    );
+  }
+  const keyArn =
+    trigger.keyRef.startsWith('arn:') && trigger.keyRef.includes(':key/')
+      ? trigger.keyRef
+      : (await describeKey(deps.kms, trigger.keyRef)).arn;
+  const base = eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId, keyArn });
+  const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
+  const users = scope.views.filter((v) => useCasesOfKey(v, keyArn).length > 0);
+  const msUsers = users.filter((v) => v.managedServicesKeyArn === keyArn);
+
+  if (trigger.kind === 'keyRotated') {
+    if (users.length === 0)
+      return noop(base, `key ${keyArn} (${what}) is not used by any workspace in scope`);
+    const successor = await findSuccessor(deps, keyArn, msUsers);
+    if (successor.key && msUsers.length > 0) {
+      return rotationPlan(msUsers, settings, {
+        ...rotationDefaults(settings),
+        trigger: base.trigger,
+        target: successor.key,
+        targetAlias: settings.watchedAlias,
+        why: `${what} of ${keyArn}; the watched alias ${settings.watchedAlias} now points at ${successor.key.arn}`,
+        explicit: true,
+      });
+    }
+    return verifyPlan(base, users, keyArn);
+  }
+
+  // The key is about to stop working (disabled, deletion scheduled, deleted, material expired).
+  if (users.length > 0) {
+    const storageUsers = users.filter((v) => v.storageKeyArn === keyArn);
+    if (storageUsers.length > 0) {
+      const names = storageUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
+      throw new StorageKeyCannotBeRotated(
+        `KMS key ${keyArn} (${what}) is the storage key of workspace(s) ${names}; a storage key can never be replaced, so those workspaces will lose access to their root storage. Re-enable the key or cancel its deletion (kms:EnableKey / kms:CancelKeyDeletion) now.`,
+        { details: { keyArn, workspaceIds: storageUsers.map((v) => v.workspace.workspace_id) } },
+      );
+    }
+    const successor = await findSuccessor(deps, keyArn, msUsers);
+    if (!successor.key) {
+      const names = msUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
+      throw new KeyInUseWithoutSuccessor(
+        `KMS key ${keyArn} (${what}) still protects the managed services of workspace(s) ${names}, and ${successor.why}. Re-enable the key or cancel its deletion, or point ${settings.watchedAlias ?? 'the watched alias (setting WATCHED_ALIAS)'} at a new enabled key in the same region to rotate them.`,
+        { details: { keyArn, workspaceIds: msUsers.map((v) => v.workspace.workspace_id) } },
+      );
+    }
+    return rotationPlan(msUsers, settings, {
+      ...rotationDefaults(settings),
+      trigger: base.trigger,
+      target: successor.key,
+      targetAlias: settings.watchedAlias,
+      activeRuns: 'cancel',
+      emergency: true,
+      why: `emergency: ${what} of ${keyArn}, which workspaces still use; moving them to ${successor.key.arn} (watched alias ${settings.watchedAlias})`,
+      explicit: true,
+    });
+  }
+  assertNotWithinRetention(scope, keyArn, what, deps);
+  return noop(base, `key ${keyArn} (${what}) is not used by any workspace in scope`);
+}
+
+const EVENT_WORDS: Record<KeyEventKind, string> = {
+  keyRotated: 'key material rotation',
+  keyDisabled: 'DisableKey',
+  keyDeletionScheduled: 'ScheduleKeyDeletion',
+  keyDeleted: 'key deletion',
+  keyMaterialExpired: 'imported key material expiration',
+};
+
+/**
+ * The key the watched alias names, when it differs from `keyArn` and is usable by every workspace in
+ * `views`; else `why` there is none (for the error message).
+ */
+async function findSuccessor(
+  deps: PlanDeps,
+  keyArn: string,
+  views: readonly WorkspaceView[],
+): Promise<{ key?: KeyFacts; why: string }> {
+  const alias = deps.settings.watchedAlias;
+  if (!alias) return { why: 'no watched alias is configured (setting WATCHED_ALIAS)' };
+  let key: KeyFacts;
+  try {
+    key = await describeKey(deps.kms, alias);
+  } catch (error) {
+    if (error instanceof KeyNotFound) return { why: `the watched alias ${alias} does not exist` };
+    throw error;
+  }
+  if (key.arn === keyArn) return { why: `the watched alias ${alias} still points at this key` };
+  for (const view of views) {
+    const reason = keyUnusableReason(key, view.region);
+    if (reason)
+      return { why: `the watched alias ${alias} points at ${key.arn}, which is unusable: ${reason.message}` };
+  }
+  return { key, why: '' };
+}
+
+/**
+ * Stateless retention rule: key K is "an old key still inside its retention window" when the account still
+ * has a key configuration for K, and a workspace in scope currently uses, for one of that configuration's
+ * use cases, a different configuration that was created after K's and less than OLD_KEY_RETENTION_HOURS
+ * ago — i.e. the workspace very likely moved off K within the window.
+ */
+function assertNotWithinRetention(scope: Scope, keyArn: string, what: string, deps: PlanDeps): void {
+  const hours = deps.settings.oldKeyRetentionHours;
+  const windowStart = deps.now - hours * 3_600_000;
+  const oldConfigs = scope.keyConfigs.filter((c) => c.aws_key_info?.key_arn === keyArn);
+  const recent: string[] = [];
+  for (const old of oldConfigs) {
+    for (const view of scope.views) {
+      for (const useCase of old.use_cases) {
+        const current = useCase === 'MANAGED_SERVICES' ? view.managedServices : view.storage;
+        if (!current || current.customer_managed_key_id === old.customer_managed_key_id) continue;
+        const created = current.creation_time;
+        if (created === undefined || created < windowStart) continue;
+        if (old.creation_time !== undefined && created < old.creation_time) continue;
+        recent.push(
+          `${describeWorkspace(view.workspace)} moved to configuration ${current.customer_managed_key_id} at ${new Date(created).toISOString()}`,
+        );
+      }
+    }
+  }
+  if (recent.length > 0) {
+    throw new OldKeyRetiredTooEarly(
+      `KMS key ${keyArn} (${what}) was replaced less than ${hours} h ago: ${[...new Set(recent)].join('; ')}. Data written before the change still needs it; re-enable the key or cancel its deletion until the retention window has passed.`,
+      { details: { keyArn, oldKeyRetentionHours: hours } },
+    );
+  }
+}
+
+/** The fields every event-driven plan shares (no target yet). */
+function eventDefaults(settings: Settings, trigger: Plan['trigger']): Plan {
+  return {
+    mode: 'noop',
+    dryRun: false,
+    reason: '',
+    trigger: stripUndefined(trigger),
+    target: null,
+    useCases: ['MANAGED_SERVICES'],
+    reuseKeyForClusterVolumes: true,
+    activeRuns: 'wait',
+    drainTimeoutMinutes: 60,
+    oldKeyRetentionHours: settings.oldKeyRetentionHours,
+    storageWaitSeconds: 0,
+    emergency: false,
+    maxConcurrency: settings.maxConcurrentWorkspaces,
+    workspaces: [],
+    oldKeyArns: [],
+  };
+}
+
+function rotationDefaults(
+  settings: Settings,
+): Omit<RotationRequest, 'trigger' | 'target' | 'targetAlias' | 'why' | 'explicit'> {
+  return {
+    useCases: ['MANAGED_SERVICES'],
+    reuseKeyForClusterVolumes: true,
+    activeRuns: 'wait',
+    drainTimeoutMinutes: 60,
+    oldKeyRetentionHours: settings.oldKeyRetentionHours,
+    dryRun: false,
+    emergency: false,
+    maxConcurrency: settings.maxConcurrentWorkspaces,
+  };
+}
+
+function noop(base: Plan, reason: string): Plan {
+  return { ...base, mode: 'noop', reason, workspaces: [], storageWaitSeconds: 0, oldKeyArns: [] };
+}
+
+/** KMS rotated K's material in place: check, without downtime, that every workspace on K is still sound. */
+function verifyPlan(base: Plan, users: readonly WorkspaceView[], keyArn: string): Plan {
+  const useCases = new Set<KeyUseCase>();
+  const workspaces: PlannedWorkspace[] = users.map((view) => {
+    const uses = useCasesOfKey(view, keyArn);
+    for (const u of uses) useCases.add(u);
+    return {
+      ...plannedBase(view),
+      changes: { managedServices: false, storage: false },
+      storageAdded: false,
+      steps: [
+        `check that the key configuration(s) for ${uses.join(' and ')} still exist and point at ${keyArn}`,
+        `check that ${keyArn} is enabled, symmetric, ENCRYPT_DECRYPT and in ${view.region}`,
+        `re-patch the key policy of ${keyArn} if it no longer grants Databricks ${uses.join(' and ')}`,
+        'touch no compute (no downtime)',
+      ],
+    };
+  });
+  return {
+    ...base,
+    mode: 'verify',
+    reason: `KMS rotated the key material of ${keyArn} in place (same ARN); verifying ${users.length} workspace(s) that use it`,
+    target: { keyArn, keyId: keyIdOf(keyArn), region: keyRegion(keyArn) },
+    useCases: [...useCases].sort(),
+    workspaces,
+  };
+}
+
+function plannedBase(view: WorkspaceView): Omit<PlannedWorkspace, 'changes' | 'storageAdded' | 'steps'> {
+  const w = view.workspace;
+  return {
+    workspaceId: w.workspace_id,
+    ...(w.workspace_name ? { workspaceName: w.workspace_name } : {}),
+    deploymentName: w.deployment_name ?? '',
+    region: view.region,
+    current: {
+      managedServicesKeyConfigId: w.managed_services_customer_managed_key_id ?? null,
+      storageKeyConfigId: w.storage_customer_managed_key_id ?? null,
+      managedServicesKeyArn: view.managedServicesKeyArn,
+      storageKeyArn: view.storageKeyArn,
+    },
+  };
+}
+
+/**
+ * The pure core of a rotation plan: for each workspace decide what changes (managed-services key differs
+ * from the target; storage key absent), reject what must not happen (`StorageKeyAlreadySet`,
+ * `WorkspaceNotRunning`, the key-usability errors), and leave out workspaces with nothing to change.
+ */
+export function rotationPlan(
+  views: readonly WorkspaceView[],
+  settings: Settings,
+  request: RotationRequest,
+): Plan {
+  const { target } = request;
+  const wantsMs = request.useCases.includes('MANAGED_SERVICES');
+  const wantsStorage = request.useCases.includes('STORAGE');
+  const planned: PlannedWorkspace[] = [];
+  const skipped: string[] = [];
+  for (const view of views) {
+    const name = describeWorkspace(view.workspace);
+    if (!request.explicit && view.region !== target.region) {
+      skipped.push(`${name} is in ${view.region || 'an unknown region'}, the key in ${target.region}`);
+      continue;
+    }
+    if (wantsStorage && view.workspace.storage_customer_managed_key_id && view.storageKeyArn !== target.arn) {
+      throw new StorageKeyAlreadySet(
+        `workspace ${name} already has storage key configuration ${view.workspace.storage_customer_managed_key_id} (${view.storageKeyArn ?? 'unknown key'}); Databricks never replaces a storage key. Request only MANAGED_SERVICES for this workspace.`,
+        { details: { workspaceId: view.workspace.workspace_id, field: 'useCases', keyArn: target.arn } },
+      );
+    }
+    const changes = {
+      managedServices: wantsMs && view.managedServicesKeyArn !== target.arn,
+      storage: wantsStorage && !view.workspace.storage_customer_managed_key_id,
+    };
+    if (!changes.managedServices && !changes.storage) {
+      skipped.push(`${name} already uses ${target.arn} for ${request.useCases.join(' and ')}`);
+      continue;
+    }
+    if (view.workspace.workspace_status !== 'RUNNING') {
+      throw new WorkspaceNotRunning(
+        `workspace ${name} is ${view.workspace.workspace_status ?? 'in an unknown state'}${view.workspace.workspace_status_message ? ` (${view.workspace.workspace_status_message})` : ''}, not RUNNING; its key can only be changed while it runs. Retry once it is RUNNING.`,
+        { details: { workspaceId: view.workspace.workspace_id, status: view.workspace.workspace_status } },
+      );
+    }
+    const unusable = keyUnusableReason(target, view.region);
+    if (unusable) {
+      Object.assign((unusable as { details?: Record<string, unknown> }).details ?? {}, {
+        workspaceId: view.workspace.workspace_id,
+      });
+      throw unusable;
+    }
+    planned.push({
+      ...plannedBase(view),
+      changes,
+      storageAdded: changes.storage,
+      steps: stepsFor(view, changes, request, settings),
+    });
+  }
+  const oldKeyArns = [
+    ...new Set(
+      planned
+        .filter((w) => w.changes.managedServices && w.current.managedServicesKeyArn)
+        .map((w) => w.current.managedServicesKeyArn as string),
+    ),
+  ];
+  const storageAdded = planned.some((w) => w.storageAdded);
+  const skippedText = skipped.length > 0 ? `; left out: ${skipped.join('; ')}` : '';
+  if (planned.length === 0 && views.length === 0) {
+    throw new NoWorkspacesInScope(`${request.why}: no workspace is in scope`);
+  }
+  return {
+    mode: planned.length > 0 ? 'rotate' : 'noop',
+    dryRun: request.dryRun,
+    reason:
+      planned.length > 0
+        ? `${request.why}: rotating ${planned.length} workspace(s) to ${target.arn}${skippedText}`
+        : `${request.why}: nothing to change${skippedText}`,
+    trigger: stripUndefined(request.trigger),
+    target: {
+      keyArn: target.arn,
+      keyId: target.keyId,
+      region: target.region,
+      ...(request.targetAlias ? { keyAlias: request.targetAlias } : {}),
+    },
+    useCases: request.useCases,
+    reuseKeyForClusterVolumes: request.reuseKeyForClusterVolumes,
+    activeRuns: request.activeRuns,
+    drainTimeoutMinutes: request.drainTimeoutMinutes,
+    oldKeyRetentionHours: request.oldKeyRetentionHours,
+    storageWaitSeconds: storageAdded ? settings.storageWaitMinutes * 60 : 0,
+    emergency: request.emergency,
+    maxConcurrency: request.maxConcurrency,
+    workspaces: planned,
+    oldKeyArns,
+  };
+}
+
+function stepsFor(
+  view: WorkspaceView,
+  changes: PlannedWorkspace['changes'],
+  request: RotationRequest,
+  settings: Settings,
+): string[] {
+  const arn = request.target.arn;
+  const uses = [changes.managedServices && 'MANAGED_SERVICES', changes.storage && 'STORAGE'].filter(
+    (u): u is string => typeof u === 'string',
+  );
+  const runs = {
+    wait: `let active job runs finish (up to ${request.drainTimeoutMinutes} min), then stop`,
+    cancel: request.emergency
+      ? 'cancel active job runs (emergency: the current key is going away)'
+      : 'cancel active job runs',
+    fail: 'fail if job runs are active',
+  }[request.activeRuns];
+  const steps = [
+    `check that ${arn} is enabled, symmetric, ENCRYPT_DECRYPT and in ${view.region}`,
+    `patch the key policy of ${arn} so Databricks may use it for ${uses.join(' and ')} (no change when already granted)`,
+    `register a key configuration for ${arn} with use cases ${uses.join(', ')} (or reuse an identical one)`,
+    `pause job schedules; ${runs}`,
+    'stop all-purpose clusters, SQL warehouses, pipelines and pool idle instances (counted when stopping)',
+  ];
+  if (changes.managedServices) {
+    steps.push(
+      `update managed_services_customer_managed_key_id (now ${view.workspace.managed_services_customer_managed_key_id ?? 'none'})`,
+    );
+  }
+  if (changes.storage)
+    steps.push('set storage_customer_managed_key_id (first storage key: it can never be changed)');
+  steps.push('wait until the workspace is RUNNING and shows the new key configuration');
+  if (changes.storage)
+    steps.push(`wait ${settings.storageWaitMinutes} min (storage added) before starting compute`);
+  steps.push('restart what was stopped and unpause the paused schedules');
+  if (changes.managedServices && view.managedServicesKeyArn) {
+    steps.push(
+      `keep the old key ${view.managedServicesKeyArn} usable for at least ${request.oldKeyRetentionHours} h`,
+    );
+  }
+  return steps;
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { KeyUseCaseSchema, RotationItemSchema } from '../rotation.ts';
+
+/** The workspace fields a CMK change sets (Databricks' own names). */
+export const KeyFieldSchema = z.enum([
+  'managed_services_customer_managed_key_id',
+  'storage_customer_managed_key_id',
+]);
+export type KeyField = z.infer<typeof KeyFieldSchema>;
+
+/** Result of `register-key-config`, stored by the state machine under `item.keyConfig`. */
+export const KeyConfigResultSchema = z.object({
+  customerManagedKeyId: z.string().min(1),
+  reused: z.boolean(),
+  useCases: z.array(KeyUseCaseSchema).min(1),
+});
+export type KeyConfigResult = z.infer<typeof KeyConfigResultSchema>;
+
+/** Result of `update-workspace`, stored under `item.update`. */
+export const WorkspaceUpdateResultSchema = z.object({
+  /** A PATCH was sent by this invocation. */
+  patched: z.boolean(),
+  /** Every field the rotation sets; `check-workspace` waits until each shows the new configuration id. */
+  fields: z.array(KeyFieldSchema),
+  /** The fields this invocation actually sent (fields already showing the new id are skipped). */
+  sentFields: z.array(KeyFieldSchema).optional(),
+  patchedAt: z.number(),
+  /** Epoch ms after which a workspace still on the old key counts as reverted or timed out. */
+  deadline: z.number(),
+});
+export type WorkspaceUpdateResult = z.infer<typeof WorkspaceUpdateResultSchema>;
+
+/** Result of `check-workspace`, stored under `item.workspaceCheck` (the next check reads it back). */
+export const WorkspaceCheckResultSchema = z.object({
+  status: z.enum(['RUNNING', 'WAITING']),
+  workspaceStatus: z.string().optional(),
+  sawProvisioning: z.boolean(),
+});
+export type WorkspaceCheckResult = z.infer<typeof WorkspaceCheckResultSchema>;
+
+/** Input of `update-workspace`: the Map item after `register-key-config`. */
+export const UpdateItemSchema = RotationItemSchema.extend({ keyConfig: KeyConfigResultSchema });
+export type UpdateItem = z.infer<typeof UpdateItemSchema>;
+
+/** Input of `check-workspace`: the item after `update-workspace` (and possibly an earlier check). */
+export const CheckItemSchema = UpdateItemSchema.extend({
+  update: WorkspaceUpdateResultSchema,
+  workspaceCheck: WorkspaceCheckResultSchema.optional(),
+});
+export type CheckItem = z.infer<typeof CheckItemSchema>;

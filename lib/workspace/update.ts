@@ -1,0 +1,100 @@
+import type { SdkClient } from '../aws/clients.ts';
+import type { AccountApi } from '../databricks/api.ts';
+import type { Workspace, WorkspaceKeyChange } from '../databricks/types.ts';
+import { assertKeyUsable, describeKey } from '../kms/key.ts';
+import { readKeyPolicy } from '../kms/key-policy.ts';
+import { missingDatabricksGrants } from '../kms/policy.ts';
+import type { PlannedWorkspace } from '../rotation.ts';
+import type { Settings } from '../settings.ts';
+import { KeyPolicyMissingDatabricksGrant, StorageKeyAlreadySet, WorkspaceNotRunning } from './errors.ts';
+import type { KeyField, UpdateItem, WorkspaceUpdateResult } from './schemas.ts';
+
+export interface UpdateDeps {
+  account: AccountApi;
+  kms: SdkClient;
+  settings: Settings;
+  /** Epoch ms now (the run's clock). */
+  now: number;
+}
+
+/** The workspace fields the planned change sets. */
+export function keyFieldsOf(changes: PlannedWorkspace['changes']): KeyField[] {
+  const fields: KeyField[] = [];
+  if (changes.managedServices) fields.push('managed_services_customer_managed_key_id');
+  if (changes.storage) fields.push('storage_customer_managed_key_id');
+  return fields;
+}
+
+/** The fields that do not show `keyConfigId` yet: only those are PATCHed (a PATCH to the same value is skipped). */
+export function pendingFields(
+  workspace: Workspace,
+  fields: readonly KeyField[],
+  keyConfigId: string,
+): KeyField[] {
+  return fields.filter((f) => workspace[f] !== keyConfigId);
+}
+
+/**
+ * Points the workspace at the new key configuration (DESIGN §4 step 5) — but only after re-checking,
+ * right before the PATCH, everything DESIGN §6.2 demands: the workspace runs, a storage key is not being
+ * replaced, the key is enabled/symmetric/ENCRYPT_DECRYPT/in the workspace's region, and its policy grants
+ * Databricks the use cases. Any failed check raises a named error and nothing is sent. Safe to run twice:
+ * fields already showing the new id are not sent again.
+ */
+export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Promise<WorkspaceUpdateResult> {
+  const id = item.workspace.workspaceId;
+  const newId = item.keyConfig.customerManagedKeyId;
+  const fields = keyFieldsOf(item.workspace.changes);
+  const deadline = deps.now + deps.settings.workspaceUpdateTimeoutMinutes * 60_000;
+  const skip: WorkspaceUpdateResult = {
+    patched: false,
+    fields,
+    sentFields: [],
+    patchedAt: deps.now,
+    deadline,
+  };
+
+  const workspace = await deps.account.getWorkspace(id);
+  const pending = pendingFields(workspace, fields, newId);
+  if (pending.length === 0) return skip;
+
+  const currentStorage = workspace.storage_customer_managed_key_id;
+  if (pending.includes('storage_customer_managed_key_id') && currentStorage) {
+    throw new StorageKeyAlreadySet(
+      `workspace ${id} got storage key configuration ${currentStorage} after the plan was made; Databricks never replaces a storage key, so ${newId} is not applied. Nothing was changed.`,
+      { details: { workspaceId: id, current: currentStorage, wanted: newId } },
+    );
+  }
+  // An update already in flight (e.g. this step's earlier attempt whose answer was lost) shows PROVISIONING:
+  // do not PATCH again; check-workspace decides from the outcome.
+  if (workspace.workspace_status === 'PROVISIONING') return skip;
+  if (workspace.workspace_status !== 'RUNNING') {
+    throw new WorkspaceNotRunning(
+      `workspace ${id} is ${workspace.workspace_status ?? 'in an unknown state'}, not RUNNING; its key is not changed. Nothing was changed.`,
+      { details: { workspaceId: id, status: workspace.workspace_status } },
+    );
+  }
+
+  const key = await describeKey(deps.kms, item.target.keyArn);
+  assertKeyUsable(key, workspace.aws_region ?? item.workspace.region);
+  const policy = await readKeyPolicy(deps.kms, item.target.keyArn);
+  // The EBS statement names the workspace's cross-account role and is written by patch-key-policy; the
+  // control-plane statements are what Databricks needs the moment the key id changes.
+  const missing = missingDatabricksGrants(policy, {
+    useCases: item.keyConfig.useCases,
+    databricksPrincipalArn: deps.settings.databricksPrincipalArn,
+    accountIds: deps.settings.policyAccountIds,
+    reuseKeyForClusterVolumes: false,
+  });
+  if (missing.length > 0) {
+    throw new KeyPolicyMissingDatabricksGrant(
+      `the policy of KMS key ${item.target.keyArn} does not grant Databricks ${missing.join('; ')}; workspace ${id} is not updated. Someone changed the policy after the patch step: restore the Databricks statement(s) and re-run.`,
+      { details: { workspaceId: id, keyArn: item.target.keyArn, missing } },
+    );
+  }
+
+  const change: WorkspaceKeyChange = {};
+  for (const field of pending) change[field] = newId;
+  await deps.account.updateWorkspaceKeys(id, change);
+  return { patched: true, fields, sentFields: pending, patchedAt: deps.now, deadline };
+}
