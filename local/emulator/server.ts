@@ -1,0 +1,383 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SimClock } from '../clock.ts';
+import type { Scenario, StatusFault } from '../scenario.ts';
+import type { AccountModel, WorkspaceModel } from './account-model.ts';
+import { ApiError, errorCodeFor, malformed } from './errors.ts';
+import { drawBetween } from './random.ts';
+import { matchRoute } from './routes.ts';
+import type { Sim } from './sim.ts';
+import type { Json } from './workspace-model.ts';
+
+/** One request as the emulator saw it. Bodies never hold secrets: token requests log only grant_type and scope. */
+export interface CallLogEntry {
+  /** Simulated seconds since start, at arrival. */
+  t: number;
+  method: string;
+  /** Path with query string, without the `/ws/{deployment}` prefix (see `host`). */
+  path: string;
+  status: number;
+  body?: unknown;
+  /** `account` for the Account API, else the workspace's deployment name. */
+  host?: 'account' | string;
+}
+
+const TOKEN_SECONDS = 3600;
+const SECRET_QUERY_PARAMS = new Set(['client_secret', 'access_token', 'token', 'password', 'code']);
+
+interface Token {
+  scope: 'account' | string;
+  expiresAt: number;
+}
+
+interface Target {
+  scope: 'account' | 'workspace';
+  ws: WorkspaceModel | undefined;
+  /** Request path with any `/ws/{deployment}` prefix removed. */
+  path: string;
+  /** Absolute base URL of the addressed host (for OIDC discovery). */
+  base: string;
+}
+
+/**
+ * The HTTP side of the emulator: routing (account root, `/ws/{deployment}` prefix or `Host` header),
+ * OAuth M2M tokens, injected faults, rate limits, simulated latency and the call log. The platform's
+ * rules live in the models; this file only speaks HTTP.
+ */
+export class HttpFrontend {
+  readonly log: CallLogEntry[] = [];
+  private readonly tokens = new Map<string, Token>();
+  private readonly buckets = new Map<string, { second: number; count: number }>();
+  private readonly faults: Array<StatusFault & { left: number }>;
+  private requests = 0;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly account: AccountModel,
+    private readonly sim: Sim,
+    private readonly clock: SimClock,
+  ) {
+    this.faults = scenario.databricks.faults
+      .filter((f): f is StatusFault => !('kind' in f))
+      .map((f) => ({ ...f, left: f.times }));
+  }
+
+  /** The `node:http` request listener. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    this.handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent)
+        send(res, 500, { error_code: 'INTERNAL_ERROR', message: String((error as Error).message) });
+    });
+  };
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    this.sim.catchUp();
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://emulator.local');
+    const target = this.resolve(req, url.pathname);
+    const entry: CallLogEntry = {
+      t: round3(this.sim.t),
+      method,
+      path: loggedPath(target.path, url.searchParams),
+      status: 0,
+      host: target.ws ? target.ws.deployment : 'account',
+    };
+    this.log.push(entry);
+    const isToken = isTokenPath(target);
+    let status = 200;
+    let body: unknown;
+    let headers: Record<string, string> = {};
+    try {
+      const parsed = isToken ? parseForm(raw) : parseJson(raw);
+      entry.body = isToken ? tokenLogBody(parsed as URLSearchParams) : parsed;
+      this.injectFault(method, target);
+      this.rateLimit(target);
+      const result = isToken
+        ? this.token(req, target, parsed as URLSearchParams)
+        : this.serve(req, method, url, target, parsed);
+      status = result.status ?? 200;
+      body = result.body;
+    } catch (error) {
+      if (error instanceof ApiError) {
+        status = error.status;
+        headers = error.headers;
+        body = error.errorCode.startsWith('oauth:')
+          ? { error: error.errorCode.slice(6), error_description: error.message }
+          : { error_code: error.errorCode, message: error.message };
+      } else {
+        status = 500;
+        body = { error_code: 'INTERNAL_ERROR', message: (error as Error).message };
+      }
+    }
+    entry.status = status;
+    if (entry.body === undefined) delete entry.body;
+    const latencyMs = drawBetween(
+      this.scenario.databricks.timings.apiLatencyMs,
+      this.sim.seed,
+      `latency:${this.requests++}`,
+    );
+    if (latencyMs > 0) await this.clock.sleep(latencyMs);
+    send(res, status, body, headers);
+  }
+
+  private resolve(req: IncomingMessage, pathname: string): Target {
+    const host = String(req.headers.host ?? '127.0.0.1');
+    const label = host.split('.')[0] ?? '';
+    const byHost = host.includes('.') ? this.account.byDeployment.get(label) : undefined;
+    if (byHost) return { scope: 'workspace', ws: byHost, path: pathname, base: `http://${host}` };
+    const m = /^\/ws\/([^/]+)(\/.*)?$/.exec(pathname);
+    if (m) {
+      const deployment = decodeURIComponent(m[1] ?? '');
+      const ws = this.account.byDeployment.get(deployment);
+      return { scope: 'workspace', ws, path: m[2] ?? '/', base: `http://${host}/ws/${deployment}` };
+    }
+    return { scope: 'account', ws: undefined, path: pathname, base: `http://${host}` };
+  }
+
+  private serve(
+    req: IncomingMessage,
+    method: string,
+    url: URL,
+    target: Target,
+    body: unknown,
+  ): { status?: number; body: unknown } {
+    if (target.scope === 'workspace' && !target.ws) {
+      throw new ApiError(
+        404,
+        'ENDPOINT_NOT_FOUND',
+        `No workspace with this deployment name: ${url.pathname}`,
+      );
+    }
+    if (method === 'GET' && target.path === wellKnownPath(target, this.account.accountId)) {
+      return { body: this.discovery(target) };
+    }
+    this.authenticate(req, target);
+    const match = matchRoute(target.scope, method, target.path);
+    if (!match) throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `No API found for '${method} ${target.path}'`);
+    if ('allowed' in match) {
+      throw new ApiError(
+        405,
+        'BAD_REQUEST',
+        `Method ${method} is not allowed on ${target.path}; use ${match.allowed.join(' or ')}`,
+        {
+          Allow: match.allowed.join(', '),
+        },
+      );
+    }
+    const json = (body ?? {}) as Json;
+    if (typeof json !== 'object' || Array.isArray(json))
+      throw malformed('The request body must be a JSON object');
+    return match.route.handle({
+      method,
+      path: target.path,
+      query: url.searchParams,
+      body: json,
+      params: match.params,
+      account: this.account,
+      ws: target.ws,
+    });
+  }
+
+  private discovery(target: Target): Json {
+    const oidc =
+      target.scope === 'workspace'
+        ? `${target.base}/oidc`
+        : `${target.base}/oidc/accounts/${this.account.accountId}`;
+    return {
+      issuer: oidc,
+      authorization_endpoint: `${oidc}/v1/authorize`,
+      token_endpoint: `${oidc}/v1/token`,
+      grant_types_supported: ['client_credentials', 'authorization_code', 'refresh_token'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    };
+  }
+
+  /** OAuth M2M: client_credentials with HTTP Basic (or form) client auth; the token is scoped to this host. */
+  private token(
+    req: IncomingMessage,
+    target: Target,
+    form: URLSearchParams,
+  ): { status?: number; body: unknown } {
+    if (target.scope === 'workspace' && !target.ws)
+      throw new ApiError(404, 'ENDPOINT_NOT_FOUND', 'No workspace with this deployment name');
+    const oauth = (status: number, error: string, description: string) =>
+      new ApiError(status, `oauth:${error}`, description);
+    if (form.get('grant_type') !== 'client_credentials') {
+      throw oauth(400, 'unsupported_grant_type', 'Only grant_type=client_credentials is supported');
+    }
+    const scope = form.get('scope') ?? 'all-apis';
+    if (!scope.split(' ').includes('all-apis'))
+      throw oauth(400, 'invalid_scope', 'Scope must include all-apis');
+    let clientId = form.get('client_id');
+    let clientSecret = form.get('client_secret');
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Basic ')) {
+      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      clientId = decodeURIComponent(decoded.slice(0, colon));
+      clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+    }
+    const sp = this.scenario.databricks.servicePrincipal;
+    if (clientId !== sp.clientId || clientSecret !== sp.clientSecret) {
+      throw oauth(
+        401,
+        'invalid_client',
+        'Client authentication failed: unknown client_id or wrong client secret',
+      );
+    }
+    const accessToken = randomBytes(32).toString('base64url');
+    this.tokens.set(accessToken, {
+      scope: target.ws ? target.ws.deployment : 'account',
+      expiresAt: this.sim.t + TOKEN_SECONDS,
+    });
+    return {
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: TOKEN_SECONDS, scope: 'all-apis' },
+    };
+  }
+
+  private authenticate(req: IncomingMessage, target: Target): void {
+    const header = req.headers.authorization ?? '';
+    const unauthenticated = (message: string) => new ApiError(401, 'UNAUTHENTICATED', message);
+    if (!header.startsWith('Bearer '))
+      throw unauthenticated('Credential was not sent or was of an unsupported type for this API.');
+    const token = this.tokens.get(header.slice(7).trim());
+    if (!token) throw unauthenticated('Invalid access token.');
+    if (token.expiresAt <= this.sim.t) throw unauthenticated('Invalid access token: the token has expired.');
+    const expected = target.ws ? target.ws.deployment : 'account';
+    if (token.scope !== expected) {
+      const from = token.scope === 'account' ? 'the account' : `workspace ${token.scope}`;
+      throw unauthenticated(
+        `Invalid access token: the token was issued by ${from} and is not valid for this host.`,
+      );
+    }
+  }
+
+  /** Status faults from the scenario: the first match still having `times` left answers instead of the API. */
+  private injectFault(method: string, target: Target): void {
+    for (const f of this.faults) {
+      if (f.left <= 0) continue;
+      if (f.method !== undefined && f.method !== method) continue;
+      if (!globMatch(f.path, target.path)) continue;
+      if (f.workspace_id !== undefined) {
+        const id = target.ws ? target.ws.id : /\/workspaces\/(\d+)/.exec(target.path)?.[1];
+        if (String(id) !== String(f.workspace_id)) continue;
+      }
+      f.left--;
+      const headers: Record<string, string> = {};
+      if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.ceil(f.retryAfterSeconds));
+      throw new ApiError(
+        f.status,
+        f.error_code ?? errorCodeFor(f.status),
+        f.message ?? `Injected fault (scenario): ${method} ${f.path} answers ${f.status}`,
+        headers,
+      );
+    }
+  }
+
+  /** Requests per simulated second, per workspace and for the account API (token endpoints exempt). */
+  private rateLimit(target: Target): void {
+    if (isOidcPath(target)) return;
+    const limits = this.scenario.databricks.rateLimits;
+    const limit = target.ws ? limits.workspace : limits.account;
+    if (limit === null) return;
+    const key = target.ws ? `ws:${target.ws.deployment}` : 'account';
+    const second = Math.floor(this.sim.t);
+    const bucket = this.buckets.get(key);
+    if (!bucket || bucket.second !== second) {
+      this.buckets.set(key, { second, count: 1 });
+      return;
+    }
+    bucket.count++;
+    if (bucket.count > limit) {
+      throw new ApiError(
+        429,
+        'REQUEST_LIMIT_EXCEEDED',
+        `Too many requests: the limit is ${limit} requests per second`,
+        {
+          'Retry-After': '1',
+        },
+      );
+    }
+  }
+}
+
+function isTokenPath(target: Target): boolean {
+  return target.scope === 'workspace'
+    ? target.path === '/oidc/v1/token'
+    : /^\/oidc\/accounts\/[^/]+\/v1\/token$/.test(target.path);
+}
+
+function isOidcPath(target: Target): boolean {
+  return target.path.startsWith('/oidc/');
+}
+
+function wellKnownPath(target: Target, accountId: string): string {
+  return target.scope === 'workspace'
+    ? '/oidc/.well-known/oauth-authorization-server'
+    : `/oidc/accounts/${accountId}/.well-known/oauth-authorization-server`;
+}
+
+/** `*` matches exactly one path segment. */
+export function globMatch(pattern: string, path: string): boolean {
+  const p = pattern.split('/');
+  const s = path.split('/');
+  return p.length === s.length && p.every((part, i) => (part === '*' ? (s[i] ?? '') !== '' : part === s[i]));
+}
+
+function loggedPath(path: string, query: URLSearchParams): string {
+  const kept = new URLSearchParams();
+  for (const [k, v] of query) kept.append(k, SECRET_QUERY_PARAMS.has(k) ? '***' : v);
+  const qs = kept.toString();
+  return qs === '' ? path : `${path}?${qs}`;
+}
+
+function tokenLogBody(form: URLSearchParams): Json {
+  const out: Json = {};
+  const grant = form.get('grant_type');
+  const scope = form.get('scope');
+  if (grant !== null) out.grant_type = grant;
+  if (scope !== null) out.scope = scope;
+  return out;
+}
+
+function parseForm(raw: string): URLSearchParams {
+  return new URLSearchParams(raw);
+}
+
+function parseJson(raw: string): unknown {
+  if (raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw malformed('Malformed JSON request body');
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
