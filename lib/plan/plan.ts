@@ -3,7 +3,7 @@ import type { AccountApi } from '../databricks/api.ts';
 import type { KeyUseCase } from '../databricks/types.ts';
 import { InvalidInput } from '../errors.ts';
 import { KeyNotFound } from '../kms/errors.ts';
-import { describeKey, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
+import { describeKey, isKeyArn, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
 import { StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
@@ -44,7 +44,7 @@ export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> 
 }
 
 /** The knobs of a rotation that do not depend on the workspace. */
-interface RotationRequest {
+export interface RotationRequest {
   trigger: Plan['trigger'];
   target: KeyFacts;
   targetAlias: string | undefined;
@@ -172,10 +172,9 @@ async function planKeyEvent(
       `the ${what} call failed (${trigger.failedWith}); the key did not change`,
     );
   }
-  const keyArn =
-    trigger.keyRef.startsWith('arn:') && trigger.keyRef.includes(':key/')
-      ? trigger.keyRef
-      : (await describeKey(deps.kms, trigger.keyRef)).arn;
+  const keyArn = isKeyArn(trigger.keyRef)
+    ? trigger.keyRef
+    : (await describeKey(deps.kms, trigger.keyRef)).arn;
   const base = eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId, keyArn });
   const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
   const users = scope.views.filter((v) => useCasesOfKey(v, keyArn).length > 0);
