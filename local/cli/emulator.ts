@@ -1,0 +1,79 @@
+/**
+ * `npm run emulator -- [--scenario FILE] [--port N] [--time-scale N]`
+ * Serves the Databricks emulator for a scenario until SIGINT/SIGTERM. Prints `listening on http://127.0.0.1:N`
+ * first (scripts parse that line), then the workspace URL template and the service principal's client id.
+ * A bad scenario exits with code 2 and the InvalidScenario message.
+ */
+import { parseArgs } from 'node:util';
+import { startEmulator } from '../emulator/index.ts';
+import { InvalidScenario, loadScenario, parseScenario, type Scenario } from '../scenario.ts';
+
+const USAGE = 'usage: npm run emulator -- [--scenario FILE] [--port N] [--time-scale N]\n';
+
+async function main(): Promise<number> {
+  let values: { scenario?: string; port?: string; 'time-scale'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        scenario: { type: 'string' },
+        port: { type: 'string' },
+        'time-scale': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`--port must be an integer 0-65535, got ${values.port}\n`);
+    return 2;
+  }
+  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
+  if (timeScale !== undefined && !(timeScale > 0)) {
+    process.stderr.write(`--time-scale must be a positive number, got ${values['time-scale']}\n`);
+    return 2;
+  }
+  let scenario: Scenario;
+  try {
+    scenario = values.scenario ? await loadScenario(values.scenario) : parseScenario({}, 'defaults');
+  } catch (error) {
+    if (error instanceof InvalidScenario) {
+      process.stderr.write(`${error.name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const emulator = await startEmulator(scenario, { port, timeScale });
+  const sp = scenario.databricks.servicePrincipal;
+  process.stdout.write(
+    [
+      `listening on ${emulator.url}`,
+      `account id: ${scenario.databricks.accountId} (Account API and OIDC at ${emulator.accountsHost})`,
+      `workspace URL template: ${emulator.workspaceUrlTemplate}`,
+      `workspaces: ${scenario.databricks.workspaces.map((w) => `${w.deployment_name} (${w.workspace_id})`).join(', ')}`,
+      `service principal client id: ${sp.clientId} (secret: see the scenario)`,
+      `time scale: ${emulator.clock.timeScale} simulated seconds per second`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await emulator.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
