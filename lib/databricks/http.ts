@@ -173,7 +173,9 @@ export class DatabricksHttp {
   }
 
   private async send(x: Exchange): Promise<string> {
-    const started = clock().now();
+    // The budget counts the waits themselves, not elapsed time: under local mode's scaled clock a few real
+    // milliseconds of latency are minutes of simulated time and would eat a wall-clock budget at once.
+    let waited = 0;
     let reauthorized = false;
     for (let attempt = 1; ; attempt++) {
       const auth = await x.authorize();
@@ -239,8 +241,7 @@ export class DatabricksHttp {
       const fallback = backoffDelay(attempt, this.policy, this.random);
       const delay =
         reason === 'throttled' ? (parseRetryAfter(retryAfter, clock().now()) ?? fallback) : fallback;
-      const spent = clock().now() - started;
-      if (attempt >= this.policy.maxAttempts || spent + delay > this.policy.maxRetryTimeMs) {
+      if (attempt >= this.policy.maxAttempts || waited + delay > this.policy.maxRetryTimeMs) {
         throw reason === 'throttled'
           ? new DatabricksThrottled(info, {
               retryable: true,
@@ -260,6 +261,7 @@ export class DatabricksHttp {
         attempt,
         delayMs: delay,
       });
+      waited += delay;
       await clock().sleep(delay);
     }
   }

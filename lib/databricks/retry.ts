@@ -6,7 +6,7 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Backoff ceiling, also the longest `Retry-After` wait honoured before giving up. */
   maxDelayMs: number;
-  /** Total time one call may spend waiting between attempts; past it the call fails. */
+  /** Total of the waits one call may make between attempts (not elapsed time); past it the call fails. */
   maxRetryTimeMs: number;
 }
 
