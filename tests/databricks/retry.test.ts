@@ -129,6 +129,20 @@ describe('DatabricksClient: retries', () => {
     expect(fake.apiRequests()).toHaveLength(1);
   });
 
+  it('counts every wait against the retry budget', async () => {
+    // Prepare
+    fake = await startFake(failingThen(`${WS}/api/2.1/clusters/delete`, Array(10).fill(throttled())));
+    const client = clientFor(fake, { random: () => 0.5, maxRetryTimeMs: 2500 });
+
+    // Act
+    const error = await thrown(() => client.workspace('acme-prod').terminateCluster('c-1'));
+
+    // Assess: 500 + 1000 fit, the next 2000 would not
+    expect(error.name).toBe('DatabricksThrottled');
+    expect(clock().sleeps).toEqual([500, 1000]);
+    expect(error.attempts).toBe(3);
+  });
+
   it('retries a 500 on a GET', async () => {
     // Prepare
     fake = await startFake(
