@@ -202,7 +202,7 @@ describe('instance pools', () => {
     emu.clock.advance(901);
     const drained = await ws('GET', '/api/2.0/instance-pools/get?instance_pool_id=p-1');
 
-    expect(((running.body.instance_pools as Json[])[0]?.stats as Json).used_count).toBe(3);
+    expect((running.body.instance_pools as Json[])[0]?.stats).toMatchObject({ used_count: 3 });
     expect(released.body.stats).toMatchObject({ used_count: 0, idle_count: 3 });
     expect(drained.body.stats).toMatchObject({ used_count: 0, idle_count: 0 });
   });

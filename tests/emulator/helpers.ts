@@ -1,4 +1,4 @@
-import { type StartedEmulator, startEmulator } from '../../local/emulator/index.ts';
+import { startEmulator } from '../../local/emulator/index.ts';
 import { parseScenario, type Scenario } from '../../local/scenario.ts';
 
 export type Json = Record<string, unknown>;

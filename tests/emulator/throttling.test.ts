@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEPLOYMENT, emulatorFor, type Json, scenarioWith, WS_ID, workspace } from './helpers.ts';
+
+type Emu = Awaited<ReturnType<typeof emulatorFor>>;
+let env: Emu | undefined;
+afterEach(async () => {
+  await env?.emu.close();
+  env = undefined;
+});
+
+describe('throttling and faults', () => {
+  it('answers 429 REQUEST_LIMIT_EXCEEDED with Retry-After beyond the workspace rate limit', async () => {
+    // Prepare: one simulated second lasts ~1 s of real time at timeScale 1.
+    env = await emulatorFor(scenarioWith({ workspaces: [workspace()], rateLimits: { workspace: 3 } }), 1);
+    await env.token(DEPLOYMENT);
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => env!.ws('GET', '/api/2.0/instance-pools/list')),
+    );
+    // Assess
+    const throttled = answers.filter((a) => a.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(throttled[0]?.body.error_code).toBe('REQUEST_LIMIT_EXCEEDED');
+    expect(Number(throttled[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(env.emu.callLog().filter((e) => e.status === 429).length).toBe(throttled.length);
+  });
+
+  it('limits the account API separately from the workspaces', async () => {
+    env = await emulatorFor(scenarioWith({ workspaces: [workspace()], rateLimits: { account: 1 } }), 1);
+    await env.token();
+    await env.token(DEPLOYMENT);
+
+    const account = await Promise.all(Array.from({ length: 3 }, () => env!.account('GET', '/workspaces')));
+    const workspaceApi = await Promise.all(
+      Array.from({ length: 3 }, () => env!.ws('GET', '/api/2.0/instance-pools/list')),
+    );
+
+    expect(account.some((a) => a.status === 429)).toBe(true);
+    expect(workspaceApi.every((a) => a.status === 200)).toBe(true);
+  });
+
+  it('answers an injected fault for its number of times with Retry-After, then serves the call', async () => {
+    env = await emulatorFor(
+      scenarioWith({
+        workspaces: [workspace({ clusters: [{ cluster_id: 'c-1' }] })],
+        faults: [
+          { method: 'POST', path: '/api/2.1/clusters/delete', status: 429, retryAfterSeconds: 2, times: 2 },
+        ],
+      }),
+    );
+
+    const first = await env.ws('POST', '/api/2.1/clusters/delete', { cluster_id: 'c-1' });
+    const second = await env.ws('POST', '/api/2.1/clusters/delete', { cluster_id: 'c-1' });
+    const between = await env.ws('GET', '/api/2.1/clusters/get?cluster_id=c-1');
+    const third = await env.ws('POST', '/api/2.1/clusters/delete', { cluster_id: 'c-1' });
+
+    expect([first.status, second.status, third.status]).toEqual([429, 429, 200]);
+    expect(first.headers.get('retry-after')).toBe('2');
+    expect(first.body.error_code).toBe('REQUEST_LIMIT_EXCEEDED');
+    expect(between.body.state).toBe('RUNNING');
+  });
+
+  it('matches a fault path with * per segment, restricted to a workspace id, on the account API', async () => {
+    env = await emulatorFor(
+      scenarioWith({
+        workspaces: [workspace(), { workspace_id: 42, deployment_name: 'other' }],
+        faults: [
+          {
+            method: 'GET',
+            path: '/api/2.0/accounts/*/workspaces/*',
+            status: 503,
+            workspace_id: WS_ID,
+            times: 1,
+          },
+        ],
+      }),
+    );
+
+    const other = await env.account('GET', '/workspaces/42');
+    const mine = await env.account('GET', `/workspaces/${WS_ID}`);
+    const again = await env.account('GET', `/workspaces/${WS_ID}`);
+
+    expect(other.status).toBe(200);
+    expect(mine.status).toBe(503);
+    expect(mine.body).toEqual({ error_code: 'TEMPORARILY_UNAVAILABLE', message: expect.any(String) });
+    expect(again.status).toBe(200);
+  });
+
+  it('records every request in the call log with simulated time, host and body', async () => {
+    env = await emulatorFor(scenarioWith({ workspaces: [workspace({ clusters: [{ cluster_id: 'c-1' }] })] }));
+
+    await env.ws('POST', '/api/2.1/clusters/delete', { cluster_id: 'c-1' });
+    await env.raw('GET', `${env.base(DEPLOYMENT)}/api/2.1/clusters/list`);
+    const log = env.emu.callLog();
+
+    expect(log.map((e) => [e.method, e.path, e.status, e.host])).toEqual([
+      ['POST', '/oidc/v1/token', 200, DEPLOYMENT],
+      ['POST', '/api/2.1/clusters/delete', 200, DEPLOYMENT],
+      ['GET', '/api/2.1/clusters/list', 401, DEPLOYMENT],
+    ]);
+    expect(log[1]?.body).toEqual({ cluster_id: 'c-1' });
+    expect(log.every((e, i) => i === 0 || e.t >= (log[i - 1] as Json).t)).toBe(true);
+  });
+});
