@@ -33,11 +33,12 @@ const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 const MAX_PAGE = 100;
 
 /** Opaque page tokens: the offset into the (filtered) list, base64url-encoded like real opaque tokens. */
-function paginate<T>(
+function paginate<T, U>(
   items: T[],
   pageSize: number,
   token: string | null,
-): { page: T[]; next: string | undefined } {
+  view: (item: T) => U,
+): { page: U[]; next: string | undefined } {
   let offset = 0;
   if (token !== null && token !== '') {
     try {
@@ -49,10 +50,11 @@ function paginate<T>(
       throw invalidParameter(`Invalid page_token: ${token}`);
     }
   }
-  const page = items.slice(offset, offset + pageSize);
-  const end = offset + page.length;
+  // Only the page is copied: lists of thousands of jobs stay cheap to page through.
+  const slice = items.slice(offset, offset + pageSize);
+  const end = offset + slice.length;
   const next = end < items.length ? Buffer.from(JSON.stringify({ o: end })).toString('base64url') : undefined;
-  return { page, next };
+  return { page: slice.map(view), next };
 }
 
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
@@ -184,15 +186,15 @@ function listClusters(ctx: RouteContext, paged: boolean): RouteResult {
     .filter((c) => states.length === 0 || states.includes(String(c.state)))
     .filter((c) => sources.length === 0 || sources.includes(String(c.cluster_source)))
     .filter((c) => pinned === undefined || Boolean(c.is_pinned) === pinned)
-    .filter((c) => policy === null || c.policy_id === policy)
-    .map((c) => {
-      const { spec: _spec, ...rest } = structuredClone(c);
-      return rest;
-    });
-  if (!paged) return ok(withoutEmpty({ clusters: items }));
+    .filter((c) => policy === null || c.policy_id === policy);
+  const listItem = (c: Json) => {
+    const { spec: _spec, ...rest } = structuredClone(c);
+    return rest;
+  };
+  if (!paged) return ok(withoutEmpty({ clusters: items.map(listItem) }));
   // Real default page size is server-chosen; here at most 100 per page, so callers must follow tokens.
   const size = Math.min(intParam(ctx.query, 'page_size', MAX_PAGE, 0, 10_000) || MAX_PAGE, MAX_PAGE);
-  const { page, next } = paginate(items, size, ctx.query.get('page_token'));
+  const { page, next } = paginate(items, size, ctx.query.get('page_token'), listItem);
   return ok(withoutEmpty({ clusters: page, next_page_token: next }));
 }
 
@@ -276,9 +278,11 @@ const warehouseRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult
     'GET',
     '/api/2.0/sql/warehouses',
     (ctx) => {
-      const items = [...ws(ctx).compute.warehouses.values()].map((h) => structuredClone(h.obj));
+      const items = [...ws(ctx).compute.warehouses.values()];
       const size = Math.min(intParam(ctx.query, 'page_size', MAX_PAGE, 0, 10_000) || MAX_PAGE, MAX_PAGE);
-      const { page, next } = paginate(items, size, ctx.query.get('page_token'));
+      const { page, next } = paginate(items, size, ctx.query.get('page_token'), (h) =>
+        structuredClone(h.obj),
+      );
       return ok(withoutEmpty({ warehouses: page, next_page_token: next }));
     },
   ],
@@ -338,9 +342,10 @@ const jobRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]> = [
               (j) =>
                 name === null ||
                 String((j.settings as Json | undefined)?.name ?? '').toLowerCase() === name.toLowerCase(),
-            )
-            .map((j) => jobListItem(j, expand));
-          const { page, next } = paginate(items, limit, ctx.query.get('page_token'));
+            );
+          const { page, next } = paginate(items, limit, ctx.query.get('page_token'), (j) =>
+            jobListItem(j, expand),
+          );
           return ok(withoutEmpty({ jobs: page, has_more: next !== undefined, next_page_token: next }));
         },
       ],
@@ -380,9 +385,10 @@ const jobRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]> = [
               (a, b) =>
                 Number(b.obj.start_time ?? 0) - Number(a.obj.start_time ?? 0) ||
                 Number(b.obj.run_id) - Number(a.obj.run_id),
-            )
-            .map((r) => compute.runView(r));
-          const { page, next } = paginate(items, limit, ctx.query.get('page_token'));
+            );
+          const { page, next } = paginate(items, limit, ctx.query.get('page_token'), (r) =>
+            compute.runView(r),
+          );
           return ok(withoutEmpty({ runs: page, has_more: next !== undefined, next_page_token: next }));
         },
       ],
@@ -414,8 +420,10 @@ const pipelineRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]
     (ctx) => {
       const compute = ws(ctx).compute;
       const max = intParam(ctx.query, 'max_results', 25, 1, 100);
-      const items = [...compute.pipelines.values()].map((p) => compute.pipelineListItem(p));
-      const { page, next } = paginate(items, max, ctx.query.get('page_token'));
+      const items = [...compute.pipelines.values()];
+      const { page, next } = paginate(items, max, ctx.query.get('page_token'), (p) =>
+        compute.pipelineListItem(p),
+      );
       return ok(withoutEmpty({ statuses: page, next_page_token: next }));
     },
   ],
