@@ -105,6 +105,23 @@ describe('clusters', () => {
     expect(emu.computeStarts()).toMatchObject([{ kind: 'cluster', id: 'c-1', by: 'api' }]);
   });
 
+  it('lets "a user" start a terminated cluster with the startCluster fault, and records it as a fault start', async () => {
+    const { ws, emu } = await start(
+      { clusters: [{ cluster_id: 'c-1', state: 'RUNNING' }] },
+      { faults: [{ kind: 'startCluster', cluster_id: 'c-1', afterSeconds: 120 }] },
+    );
+
+    await ws('POST', '/api/2.1/clusters/delete', { cluster_id: 'c-1' });
+    emu.clock.advance(901);
+    const terminated = await ws('GET', '/api/2.1/clusters/get?cluster_id=c-1');
+    emu.clock.advance(121);
+    const restarted = await ws('GET', '/api/2.1/clusters/get?cluster_id=c-1');
+
+    expect(terminated.body.state).toBe('TERMINATED');
+    expect(restarted.body.state).toBe('PENDING');
+    expect(emu.computeStarts()).toMatchObject([{ kind: 'cluster', id: 'c-1', by: 'fault' }]);
+  });
+
   it('refuses to start a job cluster and a cluster that is not terminated', async () => {
     const { ws } = await start({
       clusters: [
