@@ -1,0 +1,7 @@
+import { checkComputeRestored, computeDeps, RestoreCheckItemSchema } from '../lib/compute/index.ts';
+import { defineStep } from './commons/handler.ts';
+
+/** One turn of the restore loop: RESTORED, WAITING, or `ComputeNotRestored`; stored under `item.restoreCheck`. */
+export const handler = defineStep('check-compute-restored', RestoreCheckItemSchema, (item, env) =>
+  checkComputeRestored(item, computeDeps(item, env)),
+);

@@ -1,0 +1,279 @@
+import { mapLimit } from '../concurrency.ts';
+import type { WorkspaceApi } from '../databricks/api.ts';
+import { logger } from '../log.ts';
+import type { ComputeDeps } from './deps.ts';
+import { ActiveRunsPresent, ComputeDidNotStop, DrainTimeout, describeRefs } from './errors.ts';
+import {
+  type ComputeSnapshot,
+  type ComputeState,
+  type RunInfo,
+  type StopCheckItem,
+  type StopCheckResult,
+  type StopItem,
+  type StopResult,
+  snapshotKeyOf,
+} from './model.ts';
+import {
+  orNotFound,
+  readActiveRuns,
+  readClusters,
+  readJobs,
+  readLiveClusters,
+  readPipelines,
+  readPools,
+  readWarehouses,
+  runInfo,
+} from './read.ts';
+import {
+  cameBack,
+  countRefs,
+  decideRuns,
+  hasActions,
+  isActiveRun,
+  isUnpaused,
+  mergeRefs,
+  notStopped,
+  pausableJob,
+  pauseSettings,
+  type StopActions,
+  snapshotCounts,
+  stopActions,
+} from './rules.ts';
+import { loadSnapshot } from './snapshot-store.ts';
+
+const MINUTE = 60_000;
+
+/**
+ * `stop-compute`: snapshot first (first snapshot wins, so a retry continues from the original), then in the
+ * reference's order: refuse on active runs (`fail`), pause UNPAUSED schedules / continuous / triggers, cancel
+ * runs (`cancel`, emergencies, continuous jobs) or drain them (`wait`: nothing else is stopped yet), stop
+ * pipelines, stop warehouses, terminate clusters, release pool idle instances. Returns only the snapshot key
+ * and counts: the snapshot itself can be far larger than the 256 KB state.
+ */
+export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<StopResult> {
+  const { api, settings } = deps;
+  const limit = settings.apiConcurrency;
+  const key = snapshotKeyOf(item);
+  const { snapshot, state } = await snapshotOnce(item, key, deps);
+  const runs = state?.runs ?? (await readActiveRuns(api, continuousJobIds(snapshot)));
+  const decision = decideRuns(runs, item.activeRuns, item.emergency);
+  if (decision.refuse.length > 0) {
+    const ids = decision.refuse.map((r) => ({ kind: 'run' as const, id: String(r.run_id) }));
+    throw new ActiveRunsPresent(
+      `workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName}) has ${ids.length} active job run(s) and activeRuns is "fail": nothing was paused or stopped. Let them finish, or start again with activeRuns "wait" or "cancel". ${describeRefs(ids)}`,
+      { details: { workspaceId: item.workspace.workspaceId, runIds: ids.slice(0, 100).map((r) => r.id) } },
+    );
+  }
+
+  await mapLimit(snapshot.jobs, limit, (job) =>
+    orNotFound(() => api.updateJob(job.job_id, pauseSettings(job))),
+  );
+  await cancelRuns(api, decision.cancel, limit);
+
+  const now = deps.now();
+  const result = {
+    snapshotKey: key,
+    counts: snapshotCounts(snapshot),
+    deadline: now + settings.computeStopTimeoutMinutes * MINUTE,
+  };
+  if (decision.drain.length > 0) {
+    // Counted from the snapshot, so a retried stop does not extend the drain.
+    const drainDeadline = snapshot.takenAt + item.drainTimeoutMinutes * MINUTE;
+    logger.info('compute stop: draining job runs', { snapshotKey: key, runs: decision.drain.length });
+    return { ...result, phase: 'draining', drainDeadline };
+  }
+  const live = state ?? (await readLiveState(api, limit));
+  const runsGone = runs.filter(isActiveRun).length === 0;
+  await issueStop(api, stopActions(live, { runsGone, serverlessWarehouses: true }), limit);
+  logger.info('compute stop issued', { snapshotKey: key, counts: result.counts });
+  return { ...result, phase: 'stopping' };
+}
+
+/**
+ * `check-compute-stopped`, one turn of the Wait → Check → Choice loop (and the re-check right before the
+ * PATCH). While draining it only watches the runs; once drained it issues the stops (idempotent) and from
+ * then on stops again whatever came back (an auto-started warehouse, a cluster a user started), recording it.
+ * What came back is never added to the restore set: restore works from the snapshot alone.
+ */
+export async function checkComputeStopped(item: StopCheckItem, deps: ComputeDeps): Promise<StopCheckResult> {
+  const { api, settings } = deps;
+  const limit = settings.apiConcurrency;
+  const snapshot = await loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId);
+  const previous = item.computeCheck;
+  const runs = await readActiveRuns(api, continuousJobIds(snapshot));
+  const now = deps.now();
+  const where = `workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName})`;
+  const drained =
+    item.compute.phase === 'stopping' || (previous !== undefined && previous.status !== 'DRAINING');
+
+  if (!drained) {
+    const decision = decideRuns(runs, item.activeRuns, item.emergency);
+    await cancelRuns(api, decision.cancel, limit);
+    if (decision.drain.length > 0) {
+      const ids = decision.drain.map((r) => ({ kind: 'run' as const, id: String(r.run_id) }));
+      if (now >= (item.compute.drainDeadline ?? 0)) {
+        throw new DrainTimeout(
+          `${where}: ${ids.length} job run(s) still active after the ${item.drainTimeoutMinutes}-minute drain; no compute was stopped, only schedules were paused (the compensation path unpauses them). Retry later, or with activeRuns "cancel". ${describeRefs(ids)}`,
+          {
+            details: { workspaceId: item.workspace.workspaceId, runIds: ids.slice(0, 100).map((r) => r.id) },
+          },
+        );
+      }
+      return {
+        status: 'DRAINING',
+        activeRuns: ids.length,
+        deadline: item.compute.deadline,
+        remaining: countRefs(ids),
+        restartedDuringWindow: [],
+        restartedCount: 0,
+      };
+    }
+    // Drained: this is where the stop really starts, so the stop deadline starts here too.
+    const live = await readLiveState(api, limit);
+    await issueStop(
+      api,
+      stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: true }),
+      limit,
+    );
+    return {
+      status: 'STOPPING',
+      activeRuns: runs.length,
+      deadline: now + settings.computeStopTimeoutMinutes * MINUTE,
+      remaining: countRefs(notStopped({ ...live, runs })),
+      restartedDuringWindow: [],
+      restartedCount: 0,
+    };
+  }
+
+  // A run already being cancelled needs no second cancel; any other active run is cancelled (one that
+  // started during the window, or a continuous job's).
+  const toCancel = runs.filter((r) => isActiveRun(r) && r.life_cycle_state !== 'TERMINATING');
+  await cancelRuns(api, toCancel, limit);
+  const live = await readLiveState(api, limit);
+  const state: ComputeState = { ...live, runs };
+  const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
+  const back = mergeRefs(
+    previous?.restartedDuringWindow ?? [],
+    previous?.restartedCount ?? 0,
+    cameBack(actions, state, toCancel, snapshot),
+  );
+  await issueStop(api, actions, limit);
+  const remaining = notStopped(state);
+  const deadline = previous?.deadline ?? item.compute.deadline;
+  const result = {
+    activeRuns: runs.length,
+    deadline,
+    remaining: countRefs(remaining),
+    restartedDuringWindow: back.refs,
+    restartedCount: back.count,
+  };
+  if (remaining.length === 0 && !hasActions(actions) && toCancel.length === 0) {
+    return { status: 'STOPPED', ...result };
+  }
+  if (now > deadline) {
+    throw new ComputeDidNotStop(
+      `${where}: compute still running at the stop deadline, so the workspace was not updated (the compensation path restores what ran). ${describeRefs(remaining)}`,
+      { details: { workspaceId: item.workspace.workspaceId, remaining: countRefs(remaining) } },
+    );
+  }
+  if (back.count > (previous?.restartedCount ?? 0)) {
+    logger.warn('compute came back during the window and was stopped again', {
+      workspaceId: item.workspace.workspaceId,
+      restarted: back.refs,
+    });
+  }
+  return { status: 'STOPPING', ...result };
+}
+
+/** The stored snapshot, or a new one (returned with the state it was taken from, so it need not be read twice). */
+async function snapshotOnce(
+  item: StopItem,
+  key: string,
+  deps: ComputeDeps,
+): Promise<{ snapshot: ComputeSnapshot; state: ComputeState | undefined }> {
+  const stored = await deps.store.get(key);
+  if (stored) return { snapshot: stored, state: undefined };
+  const { snapshot, state } = await takeSnapshot(item, deps);
+  const { created } = await deps.store.putIfAbsent(key, snapshot);
+  if (created) return { snapshot, state };
+  // A concurrent attempt won: continue from its snapshot (the first one is the truth about what ran).
+  return { snapshot: await loadSnapshot(deps.store, key, item.workspace.workspaceId), state: undefined };
+}
+
+/** Everything quiesce and restore need, read before anything is touched. */
+async function takeSnapshot(
+  item: StopItem,
+  deps: ComputeDeps,
+): Promise<{ snapshot: ComputeSnapshot; state: ComputeState }> {
+  const { api, settings } = deps;
+  const limit = settings.apiConcurrency;
+  const [clusters, pools, warehouses, jobs, rawRuns, pipelines] = await Promise.all([
+    readClusters(api),
+    readPools(api),
+    readWarehouses(api),
+    readJobs(api),
+    api.listRuns({ activeOnly: true }),
+    readPipelines(api, { withSpec: true, concurrency: limit }),
+  ]);
+  const pausable = jobs.flatMap((j) => pausableJob(j) ?? []);
+  const continuous = new Set(pausable.filter((j) => isUnpaused(j.continuous)).map((j) => j.job_id));
+  const runs = rawRuns.map((r) => runInfo(r, continuous));
+  const snapshot: ComputeSnapshot = {
+    version: 1,
+    executionId: item.executionId,
+    workspaceId: item.workspace.workspaceId,
+    deploymentName: item.workspace.deploymentName,
+    takenAt: deps.now(),
+    clusters,
+    pools,
+    warehouses,
+    jobs: pausable,
+    runs,
+    pipelines,
+  };
+  return { snapshot, state: { clusters, pools, warehouses, runs, pipelines } };
+}
+
+/** Jobs whose runs never end by themselves (continuous, UNPAUSED at snapshot time). */
+function continuousJobIds(snapshot: ComputeSnapshot): Set<number> {
+  return new Set(snapshot.jobs.filter((j) => isUnpaused(j.continuous)).map((j) => j.job_id));
+}
+
+async function readLiveState(api: WorkspaceApi, limit: number): Promise<Omit<ComputeState, 'runs'>> {
+  const [clusters, pools, warehouses, pipelines] = await Promise.all([
+    readLiveClusters(api),
+    readPools(api),
+    readWarehouses(api),
+    readPipelines(api, { withSpec: false, concurrency: limit }),
+  ]);
+  return { clusters, pools, warehouses, pipelines };
+}
+
+async function cancelRuns(api: WorkspaceApi, runs: readonly RunInfo[], limit: number): Promise<void> {
+  const pending = runs.filter((r) => r.life_cycle_state !== 'TERMINATING');
+  await mapLimit(pending, limit, (r) => orNotFound(() => api.cancelRun(r.run_id)));
+}
+
+/**
+ * Issues the stop calls, group by group in the reference's order (pipelines, warehouses, clusters, pools),
+ * each group in parallel up to `limit`. Every call is idempotent; a resource deleted meanwhile is skipped.
+ */
+async function issueStop(api: WorkspaceApi, actions: StopActions, limit: number): Promise<void> {
+  await mapLimit(actions.pipelines, limit, (id) => orNotFound(() => api.stopPipeline(id)));
+  await mapLimit(actions.warehouses, limit, (id) => orNotFound(() => api.stopWarehouse(id)));
+  await mapLimit(actions.clusters, limit, (id) => orNotFound(() => api.terminateCluster(id)));
+  await mapLimit(actions.pools, limit, (p) =>
+    orNotFound(() =>
+      api.editInstancePool({
+        instance_pool_id: p.instance_pool_id,
+        instance_pool_name: p.instance_pool_name,
+        node_type_id: p.node_type_id,
+        ...(p.max_capacity === undefined ? {} : { max_capacity: p.max_capacity }),
+        ...(p.custom_tags === undefined ? {} : { custom_tags: p.custom_tags }),
+        // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
+        min_idle_instances: 0,
+        idle_instance_autotermination_minutes: 0,
+      }),
+    ),
+  );
+}
