@@ -1,10 +1,11 @@
 import { logger } from '../lib/log.ts';
+import { publishNotification } from '../lib/notify.ts';
 import { RetentionNoticeSchema } from '../lib/retention.ts';
 import { defineStep } from './commons/handler.ts';
 
 /**
- * The retention wait is over: record that the old key(s) may now be retired. The machine never disables or
- * deletes a key itself; that stays the security team's decision.
+ * The retention wait is over: record (and publish to the notification topic) that the old key(s) may now be
+ * retired. The machine never disables or deletes a key itself; that stays the security team's decision.
  */
 export const handler = defineStep('announce-retention', RetentionNoticeSchema, async (notice, env) => {
   const announcement = {
@@ -16,5 +17,11 @@ export const handler = defineStep('announce-retention', RetentionNoticeSchema, a
         : `No old key was replaced for workspaces ${notice.workspaceIds.join(', ')}.`,
   };
   logger.info('old key may be retired', announcement);
+  await publishNotification(
+    notice.oldKeyArns.length > 0
+      ? 'cmk-rotator: old KMS key may be retired'
+      : 'cmk-rotator: rotation finished',
+    `${announcement.message}\n\nNew key: ${notice.newKeyArn}\nRetained until: ${notice.retainUntil}\n\ncmk-rotator never disables or deletes a key; retiring it is your decision.`,
+  );
   return announcement;
 });
