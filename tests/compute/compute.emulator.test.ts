@@ -16,7 +16,6 @@ import {
   checkRestored,
   checkStopped,
   type Harness,
-  type Item,
   invoke,
   itemFor,
   type Json,
@@ -166,7 +165,7 @@ describe('Compute quiesce and restore against the emulator', () => {
     expect(pools.get('pool-cold')?.idle_instance_autotermination_minutes).not.toBe(0);
     const jobs = byId(list(h, 'jobs'), 'job_id');
     const pause = (id: string, field: string) =>
-      ((jobs.get(id)?.settings as Json)[field] as Json).pause_status;
+      ((jobs.get(id)?.settings as Json | undefined)?.[field] as Json | undefined)?.pause_status;
     expect([
       pause('11', 'schedule'),
       pause('12', 'schedule'),
