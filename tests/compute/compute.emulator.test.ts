@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { handler as checkComputeRestored } from '../../functions/check-compute-restored.ts';
 import { handler as checkComputeStopped } from '../../functions/check-compute-stopped.ts';
 import { handler as restoreCompute } from '../../functions/restore-compute.ts';
 import { handler as stopCompute } from '../../functions/stop-compute.ts';
 import {
   ActiveRunsPresent,
+  ComputeDidNotStop,
   type ComputeSnapshot,
   DrainTimeout,
   MemorySnapshotStore,
@@ -364,6 +366,41 @@ describe('Compute quiesce and restore against the emulator', () => {
     expect((error as Error).message).toMatch(/clusters: .*c-1.*c-2/);
     expect((error as Error).message).toMatch(/pipelines: p-1/);
     expect((error as Error).message).not.toMatch(/wh-ok/);
+  });
+
+  it('fails with ComputeDidNotStop naming what still runs at the stop deadline', async () => {
+    h = await startWorkspace(
+      {
+        clusters: [{ cluster_id: 'slow-to-die', state: 'RUNNING' }],
+        warehouses: [{ id: 'wh', state: 'RUNNING' }],
+      },
+      { timings: { clusterTerminate: [7200, 7200], warehouseStop: [20, 20] } },
+    );
+    let item = await stop(itemFor());
+    h.emu.clock.advance(60);
+    item = await checkStopped(item);
+    h.emu.clock.advance(31 * 60);
+    const late = invoke(checkComputeStopped, item);
+    await expect(late).rejects.toThrow(ComputeDidNotStop);
+    await expect(late).rejects.toThrow(/clusters: slow-to-die/);
+    expect(item.computeCheck?.status).toBe('STOPPING');
+  });
+
+  it('fails with ComputeNotRestored naming what is still starting at the restore deadline', async () => {
+    h = await startWorkspace(
+      {
+        clusters: [{ cluster_id: 'slow-to-start', state: 'RUNNING' }],
+        warehouses: [{ id: 'wh', state: 'RUNNING' }],
+      },
+      { timings: { clusterTerminate: [10, 10], clusterStart: [7200, 7200], warehouseStart: [20, 20] } },
+    );
+    let item = await restore(await stopUntilStopped(h, itemFor()));
+    h.emu.clock.advance(60);
+    item = await checkRestored(item);
+    h.emu.clock.advance(46 * 60);
+    const late = invoke(checkComputeRestored, item);
+    await expect(late).rejects.toThrow(/clusters: slow-to-start \(not running by the deadline\)/);
+    expect(item.restoreCheck).toMatchObject({ status: 'WAITING', pending: { clusters: 1, warehouses: 0 } });
   });
 
   it('keeps the first snapshot when a stop is retried', async () => {
