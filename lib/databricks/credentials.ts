@@ -20,7 +20,10 @@ const cache = new Map<string, Promise<ServicePrincipalCredentials>>();
  * Reads the service principal's credentials from Secrets Manager, once per container and secret ARN.
  * Errors name the secret ARN and the missing field, never the value.
  */
-export function loadCredentials(secretsManager: SdkClient, secretArn: string): Promise<ServicePrincipalCredentials> {
+export function loadCredentials(
+  secretsManager: SdkClient,
+  secretArn: string,
+): Promise<ServicePrincipalCredentials> {
   let pending = cache.get(secretArn);
   if (!pending) {
     pending = fetchCredentials(secretsManager, secretArn);
@@ -36,7 +39,10 @@ export function clearCredentialsCache(): void {
   cache.clear();
 }
 
-async function fetchCredentials(secretsManager: SdkClient, secretArn: string): Promise<ServicePrincipalCredentials> {
+async function fetchCredentials(
+  secretsManager: SdkClient,
+  secretArn: string,
+): Promise<ServicePrincipalCredentials> {
   let secretString: unknown;
   try {
     const out = await secretsManager.send(new GetSecretValueCommand({ SecretId: secretArn }));

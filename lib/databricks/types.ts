@@ -25,10 +25,21 @@ export interface CustomerManagedKey {
 
 export interface CreateCustomerManagedKeyRequest {
   use_cases: KeyUseCase[];
-  aws_key_info: { key_arn: string; key_alias?: string; key_region?: string; reuse_key_for_cluster_volumes?: boolean };
+  aws_key_info: {
+    key_arn: string;
+    key_alias?: string;
+    key_region?: string;
+    reuse_key_for_cluster_volumes?: boolean;
+  };
 }
 
-export type WorkspaceStatus = 'NOT_PROVISIONED' | 'PROVISIONING' | 'RUNNING' | 'FAILED' | 'BANNED' | 'CANCELLING';
+export type WorkspaceStatus =
+  | 'NOT_PROVISIONED'
+  | 'PROVISIONING'
+  | 'RUNNING'
+  | 'FAILED'
+  | 'BANNED'
+  | 'CANCELLING';
 
 export interface Workspace {
   workspace_id: number;

@@ -20,7 +20,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm start -- [--scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose]\n');
+    process.stdout.write(
+      'usage: npm start -- [--scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose]\n',
+    );
     return 0;
   }
   // The product's structured logs would drown the timeline; --verbose shows them.
@@ -35,10 +37,15 @@ async function main(): Promise<number> {
   if (timeScale !== undefined && !(timeScale > 0)) throw new Error('--time-scale must be a positive number');
   if (!values.quiet) process.stdout.write(`Running scenario "${scenario.name}" (${file})\n`);
   const started = Date.now();
-  const report = await runScenario(scenario, { timeScale, onEvent: values.quiet ? undefined : progressPrinter() });
+  const report = await runScenario(scenario, {
+    timeScale,
+    onEvent: values.quiet ? undefined : progressPrinter(),
+  });
   if (values.report) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
   if (values.quiet) {
-    process.stdout.write(`${JSON.stringify({ scenario: report.scenario, status: report.status, error: report.error })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ scenario: report.scenario, status: report.status, error: report.error })}\n`,
+    );
   } else {
     process.stdout.write(`${summarize(report, Date.now() - started).join('\n')}\n`);
     if (values.report) process.stdout.write(`Report written to ${values.report}\n`);

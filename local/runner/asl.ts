@@ -20,7 +20,9 @@ export interface AslMachine {
   [field: string]: unknown;
 }
 
-export const ASL_PATH = fileURLToPath(new URL('../../statemachines/rotate-workspace-key.asl.json', import.meta.url));
+export const ASL_PATH = fileURLToPath(
+  new URL('../../statemachines/rotate-workspace-key.asl.json', import.meta.url),
+);
 
 /** The state machine file, exactly as deployed (placeholders intact). */
 export function readAsl(path = ASL_PATH): string {

@@ -51,7 +51,10 @@ function policyStatementsPreserved(scenario: Scenario, report: Report): Invarian
       const kept = afterStatements.some(
         (f) =>
           isDeepStrictEqual(f, s) ||
-          (s.Sid !== undefined && f.Sid === s.Sid && isDeepStrictEqual(f.Principal, s.Principal) && f.Effect === s.Effect),
+          (s.Sid !== undefined &&
+            f.Sid === s.Sid &&
+            isDeepStrictEqual(f.Principal, s.Principal) &&
+            f.Effect === s.Effect),
       );
       if (!kept) bad.push(`${String(key.keyId)}: statement ${s.Sid ?? JSON.stringify(s).slice(0, 80)} lost`);
     }
@@ -62,7 +65,11 @@ function policyStatementsPreserved(scenario: Scenario, report: Report): Invarian
       bad.push(`${String(key.keyId)}: policy over 32 KB`);
     }
   }
-  return result('key-policy-statements-preserved', bad, 'every existing statement kept, no "*" principal added');
+  return result(
+    'key-policy-statements-preserved',
+    bad,
+    'every existing statement kept, no "*" principal added',
+  );
 }
 
 function noPatchWithoutUsableKey(report: Report): Invariant {
@@ -78,13 +85,21 @@ function noPatchWithoutUsableKey(report: Report): Invariant {
       const config = configs.find((c) => c.customer_managed_key_id === id);
       const arn = (config?.aws_key_info as Json | undefined)?.key_arn as string | undefined;
       const key = keys.find((k) => typeof arn === 'string' && arn.endsWith(`/${String(k.keyId)}`));
-      const grants = statements(key?.policy).some((s) => JSON.stringify(s.Principal ?? '').includes('414351767826') || /Databricks/i.test(s.Sid ?? ''));
-      if (!key || key.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyUsage !== 'ENCRYPT_DECRYPT' || !grants) {
-        bad.push(`PATCH at ${entry.t}s set ${field}=${id} to a key that is missing, not symmetric or not granted`);
+      const grants = statements(key?.policy).some(
+        (s) => JSON.stringify(s.Principal ?? '').includes('414351767826') || /Databricks/i.test(s.Sid ?? ''),
+      );
+      if (key?.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyUsage !== 'ENCRYPT_DECRYPT' || !grants) {
+        bad.push(
+          `PATCH at ${entry.t}s set ${field}=${id} to a key that is missing, not symmetric or not granted`,
+        );
       }
     }
   }
-  return result('no-patch-without-usable-key', bad, 'every PATCH pointed at a usable key whose policy grants Databricks');
+  return result(
+    'no-patch-without-usable-key',
+    bad,
+    'every PATCH pointed at a usable key whose policy grants Databricks',
+  );
 }
 
 function nothingStartedDuringWindow(scenario: Scenario, report: Report, trace: RunTrace): Invariant {
@@ -95,7 +110,9 @@ function nothingStartedDuringWindow(scenario: Scenario, report: Report, trace: R
     const firstStop = calls.find((e) => STOP_CALL.test(`${e.method} ${splitPath(e).path}`));
     if (!firstStop) continue;
     const restore = trace.taskCalls.find(
-      (c) => c.fn === 'RestoreCompute' && (c.input as { workspace?: { workspaceId?: number } }).workspace?.workspaceId === w.workspace_id,
+      (c) =>
+        c.fn === 'RestoreCompute' &&
+        (c.input as { workspace?: { workspaceId?: number } }).workspace?.workspaceId === w.workspace_id,
     );
     const windowEnd = restore?.enteredAt ?? Number.POSITIVE_INFINITY;
     for (const e of calls) {
@@ -104,10 +121,15 @@ function nothingStartedDuringWindow(scenario: Scenario, report: Report, trace: R
       const body = (e.body ?? {}) as Json;
       const unpauses = /jobs\/update$/.test(endpoint) && JSON.stringify(body).includes('"UNPAUSED"');
       const warmsPool = /instance-pools\/edit$/.test(endpoint) && Number(body.min_idle_instances ?? 0) > 0;
-      if (START_CALL.test(endpoint) || unpauses || warmsPool) bad.push(`${deployment}: ${endpoint} at ${e.t}s`);
+      if (START_CALL.test(endpoint) || unpauses || warmsPool)
+        bad.push(`${deployment}: ${endpoint} at ${e.t}s`);
     }
   }
-  return result('nothing-started-during-window', bad, 'no start, unpause or pool warm-up between the first stop and the restore step');
+  return result(
+    'nothing-started-during-window',
+    bad,
+    'no start, unpause or pool warm-up between the first stop and the restore step',
+  );
 }
 
 function everythingRestored(scenario: Scenario, report: Report): Invariant {
@@ -115,22 +137,29 @@ function everythingRestored(scenario: Scenario, report: Report): Invariant {
   for (const before of scenario.databricks.workspaces as Json[]) {
     const after = finalWorkspace(report, before.workspace_id as number);
     if (!after) continue;
-    const find = (list: string, idField: string, id: unknown) => ((after[list] as Json[] | undefined) ?? []).find((x) => x[idField] === id);
+    const find = (list: string, idField: string, id: unknown) =>
+      ((after[list] as Json[] | undefined) ?? []).find((x) => x[idField] === id);
     for (const c of (before.clusters as Json[] | undefined) ?? []) {
-      if (!CLUSTER_RUNNING.has(String(c.state)) || !['UI', 'API', undefined].includes(c.cluster_source as string)) continue;
+      if (
+        !CLUSTER_RUNNING.has(String(c.state)) ||
+        !['UI', 'API', undefined].includes(c.cluster_source as string)
+      )
+        continue;
       const now = find('clusters', 'cluster_id', c.cluster_id);
       if (!now || !CLUSTER_RUNNING.has(String(now.state))) missing.push(`cluster ${String(c.cluster_id)}`);
     }
     for (const wh of (before.warehouses as Json[] | undefined) ?? []) {
       if (!['RUNNING', 'STARTING'].includes(String(wh.state))) continue;
       const now = find('warehouses', 'id', wh.id);
-      if (!now || !['RUNNING', 'STARTING'].includes(String(now.state))) missing.push(`warehouse ${String(wh.id)}`);
+      if (!now || !['RUNNING', 'STARTING'].includes(String(now.state)))
+        missing.push(`warehouse ${String(wh.id)}`);
     }
     for (const p of (before.pipelines as Json[] | undefined) ?? []) {
       const continuous = (p.spec as Json | undefined)?.continuous === true;
       if (!continuous || ['IDLE', 'FAILED', 'DELETED', undefined].includes(p.state as string)) continue;
       const now = find('pipelines', 'pipeline_id', p.pipeline_id);
-      if (!now || ['IDLE', 'FAILED', 'DELETED', 'STOPPING'].includes(String(now.state))) missing.push(`pipeline ${String(p.pipeline_id)}`);
+      if (!now || ['IDLE', 'FAILED', 'DELETED', 'STOPPING'].includes(String(now.state)))
+        missing.push(`pipeline ${String(p.pipeline_id)}`);
     }
     for (const pool of (before.instancePools as Json[] | undefined) ?? []) {
       const now = find('instancePools', 'instance_pool_id', pool.instance_pool_id);
@@ -142,9 +171,10 @@ function everythingRestored(scenario: Scenario, report: Report): Invariant {
       const now = find('jobs', 'job_id', job.job_id);
       for (const field of ['schedule', 'continuous', 'trigger']) {
         const was = ((job.settings as Json | undefined)?.[field] as Json | undefined)?.pause_status;
-        const is = (((now?.settings as Json | undefined)?.[field] as Json | undefined) ?? {}).pause_status;
+        const is = ((now?.settings as Json | undefined)?.[field] as Json | undefined)?.pause_status;
         if (was === 'UNPAUSED' && is !== 'UNPAUSED') missing.push(`job ${String(job.job_id)} ${field}`);
-        if (was === 'PAUSED' && is === 'UNPAUSED') missing.push(`job ${String(job.job_id)} ${field} unpaused though it was paused`);
+        if (was === 'PAUSED' && is === 'UNPAUSED')
+          missing.push(`job ${String(job.job_id)} ${field} unpaused though it was paused`);
       }
     }
   }
@@ -163,7 +193,8 @@ function everythingRestored(scenario: Scenario, report: Report): Invariant {
 
 function rejectedPlanTouchedNothing(scenario: Scenario, report: Report, trace: RunTrace): Invariant {
   const planFailed = trace.taskCalls.some((c) => c.fn === 'Plan' && c.error);
-  if (!planFailed) return { name: 'rejected-plan-touched-nothing', holds: true, detail: 'the plan was not rejected' };
+  if (!planFailed)
+    return { name: 'rejected-plan-touched-nothing', holds: true, detail: 'the plan was not rejected' };
   const writes = report.callLog.filter(
     (e) => e.method !== 'GET' && !/\/oidc\//.test(e.path) && e.status < 400,
   );
@@ -189,8 +220,15 @@ function secretsNeverExposed(scenario: Scenario, report: Report): Invariant {
   const text = JSON.stringify({ ...report, final: undefined, invariants: undefined });
   const leaked = [...secrets].filter((s) => s.length > 0 && text.includes(s));
   const bearer = /Bearer [A-Za-z0-9._-]{8,}|"access_token"/.test(text);
-  const bad = [...leaked.map(() => 'a client secret appears in the report'), ...(bearer ? ['a token appears in the report'] : [])];
-  return result('secrets-never-exposed', bad, 'no client secret or token in output, error, states or call log');
+  const bad = [
+    ...leaked.map(() => 'a client secret appears in the report'),
+    ...(bearer ? ['a token appears in the report'] : []),
+  ];
+  return result(
+    'secrets-never-exposed',
+    bad,
+    'no client secret or token in output, error, states or call log',
+  );
 }
 
 function finalWorkspace(report: Report, id: number): Json | undefined {

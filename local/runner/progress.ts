@@ -1,4 +1,4 @@
-import type { EventLog } from 'aws-local-stepfunctions';
+import type { EventLog } from './events.ts';
 import type { Report } from './report.ts';
 
 type Json = Record<string, unknown>;
@@ -18,9 +18,18 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
       if (event.state.name === 'Plan the rotation') {
         const plan = output.plan as Json | undefined;
         for (const w of (plan?.workspaces as Json[] | undefined) ?? []) {
-          workspaces.set(w.workspaceId as number, String(w.workspaceName ?? w.deploymentName ?? w.workspaceId));
+          workspaces.set(
+            w.workspaceId as number,
+            String(w.workspaceName ?? w.deploymentName ?? w.workspaceId),
+          );
         }
-        write(line(t, '', `Plan: ${String(plan?.mode)}${plan?.dryRun ? ' (dry run)' : ''} — ${String(plan?.reason ?? '')}`));
+        write(
+          line(
+            t,
+            '',
+            `Plan: ${String(plan?.mode)}${plan?.dryRun ? ' (dry run)' : ''} — ${String(plan?.reason ?? '')}`,
+          ),
+        );
         return;
       }
       const ws = (input.workspace as Json | undefined)?.workspaceId as number | undefined;
@@ -32,7 +41,8 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
       write(line(t, who, text));
     } else if (event.type === 'StateFailed' || event.type === 'StateCaught') {
       const e = event as unknown as { Error?: string; Cause?: unknown; state: { name: string } };
-      if (e.Error) write(line(t, '', `${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 200)}`));
+      if (e.Error)
+        write(line(t, '', `${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 200)}`));
     }
   };
 }
@@ -56,7 +66,9 @@ function summary(state: string, output: Json): string {
       return ` — ${String(pick('computeCheck')?.status ?? '')}`;
     case 'Update workspace': {
       const u = pick('update');
-      return u?.patched ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}` : ' — already set, no PATCH';
+      return u?.patched
+        ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}`
+        : ' — already set, no PATCH';
     }
     case 'Check workspace': {
       const c = pick('workspaceCheck');
@@ -93,7 +105,11 @@ export function fmt(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+  return h > 0
+    ? `${h}h${String(m).padStart(2, '0')}m`
+    : m > 0
+      ? `${m}m${String(r).padStart(2, '0')}s`
+      : `${r}s`;
 }
 
 /** The short end-of-run summary. */
@@ -104,7 +120,10 @@ export function summarize(report: Report, realMs: number): string[] {
     `Simulated time: ${fmt(report.simulatedSeconds)} (real ${(realMs / 1000).toFixed(1)} s)`,
   ];
   for (const d of report.downtime) {
-    const ratio = d.windowSeconds && d.platformMinimumSeconds ? ` (×${(d.windowSeconds / d.platformMinimumSeconds).toFixed(2)})` : '';
+    const ratio =
+      d.windowSeconds && d.platformMinimumSeconds
+        ? ` (×${(d.windowSeconds / d.platformMinimumSeconds).toFixed(2)})`
+        : '';
     lines.push(
       `Workspace ${d.workspace_id}: compute window ${d.windowSeconds === null ? 'n/a' : fmt(d.windowSeconds)} vs platform minimum ${fmt(d.platformMinimumSeconds)}${ratio}`,
     );

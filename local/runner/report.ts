@@ -77,7 +77,18 @@ export function endpointOf(entry: CallLogEntry): string {
     .map((seg, i, all) => {
       if (seg === '' || /^(v\d+|\d+\.\d+)$/.test(seg)) return seg;
       const prev = all[i - 1] ?? '';
-      if (['accounts', 'workspaces', 'customer-managed-keys', 'credentials', 'warehouses', 'pipelines', 'updates'].includes(prev) && /\d/.test(seg)) {
+      if (
+        [
+          'accounts',
+          'workspaces',
+          'customer-managed-keys',
+          'credentials',
+          'warehouses',
+          'pipelines',
+          'updates',
+        ].includes(prev) &&
+        /\d/.test(seg)
+      ) {
         return '{id}';
       }
       return seg;
@@ -138,9 +149,13 @@ function downtime(
   callLog: CallLogEntry[],
 ): DowntimeWindow[] {
   const plan = trace.taskCalls.find((c) => c.fn === 'Plan')?.output as
-    | { mode?: string; storageWaitSeconds?: number; workspaces?: Array<{ workspaceId: number; storageAdded?: boolean }> }
+    | {
+        mode?: string;
+        storageWaitSeconds?: number;
+        workspaces?: Array<{ workspaceId: number; storageAdded?: boolean }>;
+      }
     | undefined;
-  if (!plan || plan.mode !== 'rotate' || !plan.workspaces) return [];
+  if (plan?.mode !== 'rotate' || !plan.workspaces) return [];
   const deployments = new Map<number, string | undefined>(
     scenario.databricks.workspaces.map((w) => [w.workspace_id, w.deployment_name]),
   );
@@ -166,9 +181,13 @@ function downtime(
       workspace_id: w.workspaceId,
       firstStopAt,
       allRestoredAt,
-      windowSeconds: firstStopAt !== null && allRestoredAt !== null ? round(allRestoredAt - firstStopAt) : null,
+      windowSeconds:
+        firstStopAt !== null && allRestoredAt !== null ? round(allRestoredAt - firstStopAt) : null,
       platformMinimumSeconds: round(
-        timings.slowestStopSeconds + timings.workspaceUpdateSeconds + storageWait + timings.slowestStartSeconds,
+        timings.slowestStopSeconds +
+          timings.workspaceUpdateSeconds +
+          storageWait +
+          timings.slowestStartSeconds,
       ),
     };
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { type EventLog, StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { setAwsClients } from '../../lib/aws/clients.ts';
 import { setClock } from '../../lib/clock.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
@@ -14,6 +14,7 @@ import { SimClock } from '../clock.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { InvalidScenario, type Scenario } from '../scenario.ts';
 import { type AslMachine, allStates, functionOf, readAsl, substituteArns } from './asl.ts';
+import type { EventLog } from './events.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
 /** The Lambda module behind each `${XFunctionArn}` placeholder of the ASL. */
@@ -49,11 +50,16 @@ export interface RunOptions {
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<Report> {
   if (scenario.input === undefined) {
-    throw new InvalidScenario('scenario field input is required to run: the execution input or an EventBridge event', {
-      details: { field: 'input' },
-    });
+    throw new InvalidScenario(
+      'scenario field input is required to run: the execution input or an EventBridge event',
+      {
+        details: { field: 'input' },
+      },
+    );
   }
   const timeScale = options.timeScale ?? scenario.timeScale ?? 600;
+  // Load the handlers before the simulated clock starts, so module loading does not count as simulated time.
+  const handlers = await loadHandlers();
   const clock = new SimClock({ timeScale });
   const emulator = await startEmulator(scenario, { clock });
   const snapshotDir = mkdtempSync(join(tmpdir(), 'cmk-rotator-'));
@@ -74,7 +80,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     clearDatabricksClients();
     clearCredentialsCache();
 
-    const handlers = await loadHandlers();
     const definition = JSON.parse(substituteArns(readAsl())) as AslMachine;
     const deployed = JSON.parse(readAsl()) as AslMachine;
     const trace: RunTrace = {
@@ -90,13 +95,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if (state.Type !== 'Task') continue;
       const fn = functionOf(state);
       const handler = fn ? handlers[fn] : undefined;
-      if (!fn || !handler) throw new Error(`state "${name}" has no local handler (Resource ${state.Resource})`);
+      if (!fn || !handler)
+        throw new Error(`state "${name}" has no local handler (Resource ${state.Resource})`);
       localHandlers[name] = async (input) => {
         const enteredAt = clock.seconds();
         const event = JSON.parse(JSON.stringify(input));
         try {
           const output = JSON.parse(JSON.stringify((await handler(event, lambdaContext(fn))) ?? null));
-          trace.taskCalls.push({ state: name, fn, input: event, output, enteredAt, exitedAt: clock.seconds() });
+          trace.taskCalls.push({
+            state: name,
+            fn,
+            input: event,
+            output,
+            enteredAt,
+            exitedAt: clock.seconds(),
+          });
           if (fn === 'FinishRotation') trace.retainUntil = (output as { retainUntil?: string }).retainUntil;
           return output;
         } catch (error) {
@@ -114,7 +127,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       };
     }
 
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    const machine = new StateMachine(definition as never, {
+      validationOptions: { checkArn: true, checkPaths: true },
+    });
     const execution = machine.run(scenario.input as never, {
       overrides: {
         taskResourceLocalHandlers: localHandlers as never,
@@ -138,7 +153,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
           trace.maxPayloadBytes = Math.max(trace.maxPayloadBytes, bytes);
           const key = `${event.index ?? '-'}:${event.state.name}`;
-          if (event.type === 'StateEntered') open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
+          if (event.type === 'StateEntered')
+            open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
           else {
             const entered = open.get(key);
             open.delete(key);
@@ -168,7 +184,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     for (const { name, enteredAt, index } of open.values()) {
       trace.states.push({ name, type: 'Unknown', index, enteredAt, exitedAt: clock.seconds() });
     }
-    return buildReport({ scenario, emulator, kms, trace, status, output, error, endedAtSim: clock.seconds() });
+    return buildReport({
+      scenario,
+      emulator,
+      kms,
+      trace,
+      status,
+      output,
+      error,
+      endedAtSim: clock.seconds(),
+    });
   } finally {
     setClock(previousClock);
     for (const key of Object.keys(process.env)) if (!(key in previousEnv)) delete process.env[key];
@@ -221,11 +246,14 @@ function productEnv(
 function waitOverrides(machine: AslMachine, clock: SimClock, scenario: Scenario, trace: RunTrace) {
   const fixed: Record<string, number> = {};
   const dynamic: Record<string, () => number> = {};
-  const storageWaitMinutes = Number((scenario.settings as Record<string, unknown> | undefined)?.storageWaitMinutes ?? 20);
+  const storageWaitMinutes = Number(
+    (scenario.settings as Record<string, unknown> | undefined)?.storageWaitMinutes ?? 20,
+  );
   for (const [name, state] of allStates(machine)) {
     if (state.Type !== 'Wait') continue;
     if (typeof state.Seconds === 'number') fixed[name] = (state.Seconds * 1000) / clock.timeScale;
-    else if (state.SecondsPath === '$.storageWaitSeconds') fixed[name] = (storageWaitMinutes * 60_000) / clock.timeScale;
+    else if (state.SecondsPath === '$.storageWaitSeconds')
+      fixed[name] = (storageWaitMinutes * 60_000) / clock.timeScale;
     else if (state.TimestampPath === '$.retention.retainUntil') {
       dynamic[name] = () => {
         const until = trace.retainUntil ? Date.parse(trace.retainUntil) : Number.NaN;
@@ -282,7 +310,11 @@ function lambdaContext(fn: string): Context {
 /** aws-local-stepfunctions wraps the final error; unwrap it to the state machine's Error/Cause. */
 function executionError(e: unknown): { name: string; cause: string } {
   let error = e as { name?: string; message?: string; cause?: unknown };
-  while (error?.cause && typeof error.cause === 'object' && (error.name === 'ExecutionError' || !error.name)) {
+  while (
+    error?.cause &&
+    typeof error.cause === 'object' &&
+    (error.name === 'ExecutionError' || !error.name)
+  ) {
     error = error.cause as typeof error;
   }
   const cause = typeof error?.cause === 'string' ? error.cause : (error?.message ?? String(e));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../local/runner/run.ts';
-import { loadScenario } from '../../local/scenario.ts';
 import type { CallLogEntry } from '../../local/emulator/index.ts';
 import type { Report } from '../../local/runner/report.ts';
+import { runScenario } from '../../local/runner/run.ts';
+import { loadScenario } from '../../local/scenario.ts';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -12,43 +12,62 @@ const OLD_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-
 const NEW_KEY = 'arn:aws:kms:us-east-1:111122223333:key/5678abcd-56ef-78ab-90cd-567890abcdef';
 
 async function run(name: string, timeScale = 3000): Promise<Report> {
-  const scenario = await loadScenario(new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname);
+  const scenario = await loadScenario(
+    new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname,
+  );
   return runScenario(scenario, { timeScale });
 }
 
 const path = (e: CallLogEntry) => e.path.replace(/^\/ws\/[^/]+/, '').split('?')[0] ?? '';
-const calls = (r: Report, method: string, re: RegExp) => r.callLog.filter((e) => e.method === method && re.test(path(e)));
-const writes = (r: Report) => r.callLog.filter((e) => e.method !== 'GET' && !e.path.includes('/oidc/') && e.status < 400);
-const workspace = (r: Report) => (r.final.databricks.workspaces as Json[]).find((w) => w.workspace_id === WS) as Json;
+const calls = (r: Report, method: string, re: RegExp) =>
+  r.callLog.filter((e) => e.method === method && re.test(path(e)));
+const writes = (r: Report) =>
+  r.callLog.filter((e) => e.method !== 'GET' && !e.path.includes('/oidc/') && e.status < 400);
+const workspace = (r: Report) =>
+  (r.final.databricks.workspaces as Json[]).find((w) => w.workspace_id === WS) as Json;
 const keyArnOf = (r: Report, configId: unknown) =>
-  ((r.final.databricks.keyConfigs as Json[]).find((c) => c.customer_managed_key_id === configId)?.aws_key_info as Json)
-    ?.key_arn;
+  (
+    (r.final.databricks.keyConfigs as Json[]).find((c) => c.customer_managed_key_id === configId)
+      ?.aws_key_info as Json
+  )?.key_arn;
 const running = (r: Report, list: string, idField: string, states: string[]) =>
-  ((workspace(r)[list] as Json[]) ?? []).filter((x) => states.includes(String(x.state))).map((x) => x[idField]).sort();
+  ((workspace(r)[list] as Json[]) ?? [])
+    .filter((x) => states.includes(String(x.state)))
+    .map((x) => x[idField])
+    .sort();
 
 /** Asserts from the emulators' record (not the product's own invariants) that everything that ran runs again. */
 async function expectRestoredAsBefore(name: string, report: Report) {
-  const before = (await loadScenario(new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname)).databricks
-    .workspaces[0] as unknown as Json;
+  const before = (await loadScenario(new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname))
+    .databricks.workspaces[0] as unknown as Json;
   const ran = ((before.clusters as Json[]) ?? [])
-    .filter((c) => ['RUNNING', 'PENDING'].includes(String(c.state)) && ['UI', 'API'].includes(String(c.cluster_source)))
+    .filter(
+      (c) =>
+        ['RUNNING', 'PENDING'].includes(String(c.state)) && ['UI', 'API'].includes(String(c.cluster_source)),
+    )
     .map((c) => c.cluster_id)
     .sort();
-  expect(running(report, 'clusters', 'cluster_id', ['RUNNING']).filter((id) => ran.includes(id))).toEqual(ran);
+  expect(running(report, 'clusters', 'cluster_id', ['RUNNING']).filter((id) => ran.includes(id))).toEqual(
+    ran,
+  );
   const jobs = (workspace(report).jobs as Json[]) ?? [];
   for (const job of (before.jobs as Json[]) ?? []) {
     for (const field of ['schedule', 'continuous', 'trigger']) {
       const was = ((job.settings as Json)?.[field] as Json | undefined)?.pause_status;
       const now = jobs.find((j) => j.job_id === job.job_id);
-      if (was) expect(((now?.settings as Json)[field] as Json).pause_status).toBe(was);
+      if (was) expect((((now?.settings ?? {}) as Json)[field] as Json | undefined)?.pause_status).toBe(was);
     }
   }
 }
 
 /** Nothing starts compute between the first stop call and the restore step (DESIGN §6.5), read off the call log. */
 function expectNothingStartedDuringWindow(report: Report) {
-  const firstStop = report.callLog.find((e) => e.method === 'POST' && /clusters\/delete|\/stop$/.test(path(e)));
-  const restoreEntered = report.states.find((s) => s.name === 'Restore compute' || s.name === 'Restore compute after failure');
+  const firstStop = report.callLog.find(
+    (e) => e.method === 'POST' && /clusters\/delete|\/stop$/.test(path(e)),
+  );
+  const restoreEntered = report.states.find(
+    (s) => s.name === 'Restore compute' || s.name === 'Restore compute after failure',
+  );
   expect(firstStop).toBeDefined();
   expect(restoreEntered).toBeDefined();
   const starts = report.callLog.filter(
