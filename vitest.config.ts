@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Structured logs would drown the test output; tests that inspect logs raise the level themselves.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
   },
 });

@@ -16,7 +16,10 @@ export const handler = defineStep('announce-retention', RetentionNoticeSchema, a
         ? `The old key(s) ${notice.oldKeyArns.join(', ')} are no longer used by workspaces ${notice.workspaceIds.join(', ')} for ${notice.oldKeyRetentionHours} h and may now be retired. Data written before the change is still encrypted with them.`
         : `No old key was replaced for workspaces ${notice.workspaceIds.join(', ')}.`,
   };
-  logger.info('old key may be retired', announcement);
+  logger.info('old key may be retired', {
+    oldKeyArns: announcement.oldKeyArns,
+    notice: announcement.message,
+  });
   await publishNotification(
     notice.oldKeyArns.length > 0
       ? 'cmk-rotator: old KMS key may be retired'

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/events');
+export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/events');
 export const ASL_FILE = path.join(ROOT, 'statemachines/rotate-workspace-key.asl.json');
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation documents are untyped JSON.

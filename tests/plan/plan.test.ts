@@ -17,7 +17,7 @@ import {
   workspace,
 } from './fakes.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/events/', import.meta.url);
+const FIXTURES = new URL('../fixtures/events/', import.meta.url);
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'));
 
