@@ -65,7 +65,7 @@ function rotationFailure(input: FinishInput, failed: RotationResult[]): Rotation
       r.computeRestored === false
         ? `compute NOT fully restored (${r.restoreError ?? 'unknown'}: ${r.restoreCause ?? ''})`
         : 'compute restored to its pre-rotation state';
-    const key = r.keyChanged ? 'key changed' : 'key not changed';
+    const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
     return `workspace ${r.workspaceId}: ${r.error ?? 'Error'}: ${r.cause ?? ''} [${key}; ${restored}]`;
   });
   const succeeded = input.rotations.filter((r) => r.status === 'ROTATED').map((r) => r.workspaceId);
