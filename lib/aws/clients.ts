@@ -25,5 +25,8 @@ export function awsClients(): AwsClients {
 
 /** Replace some or all clients (local runner, tests). */
 export function setAwsClients(next: Partial<AwsClients>): void {
-  clients = { ...awsClients(), ...next };
+  // Build the real clients only for what is not replaced.
+  const kms = next.kms ?? clients?.kms ?? new KMSClient({});
+  const secretsManager = next.secretsManager ?? clients?.secretsManager ?? new SecretsManagerClient({});
+  clients = { kms, secretsManager };
 }
