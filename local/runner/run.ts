@@ -131,9 +131,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       };
     }
 
-    const machine = new StateMachine(definition as never, {
-      validationOptions: { checkArn: true, checkPaths: true },
-    });
     const execution = machine.run(scenario.input as never, {
       overrides: {
         taskResourceLocalHandlers: localHandlers as never,
