@@ -93,6 +93,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       events: 0,
       maxPayloadBytes: 0,
       retainUntil: undefined,
+      clockJumps: [],
     };
     const localHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of allStates(deployed)) {
@@ -148,7 +149,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const open = new Map<string, { name: string; enteredAt: number; index?: number }>();
     const consume = (async () => {
       for await (const event of execution.eventLogs) {
-        const now = clock.seconds();
+        const now = simSecondsAt(event.timestamp, clock, trace);
         trace.events++;
         if (event.type === 'StateEntered' || event.type === 'StateExited') {
           const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
@@ -258,7 +259,11 @@ function waitOverrides(machine: AslMachine, clock: SimClock, scenario: Scenario,
     else if (state.TimestampPath === '$.retention.retainUntil') {
       dynamic[name] = () => {
         const until = trace.retainUntil ? Date.parse(trace.retainUntil) : Number.NaN;
-        if (Number.isFinite(until) && until > clock.now()) clock.advance((until - clock.now()) / 1000);
+        if (Number.isFinite(until) && until > clock.now()) {
+          const seconds = (until - clock.now()) / 1000;
+          trace.clockJumps.push({ atRealMs: Date.now(), seconds });
+          clock.advance(seconds);
+        }
         return 0;
       };
     } else {
@@ -306,6 +311,18 @@ function lambdaContext(fn: string): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * The simulated time at which an event happened (events are consumed asynchronously, possibly after the
+ * clock jumped for the retention wait).
+ */
+function simSecondsAt(realMs: number, clock: SimClock, trace: RunTrace): number {
+  const lag = Math.max(0, Date.now() - realMs);
+  const jumpedSince = trace.clockJumps
+    .filter((j) => j.atRealMs >= realMs)
+    .reduce((sum, j) => sum + j.seconds, 0);
+  return clock.seconds() - (lag * clock.timeScale) / 1000 - jumpedSince;
 }
 
 /** aws-local-stepfunctions wraps the final error; unwrap it to the state machine's Error/Cause. */
