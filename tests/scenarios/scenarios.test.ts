@@ -104,11 +104,11 @@ describe('Scenario: first storage key together with managed services', () => {
     const ws = workspace(report);
     expect(keyArnOf(report, ws.storage_customer_managed_key_id)).toBe(NEW_KEY);
     expect(keyArnOf(report, ws.managed_services_customer_managed_key_id)).toBe(NEW_KEY);
-    const running = report.states.find((s) => s.name === 'Wait for the storage key to take effect');
-    expect(running).toBeDefined();
-    expect((running?.exitedAt ?? 0) - (running?.enteredAt ?? 0)).toBeGreaterThanOrEqual(20 * 60 - 1);
+    const storageWait = report.states.find((s) => s.name === 'Wait for the storage key to take effect');
+    expect(storageWait).toBeDefined();
+    expect((storageWait?.exitedAt ?? 0) - (storageWait?.enteredAt ?? 0)).toBeGreaterThanOrEqual(20 * 60 - 1);
     const firstStart = calls(report, 'POST', /clusters\/start|warehouses\/[^/]+\/start/)[0];
-    expect(firstStart?.t ?? 0).toBeGreaterThanOrEqual(running?.exitedAt ?? Number.POSITIVE_INFINITY);
+    expect(firstStart?.t ?? 0).toBeGreaterThanOrEqual(storageWait?.exitedAt ?? Number.POSITIVE_INFINITY);
     expectNothingStartedDuringWindow(report);
     // the key policy got the storage statements, every original statement is still there
     const key = (report.final.aws.keys as Json[]).find((k) => NEW_KEY.endsWith(String(k.keyId))) as Json;
@@ -186,6 +186,14 @@ describe('Scenario: compute comes back during the window', () => {
     const report = await run('compute-comes-back');
     expect(report.status).toBe('SUCCEEDED');
     expect(calls(report, 'PATCH', /workspaces/).map((e) => e.status)).toEqual([200]);
+    // the warehouse that auto-started and the cluster a user started were each stopped a second time before the PATCH
+    const patchAt = calls(report, 'PATCH', /workspaces/)[0]?.t ?? 0;
+    const beforePatch = (e: CallLogEntry) => e.t < patchAt && e.status < 400;
+    expect(calls(report, 'POST', /warehouses\/a1b2c3d4e5f60001\/stop$/).filter(beforePatch)).toHaveLength(2);
+    const terminations = calls(report, 'POST', /clusters\/delete$/).filter(
+      (e) => beforePatch(e) && (e.body as Json).cluster_id === '1129-063001-demo01',
+    );
+    expect(terminations).toHaveLength(2);
     await expectRestoredAsBefore('compute-comes-back', report);
   });
 });
