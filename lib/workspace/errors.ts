@@ -12,6 +12,12 @@ export class StorageKeyAlreadySet extends RotatorError {}
 /** The target key's policy does not (or no longer) grant Databricks what the use cases need: no PATCH. */
 export class KeyPolicyMissingDatabricksGrant extends RotatorError {}
 
+/**
+ * An explicit Deny in the target key's policy applies to Databricks for an action it needs (DESIGN §6.9):
+ * KMS lets a Deny win over every Allow, so the key is refused and nothing is PATCHed.
+ */
+export class KeyPolicyDeniesDatabricks extends RotatorError {}
+
 /** The workspace went to `FAILED` or `BANNED` after the key update. */
 export class WorkspaceUpdateFailed extends RotatorError {}
 

@@ -4,9 +4,15 @@ import type { Workspace, WorkspaceKeyChange } from '../databricks/types.ts';
 import { assertKeyUsable, describeKey } from '../kms/key.ts';
 import { readKeyPolicy } from '../kms/key-policy.ts';
 import { missingDatabricksGrants } from '../kms/policy.ts';
+import { databricksDenials, describeDenials } from '../kms/policy-eval.ts';
 import type { PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
-import { KeyPolicyMissingDatabricksGrant, StorageKeyAlreadySet, WorkspaceNotRunning } from './errors.ts';
+import {
+  KeyPolicyDeniesDatabricks,
+  KeyPolicyMissingDatabricksGrant,
+  StorageKeyAlreadySet,
+  WorkspaceNotRunning,
+} from './errors.ts';
 import type { KeyField, UpdateItem, WorkspaceUpdateResult } from './schemas.ts';
 
 export interface UpdateDeps {
@@ -78,6 +84,19 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
   const key = await describeKey(deps.kms, item.target.keyArn);
   assertKeyUsable(key, workspace.aws_region ?? item.workspace.region);
   const policy = await readKeyPolicy(deps.kms, item.target.keyArn);
+  // DESIGN §6.9: an explicit Deny that applies to Databricks wins over every Allow, as KMS evaluates it.
+  const denials = databricksDenials(policy, {
+    databricksPrincipalArn: deps.settings.databricksPrincipalArn,
+    accountIds: deps.settings.policyAccountIds,
+    keyArn: item.target.keyArn,
+    useCases: item.keyConfig.useCases,
+  });
+  if (denials.length > 0) {
+    throw new KeyPolicyDeniesDatabricks(
+      `the policy of KMS key ${item.target.keyArn} has an explicit Deny that applies to Databricks (${deps.settings.databricksPrincipalArn}): ${describeDenials(denials)}. A Deny overrides every Allow, so Databricks could not use the key. Workspace ${id} is not updated: nothing was PATCHed. Remove those statements or narrow them so they do not apply to Databricks for these actions (or choose another key), then re-run.`,
+      { details: { workspaceId: id, keyArn: item.target.keyArn, denials } },
+    );
+  }
   // The EBS statement names the workspace's cross-account role and is written by patch-key-policy; the
   // control-plane statements are what Databricks needs the moment the key id changes.
   const missing = missingDatabricksGrants(policy, {
