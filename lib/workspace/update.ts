@@ -93,7 +93,7 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
   });
   if (denials.length > 0) {
     throw new KeyPolicyDeniesDatabricks(
-      `the policy of KMS key ${item.target.keyArn} has an explicit Deny that applies to Databricks (${deps.settings.databricksPrincipalArn}): ${describeDenials(denials)}. A Deny overrides every Allow, so Databricks could not use the key. Workspace ${id} is not updated: nothing was PATCHed. Remove those statements or narrow them so they do not apply to Databricks for these actions (or choose another key), then re-run.`,
+      `the policy of KMS key ${item.target.keyArn} explicitly denies Databricks: ${describeDenials(denials)}; workspace ${id} is not updated, nothing was PATCHed. A Deny overrides every Allow, so Databricks (${deps.settings.databricksPrincipalArn}) could not use the key: remove those statements or narrow them so they do not apply to Databricks for these actions (or choose another key), then re-run.`,
       { details: { workspaceId: id, keyArn: item.target.keyArn, denials } },
     );
   }

@@ -54,11 +54,11 @@ describe('Step: update-workspace — explicit Deny in the key policy (DESIGN §6
   it('names the workspace, the key, the denying statement and its actions, and what to do', async () => {
     const { deps } = setup(policyWith(['MANAGED_SERVICES'], denyDecryptToEveryone));
     const error = (await rejection(updateWorkspaceKey(updateItem(), deps))) as KeyPolicyDeniesDatabricks;
-    expect(error.message).toContain(`Workspace ${WS}`);
+    expect(error.message).toContain(`workspace ${WS} is not updated`);
     expect(error.message).toContain(arnOf(NEW_KEY));
     expect(error.message).toContain('"Deny decrypt outside the break-glass window" denies kms:Decrypt');
     expect(error.message).toContain('nothing was PATCHed');
-    expect(error.message).toContain('Remove those statements or narrow them');
+    expect(error.message).toContain('remove those statements or narrow them');
     expect(error.details).toMatchObject({
       workspaceId: WS,
       keyArn: arnOf(NEW_KEY),
