@@ -1,4 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { KeyUseCase } from '../../lib/databricks/types.ts';
+import type { KeyPolicy } from '../../lib/kms/policy.ts';
+import { describeDenials, evaluateKeyPolicyForDatabricks } from '../../lib/kms/policy-eval.ts';
+import type { ComputeStart } from '../emulator/index.ts';
 import type { Scenario } from '../scenario.ts';
 import { type Report, type RunTrace, STOP_CALL, splitPath } from './report.ts';
 
@@ -17,12 +21,17 @@ const START_CALL =
   /^POST (\/api\/2\.[01]\/clusters\/start|\/api\/2\.0\/sql\/warehouses\/[^/]+\/start|\/api\/2\.0\/pipelines\/[^/]+\/updates)$/;
 
 /** Checks DESIGN §6 on what the emulators recorded. */
-export function checkInvariants(scenario: Scenario, report: Report, trace: RunTrace): Invariant[] {
+export function checkInvariants(
+  scenario: Scenario,
+  report: Report,
+  trace: RunTrace,
+  starts: readonly ComputeStart[] = [],
+): Invariant[] {
   return [
     storageKeyNeverReplaced(scenario, report),
     policyStatementsPreserved(scenario, report),
     noPatchWithoutUsableKey(report),
-    nothingStartedDuringWindow(scenario, report, trace),
+    nothingStartedDuringWindow(scenario, report, trace, starts),
     everythingRestored(scenario, report),
     rejectedPlanTouchedNothing(scenario, report, trace),
     secretsNeverExposed(scenario, report),
@@ -73,50 +82,100 @@ function policyStatementsPreserved(scenario: Scenario, report: Report): Invarian
 }
 
 function noPatchWithoutUsableKey(report: Report): Invariant {
+  // The product's default principal: the report does not carry the scenario's settings.
+  const principal = 'arn:aws:iam::414351767826:root';
+  const fields = [
+    ['managed_services_customer_managed_key_id', 'MANAGED_SERVICES'],
+    ['storage_customer_managed_key_id', 'STORAGE'],
+  ] as const;
   const bad: string[] = [];
   const configs = report.final.databricks.keyConfigs as Json[];
   const keys = report.final.aws.keys as Json[];
+  /** Why Databricks could not use the key for `useCase`, judged as KMS would (DESIGN §6.2, §6.9); '' if it can. */
+  const refusal = (policy: unknown, keyArn: string, accountId: string | undefined, useCase: KeyUseCase) => {
+    let verdict: ReturnType<typeof evaluateKeyPolicyForDatabricks>;
+    try {
+      verdict = evaluateKeyPolicyForDatabricks(policy as string | KeyPolicy, {
+        databricksPrincipalArn: principal,
+        // Databricks tags its requests with the id of the account whose workspace uses the key.
+        accountIds: accountId ? [accountId] : [],
+        keyArn,
+        useCases: [useCase],
+      });
+    } catch {
+      return 'has no readable policy';
+    }
+    if (verdict.denials.length > 0) return `denies Databricks: ${describeDenials(verdict.denials)}`;
+    if (verdict.ungranted.length > 0) return `does not grant Databricks ${verdict.ungranted.join(', ')}`;
+    return '';
+  };
   for (const entry of report.callLog) {
     if (entry.method !== 'PATCH' || entry.status >= 400) continue;
     const body = (entry.body ?? {}) as Json;
-    for (const field of ['managed_services_customer_managed_key_id', 'storage_customer_managed_key_id']) {
+    const accountId = /\/accounts\/([^/?]+)\/workspaces\//.exec(entry.path)?.[1];
+    for (const [field, useCase] of fields) {
       const id = body[field];
       if (typeof id !== 'string') continue;
       const config = configs.find((c) => c.customer_managed_key_id === id);
       const arn = (config?.aws_key_info as Json | undefined)?.key_arn as string | undefined;
       const key = keys.find((k) => typeof arn === 'string' && arn.endsWith(`/${String(k.keyId)}`));
-      const grants = statements(key?.policy).some(
-        (s) => JSON.stringify(s.Principal ?? '').includes('414351767826') || /Databricks/i.test(s.Sid ?? ''),
-      );
-      if (key?.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyUsage !== 'ENCRYPT_DECRYPT' || !grants) {
-        bad.push(
-          `PATCH at ${entry.t}s set ${field}=${id} to a key that is missing, not symmetric or not granted`,
-        );
-      }
+      const why =
+        !key || !arn
+          ? 'is missing'
+          : key.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyUsage !== 'ENCRYPT_DECRYPT'
+            ? 'is not symmetric ENCRYPT_DECRYPT'
+            : refusal(key.policy, arn, accountId, useCase);
+      if (why) bad.push(`PATCH at ${entry.t}s set ${field}=${id} to a key that ${why}`);
     }
   }
   return result(
     'no-patch-without-usable-key',
     bad,
-    'every PATCH pointed at a usable key whose policy grants Databricks',
+    'every PATCH pointed at a usable key whose policy grants Databricks and denies it nothing',
   );
 }
 
-function nothingStartedDuringWindow(scenario: Scenario, report: Report, trace: RunTrace): Invariant {
+/**
+ * DESIGN §6.5: no classic compute runs between the first stop and the end of the storage wait, whoever
+ * starts it. The window ends when restoring begins or, when a storage key was added, 20 minutes (the storage
+ * wait) after the workspace was seen RUNNING on it — whichever is later; without a restore it lasts to the
+ * end of the run. Flagged: any start, unpause or pool warm-up the product sent in the window; any compute
+ * the emulator saw start in it (by the product or anyone else) that the product did not stop again; and, on
+ * success, any such start the execution's output does not report.
+ */
+function nothingStartedDuringWindow(
+  scenario: Scenario,
+  report: Report,
+  trace: RunTrace,
+  starts: readonly ComputeStart[],
+): Invariant {
   const bad: string[] = [];
+  const plan = trace.taskCalls.find((c) => c.fn === 'Plan')?.output as
+    | { storageWaitSeconds?: number; workspaces?: Array<{ workspaceId: number; storageAdded?: boolean }> }
+    | undefined;
+  const output = JSON.stringify(report.output ?? '');
   for (const w of scenario.databricks.workspaces as Json[]) {
     const deployment = w.deployment_name as string;
+    const id = w.workspace_id as number;
     const calls = report.callLog.filter((e) => splitPath(e).deployment === deployment && e.status < 400);
     const firstStop = calls.find((e) => STOP_CALL.test(`${e.method} ${splitPath(e).path}`));
     if (!firstStop) continue;
-    const restore = trace.taskCalls.find(
+    const ofWorkspace = (c: { input: unknown }) =>
+      (c.input as { workspace?: { workspaceId?: number } }).workspace?.workspaceId === id;
+    const restore = trace.taskCalls.find((c) => c.fn === 'RestoreCompute' && ofWorkspace(c));
+    const runningOnNewKey = trace.taskCalls.find(
       (c) =>
-        c.fn === 'RestoreCompute' &&
-        (c.input as { workspace?: { workspaceId?: number } }).workspace?.workspaceId === w.workspace_id,
+        c.fn === 'CheckWorkspace' &&
+        ofWorkspace(c) &&
+        (c.output as { status?: string })?.status === 'RUNNING',
     );
-    const windowEnd = restore?.enteredAt ?? Number.POSITIVE_INFINITY;
+    const storageAdded = plan?.workspaces?.find((p) => p.workspaceId === id)?.storageAdded === true;
+    const storageEnd =
+      storageAdded && runningOnNewKey ? runningOnNewKey.exitedAt + (plan?.storageWaitSeconds ?? 0) : 0;
+    const windowEnd = restore ? Math.max(restore.enteredAt, storageEnd) : Number.POSITIVE_INFINITY;
+    const inWindow = (t: number) => t >= firstStop.t && t < windowEnd;
     for (const e of calls) {
-      if (e.t < firstStop.t || e.t >= windowEnd) continue;
+      if (!inWindow(e.t)) continue;
       const endpoint = `${e.method} ${splitPath(e).path}`;
       const body = (e.body ?? {}) as Json;
       const unpauses = /jobs\/update$/.test(endpoint) && JSON.stringify(body).includes('"UNPAUSED"');
@@ -124,11 +183,29 @@ function nothingStartedDuringWindow(scenario: Scenario, report: Report, trace: R
       if (START_CALL.test(endpoint) || unpauses || warmsPool)
         bad.push(`${deployment}: ${endpoint} at ${e.t}s`);
     }
+    const serverless = new Set(
+      ((w.warehouses as Json[] | undefined) ?? [])
+        .filter((x) => x.enable_serverless_compute === true)
+        .map((x) => String(x.id)),
+    );
+    for (const s of starts) {
+      if (s.workspaceId !== id || !inWindow(s.t) || s.by === 'api') continue;
+      if (s.kind === 'warehouse' && serverless.has(s.id)) continue;
+      const stoppedAgain = calls.some(
+        (e) =>
+          e.t >= s.t &&
+          STOP_CALL.test(`${e.method} ${splitPath(e).path}`) &&
+          JSON.stringify(e).includes(s.id),
+      );
+      if (!stoppedAgain) bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s and left running`);
+      else if (report.status === 'SUCCEEDED' && !output.includes(s.id))
+        bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s, stopped again but not reported`);
+    }
   }
   return result(
     'nothing-started-during-window',
     bad,
-    'no start, unpause or pool warm-up between the first stop and the restore step',
+    'no compute ran between the first stop and the end of the storage wait: nothing started by the product, and whatever someone else started was stopped again and reported',
   );
 }
 

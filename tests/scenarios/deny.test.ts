@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallLogEntry } from '../../local/emulator/index.ts';
-import type { Report } from '../../local/runner/report.ts';
+import { checkInvariants } from '../../local/runner/invariants.ts';
+import type { Report, RunTrace } from '../../local/runner/report.ts';
 import { runScenario } from '../../local/runner/run.ts';
 import { loadScenario } from '../../local/scenario.ts';
 
@@ -22,12 +23,20 @@ const ids = (list: unknown, idField: string, states: string[]) =>
     .map((x) => x[idField])
     .sort();
 
+/** One run shared by the tests: the scenario and its report. */
+let run: Promise<{ scenario: Awaited<ReturnType<typeof loadScenario>>; report: Report }> | undefined;
+const runOnce = () => {
+  run ??= loadScenario(SCENARIO).then(async (scenario) => ({
+    scenario,
+    report: await runScenario(scenario, { timeScale: 3000 }),
+  }));
+  return run;
+};
+
 describe('Scenario: the target key policy denies Databricks', () => {
   it('fails with KeyPolicyDeniesDatabricks, sends no PATCH and restores compute on the old key', async () => {
-    // Prepare
-    const scenario = await loadScenario(SCENARIO);
-    // Act
-    const report: Report = await runScenario(scenario, { timeScale: 3000 });
+    // Prepare, Act
+    const { scenario, report } = await runOnce();
     // Assess
     expect(report.status).toBe('FAILED');
     expect(report.error?.name).toBe('KeyPolicyDeniesDatabricks');
@@ -75,5 +84,35 @@ describe('Scenario: the target key policy denies Databricks', () => {
       }
     }
     expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
+  });
+
+  it('breaks the invariant no-patch-without-usable-key with a PATCH onto the denied key, and only then', async () => {
+    const { scenario, report } = await runOnce();
+    const newConfig = (report.final.databricks.keyConfigs as Json[]).find((c) =>
+      String((c.aws_key_info as Json).key_arn).endsWith(`/${NEW_KEY_ID}`),
+    );
+    expect(newConfig).toBeDefined();
+    const patch: CallLogEntry = {
+      t: 900,
+      method: 'PATCH',
+      path: `/api/2.0/accounts/${scenario.databricks.accountId}/workspaces/${WS}`,
+      status: 200,
+      body: { managed_services_customer_managed_key_id: newConfig?.customer_managed_key_id },
+      host: 'account',
+    };
+    const trace = { taskCalls: [] } as unknown as RunTrace;
+    const invariant = (r: Report) =>
+      checkInvariants(scenario, r, trace).find((i) => i.name === 'no-patch-without-usable-key');
+
+    const patched = { ...report, callLog: [...report.callLog, patch] };
+    expect(invariant(patched)?.holds).toBe(false);
+    expect(invariant(patched)?.detail).toContain(`denies Databricks: "${DENY_SID}" denies kms:Decrypt`);
+
+    const withoutDeny = structuredClone(patched);
+    for (const key of withoutDeny.final.aws.keys as Json[]) {
+      const policy = key.policy as { Statement: Json[] };
+      policy.Statement = policy.Statement.filter((s) => s.Sid !== DENY_SID);
+    }
+    expect(invariant(withoutDeny)).toMatchObject({ holds: true });
   });
 });
