@@ -1,7 +1,11 @@
 import { checkComputeStopped, computeDeps, StopCheckItemSchema } from '../lib/compute/index.ts';
 import { defineStep } from './commons/handler.ts';
 
-/** One turn of the stop loop (and the re-check before the PATCH); stored under `item.computeCheck`. */
+/**
+ * One turn of the stop loop (and the re-check before the PATCH); stored under `item.computeCheck`. Once the
+ * workspace runs on the new key it guards the storage wait instead: whatever starts is stopped again and
+ * added to the restore set, and the result says when the wait is over (DESIGN §6.5).
+ */
 export const handler = defineStep('check-compute-stopped', StopCheckItemSchema, (item, env) =>
-  checkComputeStopped(item, computeDeps(item, env)),
+  checkComputeStopped(item, computeDeps(item, env), { guard: item.workspaceCheck?.status === 'RUNNING' }),
 );

@@ -313,7 +313,11 @@ const CredentialSchema = z.looseObject({
   aws_credentials: z.looseObject({ sts_role: z.looseObject({ role_arn: z.string().min(1) }) }),
 });
 
-/** A fault that answers matching requests with `status` instead of serving them. */
+/**
+ * A fault that answers matching requests with `status` instead of serving them. `status: 0` drops the
+ * connection without an answer (a network error or timeout as the client sees it). `after: true` serves
+ * the request first — it takes effect — and then replaces the answer: a lost response.
+ */
 const StatusFaultSchema = z.strictObject({
   method: z
     .string()
@@ -322,8 +326,14 @@ const StatusFaultSchema = z.strictObject({
     .optional(),
   /** Path without the query string (and without `/ws/{deployment}`); `*` matches one segment. */
   path: z.string().startsWith('/'),
-  status: z.number().int().min(100).max(599),
+  status: z
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 100 && n <= 599), 'expected an HTTP status (100-599) or 0 (dropped)'),
   times: z.number().int().min(1).default(1),
+  after: z.boolean().default(false),
+  /** Only from the n-th matching request on (1 = the first); earlier ones are served normally. */
+  skip: z.number().int().min(0).default(0),
   retryAfterSeconds: z.number().min(0).optional(),
   workspace_id: z.number().int().positive().optional(),
   error_code: z.string().min(1).optional(),
@@ -345,6 +355,15 @@ const KindFaultSchemas = {
     kind: z.literal('autoStartWarehouse'),
     id: z.string().min(1),
     afterSeconds: z.number().min(0),
+    workspace_id: z.number().int().positive().optional(),
+  }),
+  shortList: z.strictObject({
+    kind: z.literal('shortList'),
+    /** A list endpoint (`/api/2.1/clusters/list`, `/api/2.0/sql/warehouses`, …); `*` matches one segment. */
+    path: z.string().startsWith('/'),
+    /** Ids left out of the answer (cluster_id, id, pipeline_id, instance_pool_id or job_id). */
+    omit: z.array(z.union([z.string(), z.number()])).min(1),
+    times: z.number().int().min(1).default(1),
     workspace_id: z.number().int().positive().optional(),
   }),
   startCluster: z.strictObject({

@@ -13,7 +13,7 @@ export {
   SnapshotUnreadable,
 } from './errors.ts';
 export * from './model.ts';
-export { checkComputeRestored, restoreCompute } from './restore.ts';
+export { checkComputeRestored, describeNotRestored, restoreCompute } from './restore.ts';
 export {
   FileSnapshotStore,
   loadSnapshot,

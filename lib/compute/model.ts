@@ -10,81 +10,99 @@ import { RotationItemSchema } from '../rotation.ts';
  * must never fail to load because of one.
  */
 
-export const ClusterInfoSchema = z.object({
+/**
+ * Snapshot schemas are tolerant by design (DESIGN §6.4: a snapshot that was written can always be read
+ * back): every object keeps fields it does not model (`looseObject`), an optional field may be `null`
+ * (Databricks sends `null` for some absent values), and values Databricks may send in another type
+ * (numeric tag values) are accepted as they come. The same schema validates on write and on read.
+ */
+const opt = <T extends z.ZodType>(schema: T) => schema.optional();
+
+/** Drops `null` object fields recursively (Databricks' `null` means "not set", like an absent field). */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out;
+}
+
+export const ClusterInfoSchema = z.looseObject({
   cluster_id: z.string(),
-  cluster_name: z.string().optional(),
+  cluster_name: opt(z.string()),
   state: z.string(),
-  cluster_source: z.string().optional(),
-  instance_pool_id: z.string().optional(),
+  cluster_source: opt(z.string()),
+  instance_pool_id: opt(z.string()),
   /** `termination_reason.code` (TERMINATING/TERMINATED only): tells our own stop from a failed start. */
-  termination_code: z.string().optional(),
+  termination_code: opt(z.string()),
 });
 export type ClusterInfo = z.infer<typeof ClusterInfoSchema>;
 
-export const PoolStatsSchema = z.object({
-  idle_count: z.number().optional(),
-  used_count: z.number().optional(),
-  pending_idle_count: z.number().optional(),
-  pending_used_count: z.number().optional(),
+export const PoolStatsSchema = z.looseObject({
+  idle_count: opt(z.number()),
+  used_count: opt(z.number()),
+  pending_idle_count: opt(z.number()),
+  pending_used_count: opt(z.number()),
 });
 
 /** Every field an `instance-pools/edit` must repeat, plus the stats that say whether it is quiesced. */
-export const PoolInfoSchema = z.object({
+export const PoolInfoSchema = z.looseObject({
   instance_pool_id: z.string(),
   instance_pool_name: z.string(),
   node_type_id: z.string(),
-  min_idle_instances: z.number().optional(),
-  max_capacity: z.number().optional(),
-  idle_instance_autotermination_minutes: z.number().optional(),
-  custom_tags: z.record(z.string(), z.string()).optional(),
-  state: z.string().optional(),
-  stats: PoolStatsSchema.optional(),
+  min_idle_instances: opt(z.number()),
+  max_capacity: opt(z.number()),
+  idle_instance_autotermination_minutes: opt(z.number()),
+  /** Sent back on edit as it was read (tag values are strings in the API, but a snapshot keeps what came). */
+  custom_tags: opt(z.record(z.string(), z.unknown())),
+  state: opt(z.string()),
+  stats: opt(PoolStatsSchema),
 });
 export type PoolInfo = z.infer<typeof PoolInfoSchema>;
 
-export const WarehouseInfoSchema = z.object({
+export const WarehouseInfoSchema = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
+  name: opt(z.string()),
   state: z.string(),
-  warehouse_type: z.string().optional(),
-  enable_serverless_compute: z.boolean().optional(),
+  warehouse_type: opt(z.string()),
+  enable_serverless_compute: opt(z.boolean()),
 });
 export type WarehouseInfo = z.infer<typeof WarehouseInfoSchema>;
 
 /** A schedule / continuous / trigger object, kept whole: `jobs/update` replaces top-level fields. */
-const PausableSchema = z.looseObject({ pause_status: z.string().optional() });
+const PausableSchema = z.looseObject({ pause_status: opt(z.string()) });
 export type Pausable = z.infer<typeof PausableSchema>;
 
 export const PAUSABLE_FIELDS = ['schedule', 'continuous', 'trigger'] as const;
 export type PausableField = (typeof PAUSABLE_FIELDS)[number];
 
 /** A job with at least one of schedule / continuous / trigger UNPAUSED, with those objects as they were. */
-export const PausableJobSchema = z.object({
+export const PausableJobSchema = z.looseObject({
   job_id: z.number(),
-  name: z.string().optional(),
-  schedule: PausableSchema.optional(),
-  continuous: PausableSchema.optional(),
-  trigger: PausableSchema.optional(),
+  name: opt(z.string()),
+  schedule: opt(PausableSchema),
+  continuous: opt(PausableSchema),
+  trigger: opt(PausableSchema),
 });
 export type PausableJob = z.infer<typeof PausableJobSchema>;
 
-export const RunInfoSchema = z.object({
+export const RunInfoSchema = z.looseObject({
   run_id: z.number(),
-  job_id: z.number().optional(),
-  trigger: z.string().optional(),
+  job_id: opt(z.number()),
+  trigger: opt(z.string()),
   life_cycle_state: z.string(),
   /** The run of a continuous job: it never ends by itself, so it is cancelled in every mode. */
   continuous: z.boolean(),
 });
 export type RunInfo = z.infer<typeof RunInfoSchema>;
 
-export const PipelineInfoSchema = z.object({
+export const PipelineInfoSchema = z.looseObject({
   pipeline_id: z.string(),
-  name: z.string().optional(),
+  name: opt(z.string()),
   state: z.string(),
   /** From `spec` (get only; fetched for pipelines that are not IDLE). */
-  continuous: z.boolean().optional(),
-  serverless: z.boolean().optional(),
+  continuous: opt(z.boolean()),
+  serverless: opt(z.boolean()),
 });
 export type PipelineInfo = z.infer<typeof PipelineInfoSchema>;
 
@@ -98,7 +116,7 @@ export interface ComputeState {
 }
 
 /** Everything needed to bring a workspace back to what ran before the stop. Written once, never updated. */
-export const ComputeSnapshotSchema = z.object({
+const ComputeSnapshotShape = z.looseObject({
   version: z.literal(1),
   executionId: z.string(),
   workspaceId: z.number(),
@@ -111,13 +129,45 @@ export const ComputeSnapshotSchema = z.object({
   jobs: z.array(PausableJobSchema),
   runs: z.array(RunInfoSchema),
   pipelines: z.array(PipelineInfoSchema),
+  /**
+   * Snapshot keys of earlier executions whose compute was still stopped when this one started (a failed
+   * rotation retried by a new execution): their restore sets are merged into this one (DESIGN §6.4).
+   */
+  inherited: opt(z.array(z.string())),
 });
-export type ComputeSnapshot = z.infer<typeof ComputeSnapshotSchema>;
+export type ComputeSnapshot = z.infer<typeof ComputeSnapshotShape>;
+/** Parses a stored snapshot: nulls read as absent fields, unknown fields kept. */
+export const ComputeSnapshotSchema = z.preprocess(withoutNulls, ComputeSnapshotShape);
+
+/**
+ * Compute found running during the window that the snapshot did not have running (a user started it, a
+ * list answer missed it, an auto-start): it was stopped again and is restored too (DESIGN §6.4, §6.5).
+ * Stored beside the snapshot and rewritten as it grows; restore uses snapshot ∪ additions.
+ */
+const RestoreAdditionsShape = z.looseObject({
+  version: z.literal(1),
+  clusters: z.array(ClusterInfoSchema),
+  warehouses: z.array(WarehouseInfoSchema),
+  pipelines: z.array(PipelineInfoSchema),
+  pools: z.array(PoolInfoSchema),
+  /** What was seen coming back, when (epoch ms) and what was done (first MAX_LISTED·4; `count` has all). */
+  events: z.array(
+    z.looseObject({ kind: z.string(), id: z.string(), seenAt: z.number(), state: z.string().optional() }),
+  ),
+  count: z.number(),
+});
+export type RestoreAdditions = z.infer<typeof RestoreAdditionsShape>;
+export const RestoreAdditionsSchema = z.preprocess(withoutNulls, RestoreAdditionsShape);
 
 export const ComputeKindSchema = z.enum(['cluster', 'pool', 'warehouse', 'pipeline', 'job', 'run']);
 export type ComputeKind = z.infer<typeof ComputeKindSchema>;
 
-export const ResourceRefSchema = z.object({ kind: ComputeKindSchema, id: z.string() });
+export const ResourceRefSchema = z.object({
+  kind: ComputeKindSchema,
+  id: z.string(),
+  /** When it was seen (epoch ms; compute that came back during the window). */
+  seenAt: z.number().optional(),
+});
 export type ResourceRef = z.infer<typeof ResourceRefSchema>;
 
 /** What ran at snapshot time (`jobsPaused`: jobs with a schedule/continuous/trigger to pause). */
@@ -168,6 +218,9 @@ export const StopCheckResultSchema = z.object({
   /** Compute someone or something started again during the window, stopped again (first MAX_LISTED). */
   restartedDuringWindow: z.array(ResourceRefSchema),
   restartedCount: z.number(),
+  /** Guarding the storage wait (after the update): epoch ms when it ends, and whether it has. */
+  storageWaitUntil: z.number().optional(),
+  storageWaitOver: z.boolean().optional(),
 });
 export type StopCheckResult = z.infer<typeof StopCheckResultSchema>;
 
@@ -195,8 +248,26 @@ export const RestoreResultSchema = z.object({
   failedCount: z.number(),
   /** Epoch ms after which compute that is still not back fails the rotation. */
   deadline: z.number(),
+  /**
+   * Compute that came back during the window (a user, an auto-start, a list that missed it): stopped
+   * again and restored with the rest. `events` has the first ones with when they were seen (epoch ms).
+   */
+  cameBack: z
+    .object({
+      count: z.number(),
+      events: z.array(z.looseObject({ kind: z.string(), id: z.string(), seenAt: z.number() })),
+    })
+    .optional(),
 });
 export type RestoreResult = z.infer<typeof RestoreResultSchema>;
+
+/** A start that failed and is tried again (with backoff) until the restore deadline. */
+export const RetryingStartSchema = RestoreFailureSchema.extend({
+  attempts: z.number(),
+  /** Epoch ms of the next attempt. */
+  nextAt: z.number(),
+});
+export type RetryingStart = z.infer<typeof RetryingStartSchema>;
 
 /** Result of `check-compute-restored`, stored under `item.restoreCheck`. */
 export const RestoreCheckResultSchema = z.object({
@@ -205,6 +276,8 @@ export const RestoreCheckResultSchema = z.object({
   pending: RestoreCountsSchema,
   /** Every job's pause status was seen restored once; later checks skip listing all jobs again. */
   jobsVerified: z.boolean(),
+  /** Failed starts being retried, with their last error (first MAX_LISTED). */
+  retrying: z.array(RetryingStartSchema).optional(),
 });
 export type RestoreCheckResult = z.infer<typeof RestoreCheckResultSchema>;
 
@@ -216,6 +289,8 @@ export type StopItem = z.infer<typeof StopItemSchema>;
 export const StopCheckItemSchema = RotationItemSchema.extend({
   compute: StopResultSchema,
   computeCheck: StopCheckResultSchema.optional(),
+  /** Present once the workspace runs on the new key: the check then guards the storage wait. */
+  workspaceCheck: z.looseObject({ status: z.string(), runningAt: z.number().optional() }).optional(),
 });
 export type StopCheckItem = z.infer<typeof StopCheckItemSchema>;
 

@@ -4,6 +4,7 @@ import { DatabricksApiError } from '../databricks/errors.ts';
 import type {
   ClusterDetails,
   ClusterState,
+  EditInstancePool,
   InstancePool,
   Job,
   Pipeline,
@@ -123,6 +124,31 @@ export async function readJobs(api: WorkspaceApi): Promise<Job[]> {
   return api.listJobs();
 }
 
+/**
+ * The `instance-pools/edit` request for `p` with the given idle settings. Edit replaces the pool's fields,
+ * so name, node type, capacity and tags are repeated as read (tag values as strings, as the API takes them).
+ */
+export function poolEditRequest(
+  p: PoolInfo,
+  idle: { min_idle_instances: number; idle_instance_autotermination_minutes?: number | undefined },
+): EditInstancePool {
+  const tags =
+    p.custom_tags === undefined
+      ? undefined
+      : Object.fromEntries(Object.entries(p.custom_tags).map(([k, v]) => [k, String(v)]));
+  return {
+    instance_pool_id: p.instance_pool_id,
+    instance_pool_name: p.instance_pool_name,
+    node_type_id: p.node_type_id,
+    ...(p.max_capacity === undefined ? {} : { max_capacity: p.max_capacity }),
+    ...(tags === undefined ? {} : { custom_tags: tags }),
+    min_idle_instances: idle.min_idle_instances,
+    ...(idle.idle_instance_autotermination_minutes === undefined
+      ? {}
+      : { idle_instance_autotermination_minutes: idle.idle_instance_autotermination_minutes }),
+  };
+}
+
 /** `undefined` when the resource is gone (404 RESOURCE_DOES_NOT_EXIST); other errors propagate. */
 export async function orNotFound<T>(call: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -133,10 +159,20 @@ export async function orNotFound<T>(call: () => Promise<T>): Promise<T | undefin
   }
 }
 
+/**
+ * The resource is gone. Databricks answers a missing cluster, job or run with `400 INVALID_PARAMETER_VALUE`
+ * "… does not exist" (the official SDKs' generated error overrides map exactly this to NotFound), other
+ * APIs with 404 `RESOURCE_DOES_NOT_EXIST`.
+ */
 export function isNotFound(error: unknown): boolean {
   return (
     error instanceof DatabricksApiError &&
-    (error.status === 404 || error.errorCode === 'RESOURCE_DOES_NOT_EXIST' || error.errorCode === 'NOT_FOUND')
+    (error.status === 404 ||
+      error.errorCode === 'RESOURCE_DOES_NOT_EXIST' ||
+      error.errorCode === 'NOT_FOUND' ||
+      (error.status === 400 &&
+        error.errorCode === 'INVALID_PARAMETER_VALUE' &&
+        /does not exist/i.test(error.apiMessage)))
   );
 }
 

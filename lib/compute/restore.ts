@@ -1,5 +1,6 @@
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
+import { DatabricksThrottled } from '../databricks/errors.ts';
 import { logger } from '../log.ts';
 import type { ComputeDeps } from './deps.ts';
 import { ComputeNotRestored, describeRefs } from './errors.ts';
@@ -13,37 +14,71 @@ import {
   type RestoreFailure,
   type RestoreItem,
   type RestoreResult,
+  type RetryingStart,
   snapshotKeyOf,
 } from './model.ts';
-import { clusterInfo, orNotFound, pipelineInfo, poolInfo, warehouseInfo } from './read.ts';
+import {
+  clusterInfo,
+  isNotFound,
+  orNotFound,
+  pipelineInfo,
+  poolEditRequest,
+  poolInfo,
+  warehouseInfo,
+} from './read.ts';
 import {
   assessRestore,
+  isUnpaused,
+  mergeRestoreSet,
   type RestoreAction,
   type RestoreView,
   restoreCounts,
   restoreSet,
   restoreSetCounts,
 } from './rules.ts';
-import { loadSnapshot } from './snapshot-store.ts';
+import { loadAdditions, loadSnapshot, openSnapshotKeyOf, type SnapshotStore } from './snapshot-store.ts';
 
 const MINUTE = 60_000;
 const NONE: RestoreCounts = { clusters: 0, pools: 0, warehouses: 0, pipelines: 0, jobs: 0 };
+/** A failed start is tried again after 20 s, doubling to at most 5 minutes, until the restore deadline. */
+const RETRY_FIRST_MS = 20_000;
+const RETRY_MAX_MS = 5 * MINUTE;
 
 /**
- * `restore-compute`: brings back exactly what the snapshot says ran: pool idle settings, the all-purpose
- * clusters that were running (never JOB/PIPELINE/SQL/MODELS clusters), the warehouses that were running or
- * starting, the continuous pipelines that were running (never a full refresh), and, last, the schedules /
- * continuous / triggers that were UNPAUSED. Also the compensation step after a failure anywhere: without
- * `item.compute` the key is derived, and without a snapshot nothing was touched. Idempotent: the current state
- * is read first, so a running cluster is not started twice. Per-resource errors are collected, not thrown.
+ * `restore-compute`: brings back exactly what ran — the snapshot's restore set united with the compute
+ * that came back during the window (the restore additions): pool idle settings, the all-purpose clusters
+ * that were running (never JOB/PIPELINE/SQL/MODELS clusters), the warehouses that were running or starting,
+ * the continuous pipelines that were running (never a full refresh), and, last, the schedules / continuous /
+ * triggers that were UNPAUSED. Also the compensation step after a failure anywhere: without `item.compute`
+ * the key is derived, and without a snapshot nothing was touched. Idempotent: the current state is read
+ * first, so a running cluster is not started twice. Per-resource errors are collected, not thrown; a
+ * throttled call is not a failure (it is simply tried again at the next check).
  */
 export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Promise<RestoreResult> {
   const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   const deadline = deps.now() + deps.settings.computeRestoreTimeoutMinutes * MINUTE;
-  const snapshot = await deps.store.get(key);
+  const snapshot = await restoringSnapshot(deps.store, key);
   if (!snapshot) {
-    return { snapshotKey: key, nothingToRestore: true, started: NONE, failed: [], failedCount: 0, deadline };
+    return {
+      snapshotKey: key,
+      nothingToRestore: true,
+      started: NONE,
+      failed: [],
+      failedCount: 0,
+      deadline,
+      cameBack: { count: 0, events: [] },
+    };
   }
+  const additions = await loadAdditions(deps.store, key);
+  const cameBack = {
+    count: additions?.count ?? 0,
+    events: (additions?.events ?? []).slice(0, 20).map((e) => ({
+      kind: e.kind,
+      id: e.id,
+      seenAt: e.seenAt,
+      ...(e.state === undefined ? {} : { state: e.state }),
+    })),
+  };
   const limit = deps.settings.apiConcurrency;
   const view = await readRestoreView(deps.api, snapshot, { jobs: true, limit });
   const assessment = assessRestore(snapshot, view, 'restore');
@@ -53,7 +88,7 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
     ...outcome.failed,
   ];
   if (failed.length > 0)
-    logger.warn('compute restore: some resources failed', {
+    logger.warn('compute restore: some resources failed (retried until the restore deadline)', {
       snapshotKey: key,
       failed: failed.slice(0, MAX_LISTED),
     });
@@ -64,14 +99,16 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
     failed: failed.slice(0, MAX_LISTED),
     failedCount: failed.length,
     deadline,
+    cameBack,
   };
 }
 
 /**
  * `check-compute-restored`, one turn of the restore loop: RESTORED when everything of the restore set runs
- * again, WAITING while something is on its way (and starts what became startable since, e.g. a cluster that
- * was still terminating when restore ran). Fails with `ComputeNotRestored`, naming every resource not back,
- * once only failures are left or the deadline has passed.
+ * again; WAITING while something is on its way or can still come back — a start that failed (5xx, 409,
+ * throttling, a failed launch) is tried again with backoff until the restore deadline. Fails with
+ * `ComputeNotRestored` naming every resource not back, each with its last error or state, once the deadline
+ * has passed or only resources that no longer exist are left.
  */
 export async function checkComputeRestored(
   item: RestoreCheckItem,
@@ -79,42 +116,191 @@ export async function checkComputeRestored(
 ): Promise<RestoreCheckResult> {
   if (item.restore.nothingToRestore)
     return { status: 'RESTORED', restored: NONE, pending: NONE, jobsVerified: true };
+  const key = item.restore.snapshotKey;
   const limit = deps.settings.apiConcurrency;
-  const snapshot = await loadSnapshot(deps.store, item.restore.snapshotKey, item.workspace.workspaceId);
+  const snapshot =
+    (await restoringSnapshot(deps.store, key)) ??
+    (await loadSnapshot(deps.store, key, item.workspace.workspaceId));
   const jobsVerified = item.restoreCheck?.jobsVerified === true;
   const view = await readRestoreView(deps.api, snapshot, { jobs: !jobsVerified, limit });
-  const knownFailed = new Set(item.restore.failed.map((f) => `${f.kind}:${f.id}`));
-  const assessment = assessRestore(snapshot, view, 'check', knownFailed);
-  const outcome = await runActions(deps.api, assessment.actions, limit);
-  const failedNow = new Set(outcome.failed.map((f) => `${f.kind}:${f.id}`));
-  const failed = [
-    ...assessment.failed,
-    ...outcome.failed.map((f) => ({ kind: f.kind, id: f.id, why: f.error })),
-  ];
-  const pending = assessment.pending.filter((r) => !failedNow.has(`${r.kind}:${r.id}`));
+  const assessment = assessRestore(snapshot, view, 'check');
   const now = deps.now();
 
+  // Failed starts from restore-compute or an earlier check: tried again once their backoff has passed.
+  const retrying = new Map<string, RetryingStart>();
+  for (const r of item.restoreCheck?.retrying ?? seedRetrying(item.restore.failed, now))
+    retrying.set(`${r.kind}:${r.id}`, r);
+  const due = assessment.actions.filter((a) => (retrying.get(`${a.kind}:${a.id}`)?.nextAt ?? 0) <= now);
+  const outcome = await runActions(deps.api, due, limit);
+  for (const a of outcome.done) retrying.delete(`${a.kind}:${a.id}`);
+  const notes = new Map(assessment.retrying.map((r) => [`${r.kind}:${r.id}`, r.why]));
+  for (const f of outcome.failed) {
+    const ref = `${f.kind}:${f.id}`;
+    const attempts = (retrying.get(ref)?.attempts ?? 0) + 1;
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempts - 1));
+    const why = notes.get(ref);
+    retrying.set(ref, {
+      kind: f.kind,
+      id: f.id,
+      error: why ? `${why}; ${f.error}` : f.error,
+      attempts,
+      nextAt: now + backoff,
+    });
+  }
+  for (const [ref, why] of notes) {
+    const known = retrying.get(ref);
+    if (known && !known.error.startsWith(why))
+      retrying.set(ref, { ...known, error: `${why}; ${known.error}` });
+  }
+  const gone = new Set(outcome.gone.map((r) => `${r.kind}:${r.id}`));
+  const failed = [...assessment.failed, ...outcome.gone.map((r) => ({ ...r, why: 'no longer exists' }))];
+  const pending = assessment.pending.filter((r) => !gone.has(`${r.kind}:${r.id}`));
+
   if (failed.length === 0 && pending.length === 0) {
+    await closeOpenSnapshot(deps.store, item.workspace.workspaceId, key);
     return { status: 'RESTORED', restored: restoreSetCounts(snapshot), pending: NONE, jobsVerified: true };
   }
   if (pending.length === 0 || now > item.restore.deadline) {
-    const notBack = [...failed, ...pending.map((r) => ({ ...r, why: 'not running by the deadline' }))];
+    const states = stateOf(view);
+    const notBack = [
+      ...failed,
+      ...pending.map((r) => {
+        const last = retrying.get(`${r.kind}:${r.id}`)?.error ?? notes.get(`${r.kind}:${r.id}`);
+        const state = states(r);
+        return { ...r, why: last ?? `not running by the deadline${state ? ` (${state})` : ''}` };
+      }),
+    ];
     throw new ComputeNotRestored(
-      `compute of workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName}) was not fully restored; start these by hand (snapshot ${item.restore.snapshotKey}): ${describeRefs(notBack)}`,
+      `compute of workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName}) was not fully restored; start these by hand (snapshot ${deps.store.locate(key)}): ${describeRefs(notBack)}`,
       {
         details: {
           workspaceId: item.workspace.workspaceId,
-          snapshotKey: item.restore.snapshotKey,
+          snapshotKey: key,
           notRestored: restoreCounts(notBack),
         },
       },
     );
   }
+  const stillRetrying = [...retrying.values()].filter((r) =>
+    pending.some((p) => p.kind === r.kind && p.id === r.id),
+  );
   return {
     status: 'WAITING',
     restored: restoreCounts(assessment.restored),
     pending: restoreCounts([...pending, ...failed]),
     jobsVerified: jobsVerified || ![...pending, ...failed].some((r) => r.kind === 'job'),
+    retrying: stillRetrying.slice(0, MAX_LISTED),
+  };
+}
+
+/**
+ * What is still stopped or paused, in words, for the execution's error when restoring failed or was not
+ * attempted (the workspace was still updating). Never throws: when the snapshot or the workspace cannot be
+ * read, it says so and names where the snapshot is, so an operator can restore by hand.
+ */
+export async function describeNotRestored(
+  item: RestoreItem,
+  deps: ComputeDeps,
+): Promise<{ summary: string; snapshot: string; notRestored?: RestoreCounts }> {
+  const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
+  const where = deps.store.locate(key);
+  let snapshot: ComputeSnapshot | undefined;
+  try {
+    snapshot = await restoringSnapshot(deps.store, key);
+  } catch (error) {
+    return {
+      summary: `the compute snapshot ${where} could not be read (${errorText(error)}): what was stopped is unknown; check the workspace and restore by hand`,
+      snapshot: where,
+    };
+  }
+  if (!snapshot) return { summary: `nothing was stopped (no snapshot at ${where})`, snapshot: where };
+  const set = restoreSet(snapshot);
+  let notBack: Array<ResourceRef & { why?: string }>;
+  try {
+    const view = await readRestoreView(deps.api, snapshot, {
+      jobs: true,
+      limit: deps.settings.apiConcurrency,
+    });
+    const assessment = assessRestore(snapshot, view, 'check');
+    const states = stateOf(view);
+    notBack = [
+      ...assessment.failed,
+      ...assessment.pending.map((r) => {
+        const state = states(r);
+        return state ? { ...r, why: state } : r;
+      }),
+    ];
+  } catch (error) {
+    const unknown = `state unknown: ${errorText(error).slice(0, 120)}`;
+    notBack = [
+      ...set.clusters.map((c) => ({ kind: 'cluster' as const, id: c.cluster_id })),
+      ...set.pools.map((p) => ({ kind: 'pool' as const, id: p.instance_pool_id })),
+      ...set.warehouses.map((w) => ({ kind: 'warehouse' as const, id: w.id })),
+      ...set.pipelines.map((p) => ({ kind: 'pipeline' as const, id: p.pipeline_id })),
+      ...set.jobs.map((j) => ({ kind: 'job' as const, id: String(j.job_id) })),
+    ];
+    return {
+      summary:
+        notBack.length === 0
+          ? `nothing to restore (snapshot ${where})`
+          : `could not read the workspace (${unknown}); what ran before and may still be stopped or paused — ${describeRefs(notBack)}; snapshot ${where}`,
+      snapshot: where,
+      notRestored: restoreCounts(notBack),
+    };
+  }
+  const stopped = notBack.filter((r) => r.kind !== 'job');
+  const paused = notBack.filter((r) => r.kind === 'job');
+  const parts = [
+    stopped.length > 0 ? `still stopped: ${describeRefs(stopped)}` : 'no compute left stopped',
+    paused.length > 0 ? `schedules still paused: ${describeRefs(paused)}` : 'no schedule left paused',
+  ];
+  return {
+    summary: `${parts.join('; ')}; snapshot ${where}`,
+    snapshot: where,
+    notRestored: restoreCounts(notBack),
+  };
+}
+
+/** The snapshot united with its restore additions (`undefined`: no snapshot, nothing was touched). */
+async function restoringSnapshot(store: SnapshotStore, key: string): Promise<ComputeSnapshot | undefined> {
+  const snapshot = await store.get(key);
+  if (!snapshot) return undefined;
+  const additions = await loadAdditions(store, key);
+  return additions ? mergeRestoreSet(snapshot, additions) : snapshot;
+}
+
+/** Everything is back: the workspace no longer has compute stopped under this snapshot. */
+async function closeOpenSnapshot(store: SnapshotStore, workspaceId: number, key: string): Promise<void> {
+  const pointerKey = openSnapshotKeyOf(workspaceId);
+  const pointer = (await store.getDocument(pointerKey)) as { snapshotKey?: unknown } | undefined;
+  if (pointer?.snapshotKey === key) await store.deleteDocument(pointerKey);
+}
+
+function seedRetrying(failed: readonly RestoreFailure[], now: number): RetryingStart[] {
+  return failed.map((f) => ({ ...f, attempts: 1, nextAt: now }));
+}
+
+function stateOf(view: RestoreView): (ref: ResourceRef) => string | undefined {
+  return (ref) => {
+    switch (ref.kind) {
+      case 'cluster':
+        return view.clusters.get(ref.id)?.state;
+      case 'warehouse':
+        return view.warehouses.get(ref.id)?.state;
+      case 'pipeline':
+        return view.pipelines.get(ref.id)?.state;
+      case 'job': {
+        const settings = view.jobs?.get(Number(ref.id));
+        if (!settings) return undefined;
+        const paused = ['schedule', 'continuous', 'trigger'].filter((f) => {
+          const part = settings[f] as { pause_status?: string } | undefined;
+          return part !== undefined && !isUnpaused(part);
+        });
+        return paused.length > 0 ? `${paused.join(', ')} PAUSED` : undefined;
+      }
+      default:
+        return undefined;
+    }
   };
 }
 
@@ -153,41 +339,43 @@ async function readRestoreView(
 /** Order of restore: pool settings, clusters, warehouses, pipelines, and schedules last (reference §4 gotchas). */
 const ORDER: ReadonlyArray<RestoreAction['kind']> = ['pool', 'cluster', 'warehouse', 'pipeline', 'job'];
 
+/**
+ * Performs the actions group by group. A throttled call is neither done nor failed (it is tried again at
+ * the next check); a resource that turned out to be gone is `gone`; every other error is a failure with
+ * its reason, retried later.
+ */
 async function runActions(
   api: WorkspaceApi,
   actions: readonly RestoreAction[],
   limit: number,
-): Promise<{ done: ResourceRef[]; failed: RestoreFailure[] }> {
+): Promise<{ done: ResourceRef[]; failed: RestoreFailure[]; gone: ResourceRef[] }> {
   const done: ResourceRef[] = [];
   const failed: RestoreFailure[] = [];
+  const gone: ResourceRef[] = [];
   for (const kind of ORDER) {
     const group = actions.filter((a) => a.kind === kind);
     const results = await settleLimit(group, limit, (a) => perform(api, a));
     results.forEach((r, i) => {
       const action = group[i] as RestoreAction;
-      if (r.ok) done.push({ kind: action.kind, id: action.id });
-      else failed.push({ kind: action.kind, id: action.id, error: errorText(r.error) });
+      const ref = { kind: action.kind, id: action.id };
+      if (r.ok) done.push(ref);
+      else if (r.error instanceof DatabricksThrottled) return;
+      else if (isNotFound(r.error)) gone.push(ref);
+      else failed.push({ ...ref, error: errorText(r.error) });
     });
   }
-  return { done, failed };
+  return { done, failed, gone };
 }
 
 function perform(api: WorkspaceApi, action: RestoreAction): Promise<unknown> {
   switch (action.kind) {
-    case 'pool': {
-      const p = action.edit;
-      return api.editInstancePool({
-        instance_pool_id: p.instance_pool_id,
-        instance_pool_name: p.instance_pool_name,
-        node_type_id: p.node_type_id,
-        ...(p.max_capacity === undefined ? {} : { max_capacity: p.max_capacity }),
-        ...(p.custom_tags === undefined ? {} : { custom_tags: p.custom_tags }),
-        min_idle_instances: p.min_idle_instances ?? 0,
-        ...(p.idle_instance_autotermination_minutes === undefined
-          ? {}
-          : { idle_instance_autotermination_minutes: p.idle_instance_autotermination_minutes }),
-      });
-    }
+    case 'pool':
+      return api.editInstancePool(
+        poolEditRequest(action.edit, {
+          min_idle_instances: action.edit.min_idle_instances ?? 0,
+          idle_instance_autotermination_minutes: action.edit.idle_instance_autotermination_minutes,
+        }),
+      );
     case 'cluster':
       // The client treats INVALID_STATE on a cluster that is already PENDING/RUNNING as started.
       return api.startCluster(action.id);

@@ -326,38 +326,39 @@ export interface RestoreAssessment {
   actions: RestoreAction[];
   /** Not back yet (includes those with an action). */
   pending: ResourceRef[];
+  /** Cannot come back (deleted): named in `ComputeNotRestored` once nothing else is pending. */
   failed: Array<ResourceRef & { why: string }>;
+  /** Started before and stopped again (a failed launch, a FAILED pipeline): started again, with why. */
+  retrying: Array<ResourceRef & { why: string }>;
 }
 
 /**
- * Compares the restore set with the current state. `phase: 'restore'` (restore-compute) starts whatever is
- * startable; `phase: 'check'` (check-compute-restored) also starts what became startable since (a cluster
- * that was still TERMINATING, a warehouse that was STOPPING), but counts a resource that stopped after its
- * start (a cluster TERMINATED for another reason than our stop, a FAILED pipeline) as failed, and does not
- * retry those in `knownFailed`.
+ * Compares the restore set with the current state and decides, per resource: back, act (start / edit /
+ * unpause), wait (on its way), or failed (it no longer exists: nothing can bring it back). Whatever can
+ * still come back is acted on again at every check until the restore deadline (DESIGN §6.4): a cluster
+ * TERMINATED for another reason than our stop (a failed launch) or a FAILED pipeline is started again and
+ * listed in `retrying` with the reason, so the deadline's error can say why it is not back.
  */
 export function assessRestore(
   s: ComputeSnapshot,
   view: RestoreView,
   phase: 'restore' | 'check',
-  knownFailed: ReadonlySet<string> = new Set(),
 ): RestoreAssessment {
-  const out: RestoreAssessment = { restored: [], actions: [], pending: [], failed: [] };
+  const out: RestoreAssessment = { restored: [], actions: [], pending: [], failed: [], retrying: [] };
   const set = restoreSet(s);
-  const failed = (ref: ResourceRef, why: string) => out.failed.push({ ...ref, why });
   const judge = (
     ref: ResourceRef,
-    decide: () => 'restored' | 'wait' | 'act' | { failed: string },
+    decide: () => 'restored' | 'wait' | 'act' | { retry: string } | { failed: string },
     action: RestoreAction,
   ) => {
     const verdict = decide();
     if (verdict === 'restored') out.restored.push(ref);
-    else if (phase === 'check' && knownFailed.has(`${ref.kind}:${ref.id}`)) failed(ref, 'start failed');
     else if (verdict === 'wait') out.pending.push(ref);
-    else if (verdict === 'act') {
+    else if (verdict === 'act' || 'retry' in verdict) {
       out.pending.push(ref);
       out.actions.push(action);
-    } else failed(ref, verdict.failed);
+      if (verdict !== 'act') out.retrying.push({ ...ref, why: verdict.retry });
+    } else out.failed.push({ ...ref, why: verdict.failed });
   };
 
   for (const pool of set.pools) {
@@ -386,11 +387,12 @@ export function assessRestore(
         const now = view.clusters.get(cluster.cluster_id);
         if (!now) return { failed: 'no longer exists' };
         if (now.state === 'RUNNING' || now.state === 'RESIZING') return 'restored';
-        if (now.state === 'ERROR') return { failed: 'cluster is in ERROR' };
+        // ERROR is followed by TERMINATED, from which the start is retried.
+        if (now.state === 'ERROR') return 'wait';
         if (now.state !== 'TERMINATED') return 'wait';
         // TERMINATED by our own stop (USER_REQUEST) means not started yet; any other reason means the start failed.
         const ours = now.termination_code === undefined || now.termination_code === 'USER_REQUEST';
-        if (phase === 'check' && !ours) return { failed: `terminated: ${now.termination_code}` };
+        if (phase === 'check' && !ours) return { retry: `terminated: ${now.termination_code}` };
         return 'act';
       },
       ref,
@@ -417,7 +419,7 @@ export function assessRestore(
         const now = view.pipelines.get(pipeline.pipeline_id);
         if (!now || now.state === 'DELETED') return { failed: 'deleted' };
         if (now.state === 'RUNNING') return 'restored';
-        if (now.state === 'FAILED' && phase === 'check') return { failed: 'pipeline FAILED' };
+        if (now.state === 'FAILED' && phase === 'check') return { retry: 'pipeline FAILED' };
         return now.state === 'IDLE' || now.state === 'FAILED' ? 'act' : 'wait';
       },
       ref,
@@ -449,5 +451,90 @@ export function restoreCounts(refs: readonly ResourceRef[]): RestoreCounts {
     warehouses: count('warehouse'),
     pipelines: count('pipeline'),
     jobs: count('job'),
+  };
+}
+
+// ------------------------------------------------------------------------------- restore set union
+
+/**
+ * `base` with `extra`'s restore set added where `base` does not already restore the resource: a cluster,
+ * warehouse or continuous pipeline `extra` has running (and `base` does not) is taken from `extra`; a pool
+ * whose idle settings `extra` would restore (and `base` would not) takes `extra`'s settings; a job `extra`
+ * had unpaused (and `base` does not) is added. Used for the compute that came back during the window
+ * (`extra` = the restore additions) and for an earlier execution's snapshot whose compute was never
+ * restored (`extra` = that snapshot). Restore works from the union, so nothing is ever dropped by a
+ * short list answer or a retried rotation (DESIGN §6.4).
+ */
+export function mergeRestoreSet(
+  base: ComputeSnapshot,
+  extra: Pick<ComputeSnapshot, 'clusters' | 'warehouses' | 'pipelines' | 'pools'> &
+    Partial<Pick<ComputeSnapshot, 'jobs'>>,
+): ComputeSnapshot {
+  const set = restoreSet(base);
+  const merge = <T>(
+    list: readonly T[],
+    inSet: readonly T[],
+    extraSet: readonly T[],
+    idOf: (x: T) => string,
+  ): T[] => {
+    const restored = new Set(inSet.map(idOf));
+    const taken = new Map(extraSet.filter((x) => !restored.has(idOf(x))).map((x) => [idOf(x), x]));
+    const out = list.map((x) => taken.get(idOf(x)) ?? x);
+    const present = new Set(list.map(idOf));
+    for (const [id, x] of taken) if (!present.has(id)) out.push(x);
+    return out;
+  };
+  const extraSet = restoreSet({
+    ...base,
+    clusters: extra.clusters,
+    warehouses: extra.warehouses,
+    pipelines: extra.pipelines,
+    pools: extra.pools,
+    jobs: extra.jobs ?? [],
+  });
+  return {
+    ...base,
+    clusters: merge(base.clusters, set.clusters, extraSet.clusters, (c) => c.cluster_id),
+    warehouses: merge(base.warehouses, set.warehouses, extraSet.warehouses, (w) => w.id),
+    pipelines: merge(base.pipelines, set.pipelines, extraSet.pipelines, (p) => p.pipeline_id),
+    pools: merge(base.pools, set.pools, extraSet.pools, (p) => p.instance_pool_id),
+    jobs: merge(base.jobs, set.jobs, extraSet.jobs, (j) => String(j.job_id)),
+  };
+}
+
+/** Compute seen running during the window that the restore set does not hold yet. */
+export interface CameBackCompute {
+  clusters: ClusterInfo[];
+  warehouses: WarehouseInfo[];
+  /** Active pipelines not in the restore set (their spec decides whether they are restored). */
+  pipelines: PipelineInfo[];
+  pools: PoolInfo[];
+}
+
+/**
+ * What runs now that restore would not bring back: running all-purpose clusters, running warehouses,
+ * active pipelines and pools holding idle settings, none of them in `restoring`'s restore set. These are
+ * stopped again and added to the restore set (a user started them, or a list answer missed them).
+ */
+export function notInRestoreSet(
+  restoring: ComputeSnapshot,
+  live: Omit<ComputeState, 'runs'>,
+): CameBackCompute {
+  const set = restoreSet(restoring);
+  const clusters = new Set(set.clusters.map((c) => c.cluster_id));
+  const warehouses = new Set(set.warehouses.map((w) => w.id));
+  const pipelines = new Set(set.pipelines.map((p) => p.pipeline_id));
+  const pools = new Set(set.pools.map((p) => p.instance_pool_id));
+  return {
+    clusters: live.clusters.filter(
+      (c) => isAllPurpose(c) && isRunningCluster(c) && !clusters.has(c.cluster_id),
+    ),
+    warehouses: live.warehouses.filter((w) => isRunningWarehouse(w) && !warehouses.has(w.id)),
+    pipelines: live.pipelines.filter(
+      (p) => isActivePipeline(p) && p.state !== 'STOPPING' && !pipelines.has(p.pipeline_id),
+    ),
+    pools: live.pools.filter(
+      (p) => p.state !== 'DELETED' && !isPoolReleased(p) && !pools.has(p.instance_pool_id),
+    ),
   };
 }

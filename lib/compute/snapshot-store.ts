@@ -1,11 +1,16 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SdkClient } from '../aws/clients.ts';
 import { InvalidInput, TransientError } from '../errors.ts';
 import type { Settings } from '../settings.ts';
 import { SnapshotMissing, SnapshotUnreadable } from './errors.ts';
-import { type ComputeSnapshot, ComputeSnapshotSchema } from './model.ts';
+import {
+  type ComputeSnapshot,
+  ComputeSnapshotSchema,
+  type RestoreAdditions,
+  RestoreAdditionsSchema,
+} from './model.ts';
 
 /**
  * Where compute snapshots live. The Step Functions state is limited to 256 KB, and a workspace with
@@ -15,6 +20,22 @@ import { type ComputeSnapshot, ComputeSnapshotSchema } from './model.ts';
 export interface SnapshotStore {
   putIfAbsent(key: string, snapshot: ComputeSnapshot): Promise<{ created: boolean }>;
   get(key: string): Promise<ComputeSnapshot | undefined>;
+  /** Small documents beside the snapshots (restore additions, open-snapshot pointers): plain overwrite. */
+  putDocument(key: string, document: unknown): Promise<void>;
+  getDocument(key: string): Promise<unknown | undefined>;
+  deleteDocument(key: string): Promise<void>;
+  /** Where a key lives, in words an operator can use (`s3://bucket/key`, a file path). */
+  locate(key: string): string;
+}
+
+/**
+ * Validates a snapshot against the schema it will be read back with, and returns the text to store: a
+ * snapshot that could not be read back is refused before anything is stopped (DESIGN §6.4).
+ */
+export function serializeSnapshot(key: string, snapshot: ComputeSnapshot): string {
+  const text = JSON.stringify(snapshot);
+  parseSnapshot(key, text);
+  return text;
 }
 
 /** Reads a stored snapshot back; anything that does not parse is `SnapshotUnreadable` naming the key. */
@@ -29,8 +50,9 @@ function parseSnapshot(key: string, text: string): ComputeSnapshot {
   }
   const parsed = ComputeSnapshotSchema.safeParse(json);
   if (!parsed.success) {
+    const issue = parsed.error.issues[0];
     throw new SnapshotUnreadable(
-      `compute snapshot ${key} does not have the expected shape (${parsed.error.issues[0]?.message ?? 'invalid'}); restore the compute by hand`,
+      `compute snapshot ${key} does not have the expected shape (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}); restore the compute by hand`,
       { details: { snapshotKey: key } },
     );
   }
@@ -58,7 +80,7 @@ export class S3SnapshotStore implements SnapshotStore {
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: JSON.stringify(snapshot),
+          Body: serializeSnapshot(key, snapshot),
           ContentType: 'application/json',
           IfNoneMatch: '*',
         }),
@@ -73,19 +95,87 @@ export class S3SnapshotStore implements SnapshotStore {
           cause: error,
         });
       }
-      throw error;
+      throw storeError(error, `writing ${this.locate(key)}`);
     }
   }
 
   async get(key: string): Promise<ComputeSnapshot | undefined> {
+    const text = await this.read(key);
+    return text === undefined ? undefined : parseSnapshot(key, text);
+  }
+
+  async putDocument(key: string, document: unknown): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: JSON.stringify(document),
+          ContentType: 'application/json',
+        }),
+      );
+    } catch (error) {
+      throw storeError(error, `writing ${this.locate(key)}`);
+    }
+  }
+
+  async getDocument(key: string): Promise<unknown | undefined> {
+    const text = await this.read(key);
+    return text === undefined ? undefined : parseDocument(key, text);
+  }
+
+  async deleteDocument(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (nameOf(error) === 'NoSuchKey' || statusOf(error) === 404) return;
+      throw storeError(error, `deleting ${this.locate(key)}`);
+    }
+  }
+
+  locate(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  private async read(key: string): Promise<string | undefined> {
     try {
       const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const text = await (answer.Body as { transformToString(): Promise<string> }).transformToString();
-      return parseSnapshot(key, text);
+      return await (answer.Body as { transformToString(): Promise<string> }).transformToString();
     } catch (error) {
       if (nameOf(error) === 'NoSuchKey' || statusOf(error) === 404) return undefined;
-      throw error;
+      throw storeError(error, `reading ${this.locate(key)}`);
     }
+  }
+}
+
+/**
+ * An S3 error in the operator's words: throttling and 5xx are `TransientError` (the Task retries them),
+ * anything else (access denied, a missing bucket) is `SnapshotUnreadable` naming the object.
+ */
+function storeError(error: unknown, what: string): Error {
+  const status = statusOf(error);
+  const name = nameOf(error) ?? 'Error';
+  const message = (error as { message?: string } | null)?.message ?? String(error);
+  const transient =
+    status === undefined ||
+    status >= 500 ||
+    status === 429 ||
+    /SlowDown|Throttl|RequestTimeout|InternalError|ServiceUnavailable/i.test(name);
+  const text = `S3 ${name}${status ? ` (HTTP ${status})` : ''} while ${what}: ${message.slice(0, 300)}`;
+  return transient
+    ? new TransientError(text, { cause: error })
+    : new SnapshotUnreadable(`${text}; check the snapshot bucket and this function's S3 permissions`, {
+        cause: error,
+      });
+}
+
+function parseDocument(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new SnapshotUnreadable(`document ${key} beside the compute snapshots is not valid JSON`, {
+      details: { snapshotKey: key },
+    });
   }
 }
 
@@ -101,7 +191,7 @@ export class FileSnapshotStore implements SnapshotStore {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     try {
-      await writeFile(path, JSON.stringify(snapshot), { flag: 'wx' });
+      await writeFile(path, serializeSnapshot(key, snapshot), { flag: 'wx' });
       return { created: true };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { created: false };
@@ -110,8 +200,35 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async get(key: string): Promise<ComputeSnapshot | undefined> {
+    const text = await this.read(key);
+    return text === undefined ? undefined : parseSnapshot(key, text);
+  }
+
+  async putDocument(key: string, document: unknown): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    // Write then rename: a reader never sees half a document.
+    const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(temp, JSON.stringify(document));
+    await rename(temp, path);
+  }
+
+  async getDocument(key: string): Promise<unknown | undefined> {
+    const text = await this.read(key);
+    return text === undefined ? undefined : parseDocument(key, text);
+  }
+
+  async deleteDocument(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  locate(key: string): string {
+    return this.pathOf(key);
+  }
+
+  private async read(key: string): Promise<string | undefined> {
     try {
-      return parseSnapshot(key, await readFile(this.pathOf(key), 'utf8'));
+      return await readFile(this.pathOf(key), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
@@ -136,7 +253,7 @@ export class MemorySnapshotStore implements SnapshotStore {
 
   async putIfAbsent(key: string, snapshot: ComputeSnapshot): Promise<{ created: boolean }> {
     if (this.snapshots.has(key)) return { created: false };
-    this.snapshots.set(key, JSON.stringify(snapshot));
+    this.snapshots.set(key, serializeSnapshot(key, snapshot));
     return { created: true };
   }
 
@@ -144,6 +261,52 @@ export class MemorySnapshotStore implements SnapshotStore {
     const text = this.snapshots.get(key);
     return text === undefined ? undefined : parseSnapshot(key, text);
   }
+
+  async putDocument(key: string, document: unknown): Promise<void> {
+    this.snapshots.set(key, JSON.stringify(document));
+  }
+
+  async getDocument(key: string): Promise<unknown | undefined> {
+    const text = this.snapshots.get(key);
+    return text === undefined ? undefined : parseDocument(key, text);
+  }
+
+  async deleteDocument(key: string): Promise<void> {
+    this.snapshots.delete(key);
+  }
+
+  locate(key: string): string {
+    return `memory:${key}`;
+  }
+}
+
+/** The key of the restore additions beside a snapshot. */
+export const additionsKeyOf = (snapshotKey: string): string =>
+  snapshotKey.replace(/compute-snapshot\.json$/, 'restore-additions.json');
+
+/**
+ * The pointer to a workspace's snapshot while its compute is stopped: written when the stop begins,
+ * removed once everything is verified back. A later execution that finds it (the earlier one failed
+ * without restoring) honours that snapshot instead of snapshotting a stopped workspace (DESIGN §6.4).
+ */
+export const openSnapshotKeyOf = (workspaceId: number): string => `open/${workspaceId}.json`;
+
+/** The restore additions stored beside `snapshotKey` (none yet: `undefined`). */
+export async function loadAdditions(
+  store: SnapshotStore,
+  snapshotKey: string,
+): Promise<RestoreAdditions | undefined> {
+  const key = additionsKeyOf(snapshotKey);
+  const document = await store.getDocument(key);
+  if (document === undefined) return undefined;
+  const parsed = RestoreAdditionsSchema.safeParse(document);
+  if (!parsed.success) {
+    throw new SnapshotUnreadable(
+      `restore additions ${store.locate(key)} do not have the expected shape (${parsed.error.issues[0]?.message ?? 'invalid'}); restore the compute by hand`,
+      { details: { snapshotKey: key } },
+    );
+  }
+  return parsed.data;
 }
 
 /** Reads the snapshot a later step needs; its absence is an error (only stop-compute may create it). */

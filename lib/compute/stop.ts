@@ -6,6 +6,8 @@ import { ActiveRunsPresent, ComputeDidNotStop, DrainTimeout, describeRefs } from
 import {
   type ComputeSnapshot,
   type ComputeState,
+  type ResourceRef,
+  type RestoreAdditions,
   type RunInfo,
   type StopCheckItem,
   type StopCheckResult,
@@ -15,6 +17,7 @@ import {
 } from './model.ts';
 import {
   orNotFound,
+  poolEditRequest,
   readActiveRuns,
   readClusters,
   readJobs,
@@ -32,6 +35,8 @@ import {
   isActiveRun,
   isUnpaused,
   mergeRefs,
+  mergeRestoreSet,
+  notInRestoreSet,
   notStopped,
   pausableJob,
   pauseSettings,
@@ -39,7 +44,7 @@ import {
   snapshotCounts,
   stopActions,
 } from './rules.ts';
-import { loadSnapshot } from './snapshot-store.ts';
+import { additionsKeyOf, loadAdditions, loadSnapshot, openSnapshotKeyOf } from './snapshot-store.ts';
 
 const MINUTE = 60_000;
 
@@ -55,6 +60,7 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
   const limit = settings.apiConcurrency;
   const key = snapshotKeyOf(item);
   const { snapshot, state } = await snapshotOnce(item, key, deps);
+  await markOpen(deps, item, key);
   const runs = state?.runs ?? (await readActiveRuns(api, continuousJobIds(snapshot)));
   const decision = decideRuns(runs, item.activeRuns, item.emergency);
   if (decision.refuse.length > 0) {
@@ -83,6 +89,7 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
     return { ...result, phase: 'draining', drainDeadline };
   }
   const live = state ?? (await readLiveState(api, limit));
+  if (!state) await recordCameBack(deps, key, snapshot, live);
   const runsGone = runs.filter(isActiveRun).length === 0;
   await issueStop(api, stopActions(live, { runsGone, serverlessWarehouses: true }), limit);
   logger.info('compute stop issued', { snapshotKey: key, counts: result.counts });
@@ -95,7 +102,11 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
  * then on stops again whatever came back (an auto-started warehouse, a cluster a user started), recording it.
  * What came back is never added to the restore set: restore works from the snapshot alone.
  */
-export async function checkComputeStopped(item: StopCheckItem, deps: ComputeDeps): Promise<StopCheckResult> {
+export async function checkComputeStopped(
+  item: StopCheckItem,
+  deps: ComputeDeps,
+  options: { guard?: boolean } = {},
+): Promise<StopCheckResult> {
   const { api, settings } = deps;
   const limit = settings.apiConcurrency;
   const snapshot = await loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId);
@@ -130,6 +141,7 @@ export async function checkComputeStopped(item: StopCheckItem, deps: ComputeDeps
     }
     // Drained: this is where the stop really starts, so the stop deadline starts here too.
     const live = await readLiveState(api, limit);
+    await recordCameBack(deps, item.compute.snapshotKey, snapshot, live);
     await issueStop(
       api,
       stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: true }),
@@ -150,12 +162,13 @@ export async function checkComputeStopped(item: StopCheckItem, deps: ComputeDeps
   const toCancel = runs.filter((r) => isActiveRun(r) && r.life_cycle_state !== 'TERMINATING');
   await cancelRuns(api, toCancel, limit);
   const live = await readLiveState(api, limit);
+  const added = await recordCameBack(deps, item.compute.snapshotKey, snapshot, live);
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
   const back = mergeRefs(
     previous?.restartedDuringWindow ?? [],
     previous?.restartedCount ?? 0,
-    cameBack(actions, state, toCancel, snapshot),
+    [...added, ...cameBack(actions, state, toCancel, snapshot)].map((r) => ({ ...r, seenAt: now })),
   );
   await issueStop(api, actions, limit);
   const remaining = notStopped(state);
@@ -167,9 +180,25 @@ export async function checkComputeStopped(item: StopCheckItem, deps: ComputeDeps
     restartedDuringWindow: back.refs,
     restartedCount: back.count,
   };
-  if (remaining.length === 0 && !hasActions(actions) && toCancel.length === 0) {
-    return { status: 'STOPPED', ...result };
+  const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
+  if (options.guard) {
+    // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
+    const from = item.workspaceCheck?.runningAt ?? now;
+    const until = from + item.storageWaitSeconds * 1000;
+    if (back.count > (previous?.restartedCount ?? 0)) {
+      logger.warn('compute started during the storage wait and was stopped again', {
+        workspaceId: item.workspace.workspaceId,
+        restarted: back.refs,
+      });
+    }
+    return {
+      status: quiet ? 'STOPPED' : 'STOPPING',
+      ...result,
+      storageWaitUntil: until,
+      storageWaitOver: now >= until,
+    };
   }
+  if (quiet) return { status: 'STOPPED', ...result };
   if (now > deadline) {
     throw new ComputeDidNotStop(
       `${where}: compute still running at the stop deadline, so the workspace was not updated (the compensation path restores what ran). ${describeRefs(remaining)}`,
@@ -218,7 +247,7 @@ async function takeSnapshot(
   const pausable = jobs.flatMap((j) => pausableJob(j) ?? []);
   const continuous = new Set(pausable.filter((j) => isUnpaused(j.continuous)).map((j) => j.job_id));
   const runs = rawRuns.map((r) => runInfo(r, continuous));
-  const snapshot: ComputeSnapshot = {
+  const fresh: ComputeSnapshot = {
     version: 1,
     executionId: item.executionId,
     workspaceId: item.workspace.workspaceId,
@@ -231,8 +260,132 @@ async function takeSnapshot(
     runs,
     pipelines,
   };
+  const allJobs = jobs.map((j) => j.job_id);
+  const snapshot = await inheritOpenSnapshot(item, deps, fresh, allJobs);
   return { snapshot, state: { clusters, pools, warehouses, runs, pipelines } };
 }
+
+/**
+ * A workspace whose compute an earlier execution stopped and never restored (it failed, was aborted, or
+ * timed out) must not be snapshotted as "nothing runs": the earlier snapshot's restore set (and its
+ * additions) is merged into the fresh one, limited to resources that still exist, and named in
+ * `inherited` (DESIGN §6.4: a failed rotation is retried by a new execution).
+ */
+async function inheritOpenSnapshot(
+  item: StopItem,
+  deps: ComputeDeps,
+  fresh: ComputeSnapshot,
+  allJobIds: readonly number[],
+): Promise<ComputeSnapshot> {
+  const pointer = (await deps.store.getDocument(openSnapshotKeyOf(item.workspace.workspaceId))) as
+    | { snapshotKey?: unknown }
+    | undefined;
+  const earlierKey = typeof pointer?.snapshotKey === 'string' ? pointer.snapshotKey : undefined;
+  if (!earlierKey || earlierKey === snapshotKeyOf(item)) return fresh;
+  const earlier = await deps.store.get(earlierKey);
+  if (!earlier) {
+    logger.warn('open snapshot pointer names a snapshot that no longer exists; ignored', {
+      snapshotKey: earlierKey,
+    });
+    return fresh;
+  }
+  const additions = await loadAdditions(deps.store, earlierKey);
+  const whole = additions ? mergeRestoreSet(earlier, additions) : earlier;
+  const exists = {
+    clusters: new Set(fresh.clusters.map((c) => c.cluster_id)),
+    warehouses: new Set(fresh.warehouses.map((w) => w.id)),
+    pipelines: new Set(fresh.pipelines.map((p) => p.pipeline_id)),
+    pools: new Set(fresh.pools.map((p) => p.instance_pool_id)),
+    jobs: new Set(allJobIds),
+  };
+  const merged = mergeRestoreSet(fresh, {
+    clusters: whole.clusters.filter((c) => exists.clusters.has(c.cluster_id)),
+    warehouses: whole.warehouses.filter((w) => exists.warehouses.has(w.id)),
+    pipelines: whole.pipelines.filter((p) => exists.pipelines.has(p.pipeline_id)),
+    pools: whole.pools.filter((p) => exists.pools.has(p.instance_pool_id)),
+    jobs: whole.jobs.filter((j) => exists.jobs.has(j.job_id)),
+  });
+  logger.warn('an earlier execution left this workspace stopped: its restore set is honoured', {
+    workspaceId: item.workspace.workspaceId,
+    earlierSnapshot: earlierKey,
+  });
+  return { ...merged, inherited: [...(earlier.inherited ?? []), earlierKey] };
+}
+
+/** Records that this workspace's compute is stopped under `key` (see `inheritOpenSnapshot`). */
+async function markOpen(deps: ComputeDeps, item: StopItem, key: string): Promise<void> {
+  const pointerKey = openSnapshotKeyOf(item.workspace.workspaceId);
+  const pointer = (await deps.store.getDocument(pointerKey)) as { snapshotKey?: unknown } | undefined;
+  if (pointer?.snapshotKey === key) return;
+  await deps.store.putDocument(pointerKey, {
+    snapshotKey: key,
+    executionId: item.executionId,
+    workspaceId: item.workspace.workspaceId,
+    since: deps.now(),
+  });
+}
+
+/**
+ * Compute found running that the restore set does not hold (a user started it, a list answer missed it):
+ * added to the restore additions beside the snapshot, so restore brings it back too, and returned as refs
+ * for the step's report. Pipelines are restored only when continuous (their spec is read for that).
+ */
+export async function recordCameBack(
+  deps: ComputeDeps,
+  snapshotKey: string,
+  snapshot: ComputeSnapshot,
+  live: Omit<ComputeState, 'runs'>,
+): Promise<ResourceRef[]> {
+  const additions = await loadAdditions(deps.store, snapshotKey);
+  const restoring = additions ? mergeRestoreSet(snapshot, additions) : snapshot;
+  const found = notInRestoreSet(restoring, live);
+  const refs: ResourceRef[] = [
+    ...found.clusters.map((c) => ({ kind: 'cluster' as const, id: c.cluster_id })),
+    ...found.warehouses.map((w) => ({ kind: 'warehouse' as const, id: w.id })),
+    ...found.pipelines.map((p) => ({ kind: 'pipeline' as const, id: p.pipeline_id })),
+    ...found.pools.map((p) => ({ kind: 'pool' as const, id: p.instance_pool_id })),
+  ];
+  if (refs.length === 0) return [];
+  const pipelines = await mapLimit(found.pipelines, deps.settings.apiConcurrency, async (p) => {
+    const full = await orNotFound(() => deps.api.getPipeline(p.pipeline_id));
+    return { ...p, continuous: full?.spec?.continuous === true };
+  });
+  const now = deps.now();
+  const states = new Map<string, string>([
+    ...found.clusters.map((c) => [`cluster:${c.cluster_id}`, c.state] as const),
+    ...found.warehouses.map((w) => [`warehouse:${w.id}`, w.state] as const),
+    ...found.pipelines.map((p) => [`pipeline:${p.pipeline_id}`, p.state] as const),
+  ]);
+  const before: RestoreAdditions = additions ?? {
+    version: 1,
+    clusters: [],
+    warehouses: [],
+    pipelines: [],
+    pools: [],
+    events: [],
+    count: 0,
+  };
+  const next: RestoreAdditions = {
+    ...before,
+    clusters: [...before.clusters, ...found.clusters],
+    warehouses: [...before.warehouses, ...found.warehouses],
+    pipelines: [...before.pipelines, ...pipelines.filter((p) => p.continuous)],
+    pools: [...before.pools, ...found.pools],
+    events: [
+      ...before.events,
+      ...refs.map((r) => ({ ...r, seenAt: now, state: states.get(`${r.kind}:${r.id}`) })),
+    ].slice(0, 4 * MAX_EVENTS),
+    count: before.count + refs.length,
+  };
+  await deps.store.putDocument(additionsKeyOf(snapshotKey), next);
+  logger.warn('compute running that restore did not hold: stopped and added to the restore set', {
+    snapshotKey,
+    added: refs.slice(0, MAX_EVENTS),
+  });
+  return refs;
+}
+
+const MAX_EVENTS = 50;
 
 /** Jobs whose runs never end by themselves (continuous, UNPAUSED at snapshot time). */
 function continuousJobIds(snapshot: ComputeSnapshot): Set<number> {
@@ -263,17 +416,11 @@ async function issueStop(api: WorkspaceApi, actions: StopActions, limit: number)
   await mapLimit(actions.warehouses, limit, (id) => orNotFound(() => api.stopWarehouse(id)));
   await mapLimit(actions.clusters, limit, (id) => orNotFound(() => api.terminateCluster(id)));
   await mapLimit(actions.pools, limit, (p) =>
+    // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
     orNotFound(() =>
-      api.editInstancePool({
-        instance_pool_id: p.instance_pool_id,
-        instance_pool_name: p.instance_pool_name,
-        node_type_id: p.node_type_id,
-        ...(p.max_capacity === undefined ? {} : { max_capacity: p.max_capacity }),
-        ...(p.custom_tags === undefined ? {} : { custom_tags: p.custom_tags }),
-        // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
-        min_idle_instances: 0,
-        idle_instance_autotermination_minutes: 0,
-      }),
+      api.editInstancePool(
+        poolEditRequest(p, { min_idle_instances: 0, idle_instance_autotermination_minutes: 0 }),
+      ),
     ),
   );
 }

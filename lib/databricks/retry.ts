@@ -6,7 +6,10 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Backoff ceiling, also the longest `Retry-After` wait honoured before giving up. */
   maxDelayMs: number;
-  /** Total of the waits one call may make between attempts (not elapsed time); past it the call fails. */
+  /**
+   * Total of the waits one call may make between attempts (not elapsed time); past it the call fails. Inside
+   * a step the Lambda's remaining real time bounds it too (`lib/deadline.ts`, checked in `http.ts`).
+   */
   maxRetryTimeMs: number;
 }
 
@@ -45,11 +48,14 @@ export type RetryReason = 'throttled' | 'unavailable';
 
 /**
  * Retry rules (reference §8): 429 always; 503 always (the service said "not now", nothing happened);
- * other 5xx only when repeating the call cannot do harm. Status 0 stands for a network error or timeout.
+ * other 5xx, network errors and timeouts (status 0) only when repeating the call cannot do harm.
  */
 export function retryReason(status: number, idempotent: boolean): RetryReason | undefined {
   if (status === 429) return 'throttled';
-  if (status === 0 || status === 503) return 'unavailable';
+  // A network error or timeout may come after the request arrived: only an idempotent call is repeated
+  // (a lost PATCH answer is reconciled by re-reading the workspace, never by sending it blindly again).
+  if (status === 0) return idempotent ? 'unavailable' : undefined;
+  if (status === 503) return 'unavailable';
   if (status >= 500 && idempotent) return 'unavailable';
   return undefined;
 }

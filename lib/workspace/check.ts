@@ -31,7 +31,7 @@ export function judgeWorkspace(workspace: Workspace, item: CheckItem, now: numbe
     );
   }
   if (status === 'RUNNING' && showsNew)
-    return { status: 'RUNNING', workspaceStatus: status, sawProvisioning };
+    return { status: 'RUNNING', workspaceStatus: status, sawProvisioning, runningAt: now };
   const pastDeadline = now > item.update.deadline;
   if (status === 'RUNNING' && (item.workspaceCheck?.sawProvisioning || pastDeadline)) {
     throw new WorkspaceUpdateReverted(

@@ -27,6 +27,8 @@ export const WorkspaceUpdateResultSchema = z.object({
   patchedAt: z.number(),
   /** Epoch ms after which a workspace still on the old key counts as reverted or timed out. */
   deadline: z.number(),
+  /** The PATCH's answer was lost: what the re-read showed (`resent`: unchanged, sent once more). */
+  reconciled: z.enum(['provisioning', 'applied', 'resent']).optional(),
 });
 export type WorkspaceUpdateResult = z.infer<typeof WorkspaceUpdateResultSchema>;
 
@@ -35,6 +37,12 @@ export const WorkspaceCheckResultSchema = z.object({
   status: z.enum(['RUNNING', 'WAITING']),
   workspaceStatus: z.string().optional(),
   sawProvisioning: z.boolean(),
+  /** Epoch ms when it was first seen RUNNING on the new key (the storage wait counts from there). */
+  runningAt: z.number().optional(),
+  /** Compute found running during the update and stopped again (the window guard; best effort). */
+  guard: z
+    .object({ stillRunning: z.number(), cameBack: z.number(), error: z.string().optional() })
+    .optional(),
 });
 export type WorkspaceCheckResult = z.infer<typeof WorkspaceCheckResultSchema>;
 

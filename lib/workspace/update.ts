@@ -1,10 +1,12 @@
 import type { SdkClient } from '../aws/clients.ts';
 import type { AccountApi } from '../databricks/api.ts';
+import { DatabricksApiError } from '../databricks/errors.ts';
 import type { Workspace, WorkspaceKeyChange } from '../databricks/types.ts';
 import { assertKeyUsable, describeKey } from '../kms/key.ts';
 import { readKeyPolicy } from '../kms/key-policy.ts';
 import { missingDatabricksGrants } from '../kms/policy.ts';
 import { databricksDenials, describeDenials } from '../kms/policy-eval.ts';
+import { logger } from '../log.ts';
 import type { PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
 import {
@@ -114,6 +116,45 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
 
   const change: WorkspaceKeyChange = {};
   for (const field of pending) change[field] = newId;
-  await deps.account.updateWorkspaceKeys(id, change);
-  return { patched: true, fields, sentFields: pending, patchedAt: deps.now, deadline };
+  const sent = { patched: true, fields, sentFields: pending, patchedAt: deps.now, deadline };
+  try {
+    await deps.account.updateWorkspaceKeys(id, change);
+    return sent;
+  } catch (error) {
+    return { ...sent, ...(await reconcileLostPatch(error, { id, fields, newId, change, deps })) };
+  }
+}
+
+/**
+ * DESIGN §4, issue "a PATCH whose answer was lost is reconciled, not repeated": the client never repeats a
+ * PATCH by itself. When its answer is lost (a network error or timeout) or is a 5xx (it may have taken
+ * effect), re-read the workspace and go on from what Databricks shows: the new id pending or applied
+ * (PROVISIONING, or the field shows it) → the update is under way, wait for it. Unchanged and RUNNING after
+ * a lost answer → the PATCH never arrived: send it again, once. Unchanged after a 5xx → the error stands
+ * (Databricks refused it; the compensation path restores compute). Any other error is not ours to judge.
+ */
+async function reconcileLostPatch(
+  error: unknown,
+  x: { id: number; fields: KeyField[]; newId: string; change: WorkspaceKeyChange; deps: UpdateDeps },
+): Promise<Pick<WorkspaceUpdateResult, 'reconciled'>> {
+  if (!(error instanceof DatabricksApiError) || (error.status !== 0 && error.status < 500)) throw error;
+  const after = await x.deps.account.getWorkspace(x.id);
+  const applied = pendingFields(after, x.fields, x.newId).length === 0;
+  if (after.workspace_status === 'PROVISIONING' || applied) {
+    logger.warn('workspace PATCH answer lost; the workspace shows the update, so it is not repeated', {
+      workspaceId: x.id,
+      workspaceStatus: after.workspace_status,
+      errorCode: error.errorCode,
+    });
+    return { reconciled: after.workspace_status === 'PROVISIONING' ? 'provisioning' : 'applied' };
+  }
+  if (error.status === 0 && after.workspace_status === 'RUNNING') {
+    logger.warn('workspace PATCH answer lost and the workspace is unchanged: sending it once more', {
+      workspaceId: x.id,
+      errorCode: error.errorCode,
+    });
+    await x.deps.account.updateWorkspaceKeys(x.id, x.change);
+    return { reconciled: 'resent' };
+  }
+  throw error;
 }

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimClock } from '../clock.ts';
-import type { Scenario, StatusFault } from '../scenario.ts';
+import type { KindFault, Scenario, StatusFault } from '../scenario.ts';
 import type { AccountModel, WorkspaceModel } from './account-model.ts';
 import { ApiError, errorCodeFor, malformed } from './errors.ts';
 import { drawBetween } from './random.ts';
 import { matchRoute } from './routes.ts';
 import type { Sim } from './sim.ts';
 import type { Json } from './workspace-model.ts';
+
+type ShortListFault = Extract<KindFault, { kind: 'shortList' }>;
 
 /** One request as the emulator saw it. Bodies never hold secrets: token requests log only grant_type and scope. */
 export interface CallLogEntry {
@@ -48,7 +50,8 @@ export class HttpFrontend {
   readonly log: CallLogEntry[] = [];
   private readonly tokens = new Map<string, Token>();
   private readonly buckets = new Map<string, { second: number; count: number }>();
-  private readonly faults: Array<StatusFault & { left: number }>;
+  private readonly faults: Array<StatusFault & { left: number; seen: number }>;
+  private readonly shortLists: Array<ShortListFault & { left: number }>;
   private requests = 0;
 
   constructor(
@@ -59,6 +62,9 @@ export class HttpFrontend {
   ) {
     this.faults = scenario.databricks.faults
       .filter((f): f is StatusFault => !('kind' in f))
+      .map((f) => ({ ...f, left: f.times, seen: 0 }));
+    this.shortLists = scenario.databricks.faults
+      .filter((f): f is ShortListFault => 'kind' in f && f.kind === 'shortList')
       .map((f) => ({ ...f, left: f.times }));
   }
 
@@ -88,16 +94,22 @@ export class HttpFrontend {
     let status = 200;
     let body: unknown;
     let headers: Record<string, string> = {};
+    let drop = false;
     try {
       const parsed = isToken ? parseForm(raw) : parseJson(raw);
       entry.body = isToken ? tokenLogBody(parsed as URLSearchParams) : parsed;
-      this.injectFault(method, target);
-      this.rateLimit(target);
-      const result = isToken
-        ? this.token(req, target, parsed as URLSearchParams)
-        : this.serve(req, method, url, target, parsed);
-      status = result.status ?? 200;
-      body = result.body;
+      const fault = this.matchFault(method, target);
+      if (fault && !fault.after) drop = this.raise(fault, method);
+      if (!drop) {
+        this.rateLimit(target);
+        const result = isToken
+          ? this.token(req, target, parsed as URLSearchParams)
+          : this.serve(req, method, url, target, parsed);
+        status = result.status ?? 200;
+        body = method === 'GET' ? this.shorten(target, result.body) : result.body;
+        // A lost response: the request took effect, the answer never arrives as sent.
+        if (fault?.after) drop = this.raise(fault, method);
+      }
     } catch (error) {
       if (error instanceof ApiError) {
         status = error.status;
@@ -110,7 +122,7 @@ export class HttpFrontend {
         body = { error_code: 'INTERNAL_ERROR', message: (error as Error).message };
       }
     }
-    entry.status = status;
+    entry.status = drop ? 0 : status;
     if (entry.body === undefined) delete entry.body;
     const latencyMs = drawBetween(
       this.scenario.databricks.timings.apiLatencyMs,
@@ -118,6 +130,11 @@ export class HttpFrontend {
       `latency:${this.requests++}`,
     );
     if (latencyMs > 0) await this.clock.sleep(latencyMs);
+    if (drop) {
+      // No answer at all: the client sees the connection reset (a network error, not an HTTP status).
+      req.socket.destroy();
+      return;
+    }
     send(res, status, body, headers);
   }
 
@@ -253,8 +270,11 @@ export class HttpFrontend {
     }
   }
 
-  /** Status faults from the scenario: the first match still having `times` left answers instead of the API. */
-  private injectFault(method: string, target: Target): void {
+  /**
+   * Status faults from the scenario: the first match still having `times` left (past its `skip`) answers
+   * instead of the API, or after it (`after`).
+   */
+  private matchFault(method: string, target: Target): (StatusFault & { left: number }) | undefined {
     for (const f of this.faults) {
       if (f.left <= 0) continue;
       if (f.method !== undefined && f.method !== method) continue;
@@ -263,7 +283,18 @@ export class HttpFrontend {
         const id = target.ws ? target.ws.id : /\/workspaces\/(\d+)/.exec(target.path)?.[1];
         if (String(id) !== String(f.workspace_id)) continue;
       }
+      f.seen++;
+      if (f.seen <= f.skip) continue;
       f.left--;
+      return f;
+    }
+    return undefined;
+  }
+
+  /** Applies a matched fault: `true` for a dropped connection, else throws the fault's API error. */
+  private raise(f: StatusFault, method: string): boolean {
+    {
+      if (f.status === 0) return true;
       const headers: Record<string, string> = {};
       if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.ceil(f.retryAfterSeconds));
       throw new ApiError(
@@ -273,6 +304,28 @@ export class HttpFrontend {
         headers,
       );
     }
+  }
+
+  /** `shortList` faults: a list answer that leaves resources out (once per `times`). */
+  private shorten(target: Target, body: unknown): unknown {
+    if (!body || typeof body !== 'object') return body;
+    for (const f of this.shortLists) {
+      if (f.left <= 0 || !globMatch(f.path, target.path)) continue;
+      if (f.workspace_id !== undefined && target.ws?.id !== f.workspace_id) continue;
+      f.left--;
+      const omit = new Set(f.omit.map(String));
+      const out: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+      for (const [field, value] of Object.entries(out)) {
+        if (!Array.isArray(value)) continue;
+        out[field] = value.filter((x) => {
+          const o = x as Record<string, unknown>;
+          const id = o.cluster_id ?? o.id ?? o.pipeline_id ?? o.instance_pool_id ?? o.job_id;
+          return !omit.has(String(id));
+        });
+      }
+      return out;
+    }
+    return body;
   }
 
   /** Requests per simulated second, per workspace and for the account API (token endpoints exempt). */

@@ -140,7 +140,7 @@ export function buildReport(args: {
     invariants: [],
     simulatedSeconds: round(args.endedAtSim - trace.startedAtSim),
   };
-  report.invariants = checkInvariants(scenario, report, trace);
+  report.invariants = checkInvariants(scenario, report, trace, emulator.computeStarts());
   return report;
 }
 

@@ -28,6 +28,8 @@ export const FUNCTION_MODULES: Record<string, string> = {
   CheckWorkspace: 'check-workspace',
   RestoreCompute: 'restore-compute',
   CheckComputeRestored: 'check-compute-restored',
+  CheckWorkspaceSettled: 'check-workspace-settled',
+  ReportComputeNotRestored: 'report-compute-not-restored',
   Verify: 'verify',
   FinishRotation: 'finish-rotation',
   AnnounceRetention: 'announce-retention',

@@ -217,7 +217,7 @@ describe('Compute quiesce and restore against the emulator', () => {
     expect(updates.some((e) => (e.body as Json).job_id === 12)).toBe(false);
   });
 
-  it('stops again an auto-started warehouse and a user-started cluster, and restores neither unless it ran before', async () => {
+  it('stops again an auto-started warehouse and a user-started cluster, and restores them too (DESIGN §6.4)', async () => {
     h = await startWorkspace(
       {
         clusters: [
@@ -253,11 +253,12 @@ describe('Compute quiesce and restore against the emulator', () => {
       .slice(beforeRestore)
       .filter((e) => START_CALL.test(pathOf(e)))
       .map((e) => pathOf(e) + JSON.stringify(e.body ?? {}));
-    expect(restoreStarts.some((s) => s.includes('was-terminating') || s.includes('wh-was-stopping'))).toBe(
-      false,
-    );
-    expect(ids(list(h, 'clusters'), 'cluster_id', ['RUNNING'])).toEqual(['was-running']);
-    expect(ids(list(h, 'warehouses'), 'id', ['RUNNING'])).toEqual(['wh-was-running']);
+    // Started during the window by someone else: what they wanted running runs again after the rotation.
+    expect(restoreStarts.some((s) => s.includes('was-terminating'))).toBe(true);
+    expect(restoreStarts.some((s) => s.includes('wh-was-stopping'))).toBe(true);
+    expect(ids(list(h, 'clusters'), 'cluster_id', ['RUNNING'])).toEqual(['was-running', 'was-terminating']);
+    expect(ids(list(h, 'warehouses'), 'id', ['RUNNING'])).toEqual(['wh-was-running', 'wh-was-stopping']);
+    expect(stopped.computeCheck?.restartedDuringWindow.every((r) => typeof r.seenAt === 'number')).toBe(true);
   });
 
   it('fails with DrainTimeout and touches nothing but the schedules when runs outlast the drain', async () => {
@@ -317,7 +318,7 @@ describe('Compute quiesce and restore against the emulator', () => {
     expect(writes(h)).toEqual([]);
   });
 
-  it('lists every resource that did not come back in ComputeNotRestored', async () => {
+  it('retries failed starts until the deadline, then lists every resource not back with its last error', async () => {
     h = await startWorkspace(
       {
         clusters: [
@@ -335,21 +336,23 @@ describe('Compute quiesce and restore against the emulator', () => {
             status: 400,
             error_code: 'INVALID_PARAMETER_VALUE',
             message: 'quota',
-            times: 10,
+            times: 1000,
           },
           {
             method: 'POST',
             path: '/api/2.0/pipelines/*/updates',
             status: 400,
             error_code: 'INVALID_PARAMETER_VALUE',
-            times: 10,
+            times: 1000,
           },
         ],
       },
     );
     let item = await restore(await stopUntilStopped(h, itemFor()));
     let error: unknown;
-    for (let i = 0; i < 100 && !error; i++) {
+    let checks = 0;
+    for (let i = 0; i < 300 && !error; i++) {
+      checks++;
       h.emu.clock.advance(20);
       try {
         item = await checkRestored(item);
@@ -366,6 +369,13 @@ describe('Compute quiesce and restore against the emulator', () => {
     expect((error as Error).message).toMatch(/clusters: .*c-1.*c-2/);
     expect((error as Error).message).toMatch(/pipelines: p-1/);
     expect((error as Error).message).not.toMatch(/wh-ok/);
+    expect((error as Error).message).toMatch(/c-1 \(.*quota/);
+    // Retried with backoff until the 45-minute restore deadline, not given up at the first failure.
+    expect(checks).toBeGreaterThan(10);
+    expect(h.emu.clock.now()).toBeGreaterThan(item.restore?.deadline ?? Number.POSITIVE_INFINITY);
+    const starts = h.emu.callLog().filter((e) => /clusters\/start/.test(e.path)).length;
+    expect(starts).toBeGreaterThan(2 * 3);
+    expect(starts).toBeLessThan(2 * 30);
   });
 
   it('fails with ComputeDidNotStop naming what still runs at the stop deadline', async () => {
@@ -399,7 +409,7 @@ describe('Compute quiesce and restore against the emulator', () => {
     item = await checkRestored(item);
     h.emu.clock.advance(46 * 60);
     const late = invoke(checkComputeRestored, item);
-    await expect(late).rejects.toThrow(/clusters: slow-to-start \(not running by the deadline\)/);
+    await expect(late).rejects.toThrow(/clusters: slow-to-start \(not running by the deadline \(PENDING\)\)/);
     expect(item.restoreCheck).toMatchObject({ status: 'WAITING', pending: { clusters: 1, warehouses: 0 } });
   });
 

@@ -256,7 +256,7 @@ describe('Restore set', () => {
     expect(a.pending.map((r) => r.id)).toEqual(['a', 'b']);
   });
 
-  it('counts a cluster that terminated after its start for another reason as failed when checking', () => {
+  it('starts again a cluster that terminated after its start for another reason, saying why', () => {
     const a = assessRestore(
       snapshot({ clusters: [{ cluster_id: 'a', state: 'RUNNING' }] }),
       view({
@@ -269,13 +269,15 @@ describe('Restore set', () => {
       }),
       'check',
     );
-    expect(a.failed).toEqual([
+    expect(a.failed).toEqual([]);
+    expect(a.retrying).toEqual([
       { kind: 'cluster', id: 'a', why: 'terminated: AWS_INACCESSIBLE_KMS_KEY_FAILURE' },
     ]);
-    expect(a.actions).toEqual([]);
+    expect(a.actions).toEqual([{ kind: 'cluster', id: 'a' }]);
+    expect(a.pending.map((r) => r.id)).toEqual(['a']);
   });
 
-  it('does not retry a known start failure, but counts it restored once it runs', () => {
+  it('retries a start that failed before, and counts it restored once it runs', () => {
     const s2 = snapshot({
       clusters: [
         { cluster_id: 'a', state: 'RUNNING' },
@@ -291,9 +293,9 @@ describe('Restore set', () => {
         ]),
       }),
       'check',
-      new Set(['cluster:a', 'cluster:b']),
     );
-    expect(a.failed.map((f) => f.id)).toEqual(['a']);
+    expect(a.failed).toEqual([]);
+    expect(a.actions).toEqual([{ kind: 'cluster', id: 'a' }]);
     expect(a.restored.map((r) => r.id)).toEqual(['b']);
   });
 

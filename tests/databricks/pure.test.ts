@@ -46,12 +46,12 @@ describe('backoffDelay', () => {
 });
 
 describe('retryReason', () => {
-  it('retries 429, 503 and network errors whatever the call', () => {
-    expect([retryReason(429, false), retryReason(503, false), retryReason(0, false)]).toEqual([
-      'throttled',
-      'unavailable',
-      'unavailable',
-    ]);
+  it('retries 429 and 503 whatever the call', () => {
+    expect([retryReason(429, false), retryReason(503, false)]).toEqual(['throttled', 'unavailable']);
+  });
+
+  it('retries a network error or timeout only for idempotent calls (a PATCH answer may be lost)', () => {
+    expect([retryReason(0, true), retryReason(0, false)]).toEqual(['unavailable', undefined]);
   });
 
   it('retries other 5xx only for idempotent calls', () => {

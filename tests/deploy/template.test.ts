@@ -25,7 +25,7 @@ const TOPIC = 'NotificationTopic';
 /** The fixture's execution events stand for this stack's machine. */
 const MACHINE_ARN = fixture('sfn-execution-failed').detail.stateMachineArn as string;
 
-/** The twelve steps: ASL placeholder → functions/<file>.ts. */
+/** The fourteen steps: ASL placeholder → functions/<file>.ts. */
 const STEPS: Record<string, string> = {
   PlanFunctionArn: 'plan',
   PatchKeyPolicyFunctionArn: 'patch-key-policy',
@@ -36,6 +36,8 @@ const STEPS: Record<string, string> = {
   CheckWorkspaceFunctionArn: 'check-workspace',
   RestoreComputeFunctionArn: 'restore-compute',
   CheckComputeRestoredFunctionArn: 'check-compute-restored',
+  CheckWorkspaceSettledFunctionArn: 'check-workspace-settled',
+  ReportComputeNotRestoredFunctionArn: 'report-compute-not-restored',
   VerifyFunctionArn: 'verify',
   FinishRotationFunctionArn: 'finish-rotation',
   AnnounceRetentionFunctionArn: 'announce-retention',
@@ -45,6 +47,7 @@ const logicalId = (placeholder: string) => placeholder.replace(/FunctionArn$/, '
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SECRET = ['secretsmanager:GetSecretValue'];
 const SNAPSHOTS = ['s3:GetObject', 's3:PutObject', 's3:ListBucket'];
+const SNAPSHOT_READ = ['s3:GetObject', 's3:ListBucket'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
   plan: [...LOGS, ...SECRET, 'kms:DescribeKey'],
@@ -53,9 +56,11 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'update-workspace': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy'],
-  'check-workspace': [...LOGS, ...SECRET],
+  'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'restore-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
-  'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject'],
+  'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
+  'report-compute-not-restored': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
   verify: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'finish-rotation': [...LOGS],
   'announce-retention': [...LOGS, 'sns:Publish'],
@@ -140,8 +145,8 @@ beforeAll(async () => {
 
 describe('npm run package', () => {
   it('packages every function offline, without AWS credentials', () => {
-    expect(artifacts.sort()).toHaveLength(12);
-    expect(Object.keys(functions)).toHaveLength(12);
+    expect(artifacts.sort()).toHaveLength(14);
+    expect(Object.keys(functions)).toHaveLength(14);
   });
 });
 
@@ -158,7 +163,7 @@ describe('functions', () => {
 
   it('gives every function a role of its own', () => {
     const roles = Object.values(functions).map((fn) => fn.Properties.Role['Fn::GetAtt']?.[0]);
-    expect(new Set(roles).size).toBe(12);
+    expect(new Set(roles).size).toBe(14);
     for (const role of roles) expect(template.Resources[role]?.Type).toBe('AWS::IAM::Role');
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
   });
@@ -193,7 +198,7 @@ describe('functions', () => {
   it('passes the snapshot bucket to the compute steps and the topic to announce-retention only', () => {
     for (const fn of Object.values(functions)) {
       const vars = fn.Properties.Environment.Variables;
-      const compute = /compute/.test(fnFile(fn));
+      const compute = /compute|^check-workspace/.test(fnFile(fn));
       expect(vars.SNAPSHOT_BUCKET, fnFile(fn)).toEqual(compute ? { Ref: 'SnapshotBucket' } : undefined);
       expect(vars.NOTIFICATION_TOPIC_ARN, fnFile(fn)).toEqual(
         fnFile(fn) === 'announce-retention' ? { Ref: TOPIC } : undefined,
@@ -238,7 +243,7 @@ describe('state machine', () => {
     expect(resolve(template, props.TracingConfiguration)).toEqual({ Enabled: false });
   });
 
-  it('may invoke the twelve step functions and nothing else', () => {
+  it('may invoke the fourteen step functions and nothing else', () => {
     const statements = roleStatements(
       template,
       template.Resources[MACHINE]?.Properties.RoleArn['Fn::GetAtt'][0],
@@ -487,8 +492,12 @@ describe('IAM', () => {
       expect(statement.Resource, where).toEqual(
         s3.includes('s3:ListBucket')
           ? { 'Fn::GetAtt': ['SnapshotBucket', 'Arn'] }
-          : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
-            { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
+          : s3.includes('s3:DeleteObject')
+            ? // Only the "compute stopped under this snapshot" pointers may be deleted.
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+              { 'Fn::Sub': '${SnapshotBucket.Arn}/open/*' }
+            : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+              { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
       );
     }
   });
@@ -503,6 +512,14 @@ describe('IAM', () => {
     const UNREACHABLE: Record<string, string[]> = {
       'finish-rotation': ['secretsmanager:GetSecretValue'],
       'announce-retention': ['secretsmanager:GetSecretValue'],
+      // The snapshot store is one module: only check-compute-restored closes the open-snapshot pointer
+      // (DeleteObject), and the two recovery read-outs never write.
+      'stop-compute': ['s3:DeleteObject'],
+      'check-compute-stopped': ['s3:DeleteObject'],
+      'check-workspace': ['s3:DeleteObject'],
+      'restore-compute': ['s3:DeleteObject'],
+      'check-workspace-settled': ['s3:PutObject', 's3:DeleteObject'],
+      'report-compute-not-restored': ['s3:PutObject', 's3:DeleteObject'],
     };
     let bundles: FunctionBundle[];
     let cleanup: () => Promise<void>;

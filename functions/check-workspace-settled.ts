@@ -1,0 +1,16 @@
+import { computeDeps, describeNotRestored } from '../lib/compute/index.ts';
+import { checkWorkspaceSettled, SettleItemSchema } from '../lib/workspace/settle.ts';
+import { defineStep } from './commons/handler.ts';
+
+/**
+ * Recovery after a failure at or after the PATCH: wait until the workspace is no longer updating before
+ * anything is restarted; stored under `item.settled`.
+ */
+export const handler = defineStep('check-workspace-settled', SettleItemSchema, (item, env) =>
+  checkWorkspaceSettled(item, {
+    account: env.databricks().account,
+    now: env.clock.now(),
+    waitMinutes: env.settings.recoveryWorkspaceWaitMinutes,
+    describeStopped: async () => (await describeNotRestored(item, computeDeps(item, env))).summary,
+  }),
+);
