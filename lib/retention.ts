@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RotatorError } from './errors.ts';
+import { clip, isRetriedErrorName, listSome, MAX_ERROR_MESSAGE_CHARS, RotatorError } from './errors.ts';
 import { PlanSchema } from './rotation.ts';
 
 /** One Map iteration's result, as the state machine's Pass states shape it. */
@@ -12,6 +12,8 @@ export const RotationResultSchema = z.looseObject({
   cause: z.string().optional(),
   restoreError: z.string().optional(),
   restoreCause: z.string().optional(),
+  /** What is still stopped or paused, by id, and where the snapshot is (report-compute-not-restored). */
+  stillStopped: z.string().optional(),
   update: z.looseObject({ patchedAt: z.number().optional() }).optional(),
 });
 export type RotationResult = z.infer<typeof RotationResultSchema>;
@@ -33,9 +35,14 @@ export interface RetentionNotice {
 /**
  * The execution fails with this when a workspace failed. Its `name` is the workspace's own error name when
  * every failed workspace failed the same way (e.g. `WorkspaceUpdateReverted`), so alarms and runbooks can
- * key on it; `RotationFailed` otherwise.
+ * key on it; `RotationFailed` otherwise, and also when that shared name is one the state machine retries
+ * (`TransientError`, `DatabricksUnavailable`, `Lambda.*`, …): "Finish rotation" would otherwise retry the
+ * final failure five times.
  */
 export class RotationFailed extends RotatorError {}
+
+/** Characters kept of each workspace's own error cause and restore cause in the execution's error. */
+const CAUSE_CHARS = 300;
 
 /**
  * Decides how a rotation ends: throws when any workspace failed (naming each workspace, its error, and
@@ -59,30 +66,59 @@ export function finishRotation(input: FinishInput, now: number): RetentionNotice
   };
 }
 
+/**
+ * The execution's error, in order of importance and within the error cap (`MAX_ERROR_MESSAGE_CHARS`): every
+ * failed workspace id in one compact list, marked `*` when its compute was NOT fully restored (so none goes
+ * unnamed even with hundreds), the rotated ones, then each failure's own error while room is left.
+ */
+/** Room for the ids of what is still stopped: an operator restarts these by hand. */
+const STILL_STOPPED_CHARS = 3_000;
+
 function rotationFailure(input: FinishInput, failed: RotationResult[]): RotationFailed {
-  const lines = failed.map((r) => {
-    const restored =
-      r.computeRestored === false
-        ? `compute NOT fully restored (${r.restoreError ?? 'unknown'}: ${r.restoreCause ?? ''})`
-        : 'compute restored to its pre-rotation state';
-    const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
-    return `workspace ${r.workspaceId}: ${r.error ?? 'Error'}: ${r.cause ?? ''} [${key}; ${restored}]`;
-  });
+  const budget = MAX_ERROR_MESSAGE_CHARS - 200;
+  const marked = failed.map((r) => `${r.workspaceId}${r.computeRestored === false ? '*' : ''}`);
+  const unrestored = failed.filter((r) => r.computeRestored === false).length;
+  let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored > 0 ? ' (* = compute NOT fully restored: restart what its compute snapshot lists)' : ''}: `;
+  // The failed ids come first and take what they need, leaving 1,000 characters for the rest.
+  text += `${listWithin(marked, budget - text.length - 1_000)}.`;
   const succeeded = input.rotations.filter((r) => r.status === 'ROTATED').map((r) => r.workspaceId);
   if (succeeded.length > 0) {
-    lines.push(
-      `workspaces ${succeeded.join(', ')} were rotated: keep the old key(s) usable for ${input.plan.oldKeyRetentionHours} h`,
-    );
+    text += ` workspaces ${listWithin(succeeded, (budget - text.length) / 2)} were rotated: keep the old key(s) usable for ${input.plan.oldKeyRetentionHours} h.`;
   }
-  const names = new Set(failed.map((r) => r.error ?? 'RotationFailed'));
-  const error = new RotationFailed(
-    `${failed.length} of ${input.rotations.length} workspace(s) failed. ${lines.join('; ')}`,
-    {
-      details: { failed: failed.map((r) => r.workspaceId) },
-    },
+  let described = 0;
+  // Workspaces whose compute is still stopped are detailed first: they need an operator now.
+  const byUrgency = [...failed].sort(
+    (a, b) => Number(b.computeRestored === false) - Number(a.computeRestored === false),
   );
-  if (names.size === 1) error.name = [...names][0] as string;
+  for (const r of byUrgency) {
+    const restored =
+      r.computeRestored === false
+        ? `compute NOT fully restored (${clip(r.restoreError ?? 'restore failed', 100)}: ${clip(r.restoreCause ?? '', CAUSE_CHARS)})${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
+        : 'compute restored to its pre-rotation state';
+    const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
+    const line = ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(r.cause ?? '', CAUSE_CHARS)} [${key}; ${restored}];`;
+    if (text.length + line.length > budget) break;
+    text += line;
+    described += 1;
+  }
+  if (described < failed.length) text += ` (${failed.length - described} more failure(s) not detailed here)`;
+  const names = new Set(failed.map((r) => r.error ?? 'RotationFailed'));
+  const error = new RotationFailed(text, { details: { failed: failed.map((r) => r.workspaceId) } });
+  const shared = names.size === 1 ? ([...names][0] as string) : undefined;
+  if (shared && !isRetriedErrorName(shared)) error.name = shared;
   return error;
+}
+
+/** As many of `items` as fit in about `chars` characters, then `and K more`. */
+function listWithin(items: readonly unknown[], chars: number): string {
+  let length = 0;
+  let count = 0;
+  for (const item of items) {
+    length += String(item).length + 2;
+    if (length > chars) break;
+    count += 1;
+  }
+  return listSome(items, count);
 }
 
 export const RetentionNoticeSchema = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { fieldPath, InvalidSettings } from './errors.ts';
+import { clip, fieldPath, InvalidSettings, listSome } from './errors.ts';
 
 const csv = z.string().transform((s) =>
   s
@@ -7,6 +7,34 @@ const csv = z.string().transform((s) =>
     .map((x) => x.trim())
     .filter((x) => x !== ''),
 );
+
+/**
+ * Upper bounds of the numbers a deployment or an execution input may set (DESIGN §6.10: no execution may
+ * outgrow Step Functions' quotas). The poll timeouts are sized against the 25,000-event history of one
+ * workspace's rotation, at about nine events per poll turn (Wait, Task, Choice): a 4 h drain and 2 h of
+ * stopping at one poll per 15 s (8,640 + 4,320), 3 h of workspace update at one per 30 s (3,240), and 2 h of
+ * restoring at one per 20 s, twice when the compensation restores too (6,480) — 22,680 events in all.
+ */
+export const LIMITS = {
+  /** Workspaces one execution input or WORKSPACE_IDS may name. */
+  workspaceIds: 500,
+  /** Old-key retention: 30 days (one Wait state, whose execution can last a year). */
+  oldKeyRetentionHours: 720,
+  /** Storage wait (one Wait state): Databricks asks for 20 minutes; a day is plenty of margin. */
+  storageWaitMinutes: 24 * 60,
+  drainTimeoutMinutes: 240,
+  computeStopTimeoutMinutes: 120,
+  workspaceUpdateTimeoutMinutes: 180,
+  computeRestoreTimeoutMinutes: 120,
+  recoveryWorkspaceWaitMinutes: 180,
+  /** Parallel Databricks calls per step. */
+  apiConcurrency: 64,
+  /** Workspaces rotated in parallel by the Map. */
+  maxConcurrentWorkspaces: 40,
+} as const;
+
+/** `z.coerce.number()` with an upper bound whose message names the unit and the bound. */
+const bounded = (max: number, unit: string) => z.coerce.number().max(max, `must be at most ${max} (${unit})`);
 
 /**
  * Deployment settings, read from the Lambda environment (serverless.yml sets them; the local runner sets
@@ -28,16 +56,20 @@ const SettingsSchema = z.object({
   WATCHED_ALIAS: z.string().startsWith('alias/').optional(),
   /** Comma-separated workspace ids the deployment manages, or empty / `all` for "every workspace on the old key". */
   WORKSPACE_IDS: csv.optional(),
-  STORAGE_WAIT_MINUTES: z.coerce.number().int().min(0).default(20),
-  OLD_KEY_RETENTION_HOURS: z.coerce.number().min(0).default(24),
+  STORAGE_WAIT_MINUTES: bounded(LIMITS.storageWaitMinutes, 'minutes').int().min(0).default(20),
+  OLD_KEY_RETENTION_HOURS: bounded(LIMITS.oldKeyRetentionHours, 'hours, 30 days').min(0).default(24),
   /** Workspaces rotated in parallel by the Map (the execution input's `maxConcurrency` overrides it). */
-  MAX_CONCURRENT_WORKSPACES: z.coerce.number().int().min(1).max(40).default(4),
-  /** Deadlines of the polling loops, in minutes. */
-  COMPUTE_STOP_TIMEOUT_MINUTES: z.coerce.number().min(1).default(30),
-  WORKSPACE_UPDATE_TIMEOUT_MINUTES: z.coerce.number().min(1).default(60),
-  COMPUTE_RESTORE_TIMEOUT_MINUTES: z.coerce.number().min(1).default(45),
+  MAX_CONCURRENT_WORKSPACES: bounded(LIMITS.maxConcurrentWorkspaces, 'workspaces').int().min(1).default(4),
+  /** Deadlines of the polling loops, in minutes (bounded by the execution's history, see `LIMITS`). */
+  COMPUTE_STOP_TIMEOUT_MINUTES: bounded(LIMITS.computeStopTimeoutMinutes, 'minutes').min(1).default(30),
+  WORKSPACE_UPDATE_TIMEOUT_MINUTES: bounded(LIMITS.workspaceUpdateTimeoutMinutes, 'minutes')
+    .min(1)
+    .default(60),
+  /** After a failure at or after the PATCH: how long recovery waits for the workspace to stop updating. */
+  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes').min(1).default(60),
+  COMPUTE_RESTORE_TIMEOUT_MINUTES: bounded(LIMITS.computeRestoreTimeoutMinutes, 'minutes').min(1).default(45),
   /** Parallel Databricks calls per step (each still honours 429s). */
-  API_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  API_CONCURRENCY: bounded(LIMITS.apiConcurrency, 'parallel calls').int().min(1).default(8),
   /** Where compute snapshots are stored: an S3 bucket in AWS, a directory in local mode. */
   SNAPSHOT_BUCKET: z.string().min(1).optional(),
   SNAPSHOT_DIR: z.string().min(1).optional(),
@@ -59,6 +91,7 @@ export interface Settings {
   maxConcurrentWorkspaces: number;
   computeStopTimeoutMinutes: number;
   workspaceUpdateTimeoutMinutes: number;
+  recoveryWorkspaceWaitMinutes: number;
   computeRestoreTimeoutMinutes: number;
   snapshotBucket: string | undefined;
   snapshotDir: string | undefined;
@@ -79,13 +112,28 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const s = parsed.data;
   const ids = s.WORKSPACE_IDS?.filter((x) => x.toLowerCase() !== 'all');
   const workspaceIds = ids?.map((x) => {
-    if (!/^\d+$/.test(x)) {
-      throw new InvalidSettings(`setting WORKSPACE_IDS holds a non-numeric workspace id "${x}"`, {
-        details: { field: 'WORKSPACE_IDS' },
-      });
+    const id = Number(x);
+    if (!/^\d+$/.test(x) || !Number.isSafeInteger(id) || id <= 0) {
+      throw new InvalidSettings(
+        `setting WORKSPACE_IDS holds "${clip(x, 40)}", which is not a workspace id (a whole number from 1 to ${Number.MAX_SAFE_INTEGER})`,
+        { details: { field: 'WORKSPACE_IDS' } },
+      );
     }
-    return Number(x);
+    return id;
   });
+  if (workspaceIds && workspaceIds.length > LIMITS.workspaceIds) {
+    throw new InvalidSettings(
+      `setting WORKSPACE_IDS lists ${workspaceIds.length} workspaces; at most ${LIMITS.workspaceIds} are allowed (split them across deployments or executions)`,
+      { details: { field: 'WORKSPACE_IDS' } },
+    );
+  }
+  const repeated = workspaceIds?.filter((id, index) => workspaceIds.indexOf(id) !== index) ?? [];
+  if (repeated.length > 0) {
+    throw new InvalidSettings(
+      `setting WORKSPACE_IDS repeats workspace id(s) ${listSome([...new Set(repeated)])}; list each workspace once`,
+      { details: { field: 'WORKSPACE_IDS' } },
+    );
+  }
   return {
     databricksAccountId: s.DATABRICKS_ACCOUNT_ID,
     accountsHost: s.DATABRICKS_ACCOUNTS_HOST.replace(/\/+$/, ''),
@@ -101,6 +149,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxConcurrentWorkspaces: s.MAX_CONCURRENT_WORKSPACES,
     computeStopTimeoutMinutes: s.COMPUTE_STOP_TIMEOUT_MINUTES,
     workspaceUpdateTimeoutMinutes: s.WORKSPACE_UPDATE_TIMEOUT_MINUTES,
+    recoveryWorkspaceWaitMinutes: s.RECOVERY_WORKSPACE_WAIT_MINUTES,
     computeRestoreTimeoutMinutes: s.COMPUTE_RESTORE_TIMEOUT_MINUTES,
     snapshotBucket: s.SNAPSHOT_BUCKET,
     snapshotDir: s.SNAPSHOT_DIR,

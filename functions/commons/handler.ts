@@ -1,9 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { type AwsClients, awsClients } from '../../lib/aws/clients.ts';
 import { type Clock, clock } from '../../lib/clock.ts';
 import { type Databricks, databricksFor } from '../../lib/databricks/index.ts';
+import { deadlineAfter, withDeadline } from '../../lib/deadline.ts';
+import { fitForStepFunctions } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import { loadSettings, type Settings } from '../../lib/settings.ts';
 import { parseInput } from '../../lib/validate.ts';
@@ -15,19 +18,28 @@ export interface StepEnv {
   /** The Databricks client (created lazily: steps that never call Databricks never read the secret). */
   databricks(): Databricks;
   clock: Clock;
+  /**
+   * REAL epoch ms (`Date.now()`, not `clock`) by which this invocation must return: the Lambda's remaining
+   * time less a safety margin (`lib/deadline.ts`). `undefined` when the caller gave no Lambda context. The
+   * Databricks client already honours it; a step that loops on its own should check it too.
+   */
+  deadline?: number;
 }
 
 /**
  * Defines a Lambda step: parse the input with `schema` (a bad input raises `InvalidInput` naming the
- * field), run `step`, return its small JSON result. Errors keep their stable `name`, which the state
- * machine's Retry/Catch match on; they are logged by name and message only (never a secret).
+ * field), run `step` within the invocation's time budget, return its small JSON result. Errors keep their
+ * stable `name`, which the state machine's Retry/Catch match on, with their message capped so that the
+ * Cause fits Step Functions' 32,768 characters; they are logged by name and message only (never a secret).
+ * The handler carries its `stepName` and `schema` (the fuzz test throws arbitrary JSON at every schema).
  */
 export function defineStep<S extends z.ZodType, R>(
   stepName: string,
   schema: S,
   step: (input: z.infer<S>, env: StepEnv) => Promise<R>,
 ) {
-  const run = async (event: unknown): Promise<R> => {
+  const run = async (event: unknown, context?: Partial<Context>): Promise<R> => {
+    const deadline = invocationDeadline(context);
     const settings = loadSettings();
     const input = parseInput(schema, event, `${stepName} input`);
     const env: StepEnv = {
@@ -35,15 +47,27 @@ export function defineStep<S extends z.ZodType, R>(
       aws: awsClients(),
       databricks: () => databricksFor(settings),
       clock: clock(),
+      ...(deadline === undefined ? {} : { deadline }),
     };
-    return step(input, env);
+    return withDeadline(deadline, () => step(input, env));
   };
-  return middy(run)
+  const handler = middy(run)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       onError: async (request) => {
-        const error = request.error as { name?: string; message?: string } | null;
-        logger.error(`${stepName} failed`, { errorName: error?.name, errorMessage: error?.message });
+        // Whatever was thrown (a product error, an SDK error with a huge message, a TypeError from a bug),
+        // its name stays and its message and trace are cut to fit the execution's error Cause.
+        const error = fitForStepFunctions(request.error);
+        request.error = error;
+        logger.error(`${stepName} failed`, { errorName: error.name, errorMessage: error.message });
       },
     });
+  return Object.assign(handler, { stepName, schema });
+}
+
+/** The real-time deadline of this invocation, from the Lambda context (none without one: tests, scripts). */
+function invocationDeadline(context: Partial<Context> | undefined): number | undefined {
+  if (typeof context?.getRemainingTimeInMillis !== 'function') return undefined;
+  const remaining = context.getRemainingTimeInMillis();
+  return Number.isFinite(remaining) ? deadlineAfter(remaining) : undefined;
 }

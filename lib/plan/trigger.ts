@@ -1,32 +1,59 @@
 import { z } from 'zod';
-import { InvalidInput } from '../errors.ts';
-import { isKeyArn, parseKmsArn } from '../kms/key.ts';
+import { clip, InvalidInput, listSome } from '../errors.ts';
+import { parseKmsArn } from '../kms/key.ts';
 import { ActiveRunsPolicySchema, KeyUseCaseSchema, type Plan } from '../rotation.ts';
+import { LIMITS } from '../settings.ts';
 import { parseInput } from '../validate.ts';
 import { UnsupportedEvent } from './errors.ts';
 
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const KEY_ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
+/** A KMS key or alias ARN with the characters KMS allows in key ids and alias names. */
+const KMS_REF_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
+
+/**
+ * A Databricks workspace id. JSON numbers are doubles: an id above 2^53 − 1 has already lost digits by the
+ * time it arrives, and rotating "the nearest" workspace would be wrong, so such an id is refused.
+ */
+const WorkspaceIdSchema = z
+  .number()
+  .positive('must be a positive workspace id')
+  .refine(Number.isSafeInteger, {
+    message: `must be a whole number no larger than ${Number.MAX_SAFE_INTEGER} (larger ids lose digits in JSON)`,
+  });
 
 /** The manual execution input (DESIGN §5). Strict: an unknown field is an error naming it. */
 export const ManualInputSchema = z
   .strictObject({
     workspaceIds: z
-      .array(z.number().int().positive())
+      .array(WorkspaceIdSchema)
       .min(1, 'must list at least one workspace id (omit the field to use the configured workspaces)')
+      .max(
+        LIMITS.workspaceIds,
+        `must list at most ${LIMITS.workspaceIds} workspace ids; split the rotation into several executions`,
+      )
+      .superRefine((ids, ctx) => {
+        const repeated = repeatedValues(ids);
+        if (repeated.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `repeats workspace id(s) ${listSome(repeated)}` });
+        }
+      })
       .optional(),
     keyArn: z
       .string()
+      .max(2048, 'must be a KMS key ARN (at most 2048 characters)')
       .regex(KEY_ARN, 'must be a KMS key ARN like arn:aws:kms:us-east-1:111122223333:key/<key id>')
       .optional(),
     keyAlias: z
       .string()
+      .max(256, 'must be an alias name of at most 256 characters')
       .regex(KEY_ALIAS, 'must be an alias name like alias/databricks-managed-services')
       .refine((a) => !a.startsWith('alias/aws/'), 'must not be an AWS managed alias (alias/aws/…)')
       .optional(),
     useCases: z
       .array(KeyUseCaseSchema)
       .min(1, 'must name at least one use case (MANAGED_SERVICES, STORAGE)')
+      .max(2, 'must name each use case at most once (MANAGED_SERVICES, STORAGE)')
       .refine((u) => new Set(u).size === u.length, 'must not repeat a use case')
       .default(['MANAGED_SERVICES']),
     reuseKeyForClusterVolumes: z.boolean().default(true),
@@ -35,9 +62,19 @@ export const ManualInputSchema = z
     drainTimeoutMinutes: z
       .number()
       .positive()
-      .max(24 * 60)
+      .max(
+        LIMITS.drainTimeoutMinutes,
+        `must be at most ${LIMITS.drainTimeoutMinutes} (minutes): a longer drain would outgrow the execution's 25,000-event history`,
+      )
       .default(60),
-    oldKeyRetentionHours: z.number().min(0).optional(),
+    oldKeyRetentionHours: z
+      .number()
+      .min(0)
+      .max(
+        LIMITS.oldKeyRetentionHours,
+        `must be at most ${LIMITS.oldKeyRetentionHours} (hours, 30 days); keep the old key longer by simply not retiring it`,
+      )
+      .optional(),
     maxConcurrency: z.number().int().min(1).max(40).optional(),
   })
   .superRefine((input, ctx) => {
@@ -73,35 +110,111 @@ export type Trigger =
       failedWith: string | undefined;
     };
 
-const EventSchema = z.looseObject({
+/** What makes an object an event worth classifying: string `detail-type` and `source`. */
+const EventHeadSchema = z.looseObject({ 'detail-type': z.string(), source: z.string() });
+
+/**
+ * A key as an event names it: key id, key ARN, alias name or alias ARN (KMS' own `KeyId` forms, at most
+ * 2048 characters). Anything else is refused before KMS is asked.
+ */
+const KeyRefSchema = z
+  .string()
+  .max(2048, 'must be a KMS key id, key ARN, alias name or alias ARN (at most 2048 characters)')
+  .refine(
+    (ref) => KMS_REF_ARN.test(ref) || KEY_ALIAS.test(ref) || /^[A-Za-z0-9-]{1,128}$/.test(ref),
+    'must be a KMS key id, key ARN, alias name or alias ARN',
+  );
+
+const AliasNameSchema = z
+  .string()
+  .max(2048, 'must be a KMS alias name or alias ARN')
+  .refine(
+    (name) => KEY_ALIAS.test(name) || (KMS_REF_ARN.test(name) && parseKmsArn(name)?.kind === 'alias'),
+    'must be a KMS alias name (alias/…) or alias ARN',
+  );
+
+/**
+ * The EventBridge envelope, as AWS documents it, with bounds: every field the plan reads, or that ends up
+ * in the plan (`id`), is checked, so a malformed one is `InvalidInput` naming it rather than a crash later.
+ */
+const EnvelopeSchema = z.looseObject({
   'detail-type': z.string(),
   source: z.string(),
-  id: z.string().optional(),
-  resources: z.array(z.unknown()).optional(),
+  id: z.string().min(1).max(256, 'must be an event id of at most 256 characters').optional(),
+  time: z
+    .string()
+    .max(64, 'must be an RFC 3339 time')
+    .refine((t) => !Number.isNaN(Date.parse(t)), 'must be an RFC 3339 time')
+    .optional(),
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .optional(),
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name')
+    .optional(),
+  resources: z
+    .array(z.string().max(2048, 'must be an ARN of at most 2048 characters'))
+    .max(100, 'must list at most 100 resources')
+    .optional(),
   detail: z.looseObject({}).optional(),
 });
 
-const CloudTrailDetailSchema = z.looseObject({
-  eventSource: z.string().optional(),
-  eventName: z.string().optional(),
-  errorCode: z.string().optional(),
-  requestParameters: z.looseObject({}).nullable().optional(),
-  responseElements: z.looseObject({}).nullable().optional(),
-  resources: z.array(z.looseObject({ ARN: z.string().optional() })).optional(),
+/** `KMS CMK Rotation`, `KMS CMK Deletion`, `KMS Imported Key Material Expiration`. */
+const KmsEventSchema = EnvelopeSchema.extend({
+  detail: z.looseObject({ 'key-id': KeyRefSchema.optional() }).optional(),
 });
 
-const KMS_EVENT_KINDS: Record<string, KeyEventKind> = {
-  'KMS CMK Rotation': 'keyRotated',
-  'KMS CMK Deletion': 'keyDeleted',
-  'KMS Imported Key Material Expiration': 'keyMaterialExpired',
-};
+/** Enough of a CloudTrail event to tell whether it is one of ours. */
+const CloudTrailHeadSchema = EnvelopeSchema.extend({
+  detail: z.looseObject({
+    eventSource: z.string().optional(),
+    eventName: z.string().optional(),
+  }),
+});
 
-const CLOUDTRAIL_KINDS: Record<string, KeyEventKind | 'aliasMoved'> = {
-  DisableKey: 'keyDisabled',
-  ScheduleKeyDeletion: 'keyDeletionScheduled',
-  CreateAlias: 'aliasMoved',
-  UpdateAlias: 'aliasMoved',
-};
+/** A KMS API call recorded by CloudTrail (DisableKey, ScheduleKeyDeletion, CreateAlias, UpdateAlias). */
+const CloudTrailEventSchema = EnvelopeSchema.extend({
+  detail: z.looseObject({
+    eventSource: z.string().optional(),
+    eventName: z.string().optional(),
+    errorCode: z.string().max(256, 'must be an error code of at most 256 characters').optional(),
+    requestParameters: z
+      .looseObject({
+        keyId: KeyRefSchema.optional(),
+        targetKeyId: KeyRefSchema.optional(),
+        aliasName: AliasNameSchema.optional(),
+      })
+      .nullable()
+      .optional(),
+    responseElements: z
+      .looseObject({ keyId: z.string().max(2048, 'must be a KMS key id or ARN').optional() })
+      .nullable()
+      .optional(),
+    resources: z
+      .array(
+        z.looseObject({ ARN: z.string().max(2048, 'must be an ARN of at most 2048 characters').optional() }),
+      )
+      .max(100, 'must list at most 100 resources')
+      .optional(),
+  }),
+});
+
+const KMS_EVENT_KINDS: ReadonlyMap<string, KeyEventKind> = new Map([
+  ['KMS CMK Rotation', 'keyRotated'],
+  ['KMS CMK Deletion', 'keyDeleted'],
+  ['KMS Imported Key Material Expiration', 'keyMaterialExpired'],
+]);
+
+const CLOUDTRAIL_KINDS: ReadonlyMap<string, KeyEventKind | 'aliasMoved'> = new Map([
+  ['DisableKey', 'keyDisabled'],
+  ['ScheduleKeyDeletion', 'keyDeletionScheduled'],
+  ['CreateAlias', 'aliasMoved'],
+  ['UpdateAlias', 'aliasMoved'],
+]);
+
+const CLOUDTRAIL = 'AWS API Call via CloudTrail';
 
 /** True when `raw` looks like an EventBridge event (it has `detail-type` and `source`). */
 export function isEvent(raw: unknown): boolean {
@@ -110,53 +223,67 @@ export function isEvent(raw: unknown): boolean {
 
 /**
  * Classifies the plan step's input: the manual execution input (validated strictly) or one of the KMS
- * events of DESIGN §3. Any other event raises `UnsupportedEvent`; a bad manual input raises `InvalidInput`
- * naming the field. Pure: key references are extracted, not resolved.
+ * events of DESIGN §3. Any other event raises `UnsupportedEvent`; a bad manual input, or a supported event
+ * with a malformed field, raises `InvalidInput` naming the field. Pure: key references are extracted, not
+ * resolved.
  */
 export function parseTrigger(raw: unknown): Trigger {
   if (!isEvent(raw)) return { kind: 'manual', input: parseInput(ManualInputSchema, raw, 'execution input') };
-  const parsed = EventSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new UnsupportedEvent('the event has no string detail-type/source; cannot plan it');
-  const event = parsed.data;
-  const detailType = event['detail-type'];
-  const described = `event "${detailType}" from ${event.source}`;
-  if (event.source !== 'aws.kms') throw unsupported(described);
+  const head = EventHeadSchema.safeParse(raw);
+  if (!head.success) throw new UnsupportedEvent('the event has no string detail-type/source; cannot plan it');
+  const detailType = head.data['detail-type'];
+  const described = `event "${clip(detailType, 100)}" from ${clip(head.data.source, 100)}`;
+  if (head.data.source !== 'aws.kms') throw unsupported(described);
 
-  const simpleKind = KMS_EVENT_KINDS[detailType];
+  const simpleKind = KMS_EVENT_KINDS.get(detailType);
   if (simpleKind) {
-    const keyRef = firstKeyArn(event.resources) ?? stringField(event.detail, 'key-id');
+    const event = parseInput(KmsEventSchema, raw, described);
+    const keyRef = firstKeyArn(event.resources) ?? nonEmpty(event.detail?.['key-id']);
     if (!keyRef)
-      throw new InvalidInput(`${described} names no key (resources[] and detail.key-id are empty)`);
+      throw new InvalidInput(`${described} names no key (resources[] and detail.key-id are empty)`, {
+        details: { field: 'detail.key-id' },
+      });
     return { kind: simpleKind, eventId: event.id, keyRef, failedWith: undefined };
   }
 
-  if (detailType !== 'AWS API Call via CloudTrail') throw unsupported(described);
-  const detail = CloudTrailDetailSchema.parse(event.detail ?? {});
-  const eventName = detail.eventName ?? '(none)';
-  const kind = CLOUDTRAIL_KINDS[eventName];
-  if (detail.eventSource !== 'kms.amazonaws.com' || !kind) {
-    throw unsupported(`CloudTrail event ${eventName} from ${detail.eventSource ?? '(unknown source)'}`);
+  if (detailType !== CLOUDTRAIL) throw unsupported(described);
+  const call = parseInput(CloudTrailHeadSchema, raw, described).detail;
+  const eventName = call.eventName ?? '(none)';
+  const kind = CLOUDTRAIL_KINDS.get(eventName);
+  if (call.eventSource !== 'kms.amazonaws.com' || !kind) {
+    throw unsupported(
+      `CloudTrail event ${clip(eventName, 100)} from ${clip(call.eventSource ?? '(unknown source)', 100)}`,
+    );
   }
+  const event = parseInput(CloudTrailEventSchema, raw, `CloudTrail ${eventName} event`);
+  const detail = event.detail;
   const request = detail.requestParameters ?? {};
   const response = detail.responseElements ?? {};
   const resourceArns = (detail.resources ?? []).map((r) => r.ARN);
   if (kind === 'aliasMoved') {
-    const aliasName = aliasNameOf(stringField(request, 'aliasName'));
-    const keyRef = firstKeyArn(resourceArns) ?? stringField(request, 'targetKeyId');
+    const aliasName = aliasNameOf(nonEmpty(request.aliasName));
+    const keyRef = firstKeyArn(resourceArns) ?? nonEmpty(request.targetKeyId);
     if (!aliasName || !keyRef) {
       throw new InvalidInput(
         `CloudTrail ${eventName} event lacks requestParameters.aliasName or targetKeyId`,
+        {
+          details: {
+            field: aliasName ? 'detail.requestParameters.targetKeyId' : 'detail.requestParameters.aliasName',
+          },
+        },
       );
     }
     return { kind, eventId: event.id, aliasName, keyRef, failedWith: detail.errorCode };
   }
-  const responseKey = stringField(response, 'keyId');
+  const responseKey = nonEmpty(response.keyId);
   const keyRef =
     firstKeyArn(resourceArns) ??
-    (responseKey && isKeyArn(responseKey) ? responseKey : undefined) ??
-    stringField(request, 'keyId');
-  if (!keyRef) throw new InvalidInput(`CloudTrail ${eventName} event lacks requestParameters.keyId`);
+    (responseKey && KEY_ARN.test(responseKey) ? responseKey : undefined) ??
+    nonEmpty(request.keyId);
+  if (!keyRef)
+    throw new InvalidInput(`CloudTrail ${eventName} event lacks requestParameters.keyId`, {
+      details: { field: 'detail.requestParameters.keyId' },
+    });
   return { kind, eventId: event.id, keyRef, failedWith: detail.errorCode };
 }
 
@@ -167,13 +294,24 @@ function unsupported(what: string): UnsupportedEvent {
   );
 }
 
+/** The first well-formed key ARN (not an alias ARN) among `values`. */
 function firstKeyArn(values: readonly unknown[] | undefined): string | undefined {
-  return values?.find((v): v is string => typeof v === 'string' && isKeyArn(v));
+  return values?.find((v): v is string => typeof v === 'string' && KEY_ARN.test(v));
 }
 
-function stringField(object: Record<string, unknown> | undefined, field: string): string | undefined {
-  const value = object?.[field];
-  return typeof value === 'string' && value !== '' ? value : undefined;
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+/** The values that occur more than once in `values`, each once, in order of first repeat. */
+function repeatedValues<T>(values: readonly T[]): T[] {
+  const seen = new Set<T>();
+  const repeated = new Set<T>();
+  for (const value of values) {
+    if (seen.has(value)) repeated.add(value);
+    seen.add(value);
+  }
+  return [...repeated];
 }
 
 /** `alias/x` from `alias/x` or an alias ARN. */

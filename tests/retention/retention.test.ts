@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type FinishInput, finishRotation } from '../../lib/retention.ts';
+import { MAX_ERROR_MESSAGE_CHARS } from '../../lib/errors.ts';
+import { type FinishInput, finishRotation, type RotationResult } from '../../lib/retention.ts';
 
 const plan: FinishInput['plan'] = {
   mode: 'rotate',
@@ -91,4 +92,108 @@ describe('finishRotation', () => {
     expect(act).toThrow(expect.objectContaining({ name: 'RotationFailed' }));
     expect(act).toThrow(/compute NOT fully restored \(ComputeNotRestored: cluster c-9 did not start\)/);
   });
+
+  /** What `finishRotation` threw for these rotations. */
+  function failure(rotations: RotationResult[]): Error {
+    try {
+      finishRotation({ plan, rotations }, 0);
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error('expected finishRotation to throw');
+  }
+
+  it('names every one of 500 failed workspaces and stays under the error cap', () => {
+    // Prepare: sixteen-digit ids, long causes, half with compute still stopped
+    const ids = Array.from({ length: 500 }, (_, i) => 1234567890123456 + i * 7919);
+    const rotations: RotationResult[] = ids.map((workspaceId, i) => ({
+      workspaceId,
+      status: 'FAILED',
+      error: 'ComputeNotRestored',
+      cause: `cluster ${'c'.repeat(5_000)} did not start`,
+      computeRestored: i % 2 === 1,
+      ...(i % 2 === 0 ? { restoreError: 'ComputeNotRestored', restoreCause: 'r'.repeat(5_000) } : {}),
+    }));
+
+    // Act
+    const error = failure(rotations);
+
+    // Assess
+    expect(error.message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_CHARS);
+    expect(error.message).not.toContain('characters cut');
+    for (const [i, id] of ids.entries()) {
+      expect(error.message).toMatch(new RegExp(i % 2 === 0 ? `${id}\\*` : `${id}[,.]`));
+    }
+    expect(error.message).toMatch(
+      /^500 of 500 workspace\(s\) failed\. Workspaces failed \(\* = compute NOT fully restored/,
+    );
+    expect(error.message).toMatch(/workspace \d+: ComputeNotRestored: cluster c+… \[/);
+    expect(error.message).toMatch(/\(\d+ more failure\(s\) not detailed here\)$/);
+    expect(error.name).toBe('ComputeNotRestored');
+  });
+
+  it('details first the failed workspaces whose compute is still stopped', () => {
+    // Act
+    const error = failure([
+      { workspaceId: 1, status: 'FAILED', error: 'DrainTimeout', cause: 'runs', computeRestored: true },
+      {
+        workspaceId: 2,
+        status: 'FAILED',
+        error: 'DrainTimeout',
+        cause: 'runs',
+        computeRestored: false,
+        restoreError: 'ComputeNotRestored',
+        restoreCause: 'warehouse w-1 stayed STOPPED',
+      },
+    ]);
+
+    // Assess
+    expect(error.message).toContain('Workspaces failed (* = compute NOT fully restored');
+    expect(error.message).toContain(': 1, 2*.');
+    expect(error.message.indexOf('workspace 2:')).toBeLessThan(error.message.indexOf('workspace 1:'));
+  });
+
+  it('lists a long tail of rotated workspaces compactly', () => {
+    // Prepare
+    const rotated: RotationResult[] = Array.from({ length: 2_000 }, (_, i) => ({
+      workspaceId: 1234567890123456 + i,
+      status: 'ROTATED',
+    }));
+
+    // Act
+    const error = failure([
+      { workspaceId: 9, status: 'FAILED', error: 'KeyDisabled', cause: 'disabled' },
+      ...rotated,
+    ]);
+
+    // Assess
+    expect(error.message.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_CHARS);
+    expect(error.message).toMatch(/workspaces 1234567890123456, .* and \d+ more were rotated/);
+    expect(error.message).toContain('workspace 9: KeyDisabled: disabled');
+    expect(error.name).toBe('KeyDisabled');
+  });
+
+  it.each([
+    'TransientError',
+    'DatabricksThrottled',
+    'DatabricksUnavailable',
+    'KmsThrottled',
+    'Lambda.Unknown',
+    'Lambda.ServiceException',
+    'States.Timeout',
+    'States.TaskFailed',
+  ])(
+    'names RotationFailed when every workspace failed with %s, which "Finish rotation" would retry',
+    (name) => {
+      // Act
+      const error = failure([
+        { workspaceId: 1, status: 'FAILED', error: name, cause: 'x', computeRestored: true },
+        { workspaceId: 2, status: 'FAILED', error: name, cause: 'y', computeRestored: true },
+      ]);
+
+      // Assess
+      expect(error.name).toBe('RotationFailed');
+      expect(error.message).toContain(`workspace 1: ${name}: x`);
+    },
+  );
 });

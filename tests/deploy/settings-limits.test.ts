@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { LIMITS, loadSettings } from '../../lib/settings.ts';
+
+const REQUIRED = {
+  DATABRICKS_ACCOUNT_ID: 'acc-0d6c9a2e',
+  DATABRICKS_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:databricks-AbCdEf',
+};
+
+/** What `loadSettings` threw for these variables (fails the test when it did not throw). */
+function refusal(env: Record<string, string>): Error & { details?: Record<string, unknown> } {
+  try {
+    loadSettings({ ...REQUIRED, ...env });
+  } catch (error) {
+    return error as Error & { details?: Record<string, unknown> };
+  }
+  throw new Error('expected InvalidSettings');
+}
+
+const BOUNDED: [string, number][] = [
+  ['OLD_KEY_RETENTION_HOURS', LIMITS.oldKeyRetentionHours],
+  ['STORAGE_WAIT_MINUTES', LIMITS.storageWaitMinutes],
+  ['MAX_CONCURRENT_WORKSPACES', LIMITS.maxConcurrentWorkspaces],
+  ['API_CONCURRENCY', LIMITS.apiConcurrency],
+  ['COMPUTE_STOP_TIMEOUT_MINUTES', LIMITS.computeStopTimeoutMinutes],
+  ['WORKSPACE_UPDATE_TIMEOUT_MINUTES', LIMITS.workspaceUpdateTimeoutMinutes],
+  ['COMPUTE_RESTORE_TIMEOUT_MINUTES', LIMITS.computeRestoreTimeoutMinutes],
+];
+
+describe('loadSettings: bounds', () => {
+  it.each(BOUNDED)('accepts %s at its bound %d', (name, max) => {
+    expect(() => loadSettings({ ...REQUIRED, [name]: String(max) })).not.toThrow();
+  });
+
+  it.each(BOUNDED)('refuses %s above its bound %d with InvalidSettings naming it', (name, max) => {
+    // Act
+    const error = refusal({ [name]: String(max + 1) });
+    // Assess
+    expect(error.name).toBe('InvalidSettings');
+    expect(error.details?.field).toBe(name);
+    expect(error.message).toContain(`setting ${name} is invalid: must be at most ${max}`);
+  });
+
+  it.each([
+    ['Infinity', 'OLD_KEY_RETENTION_HOURS'],
+    ['1e400', 'COMPUTE_STOP_TIMEOUT_MINUTES'],
+    ['NaN', 'API_CONCURRENCY'],
+    ['twenty', 'STORAGE_WAIT_MINUTES'],
+  ])('refuses %s as %s', (value, name) => {
+    expect(refusal({ [name]: value }).details?.field).toBe(name);
+  });
+
+  it('keeps the poll deadlines of one rotation within its 25,000-event history', () => {
+    // About nine history events per Wait → Check → Choice turn, at the ASL's poll intervals.
+    const turns =
+      ((LIMITS.drainTimeoutMinutes + LIMITS.computeStopTimeoutMinutes) * 60) / 15 +
+      (LIMITS.workspaceUpdateTimeoutMinutes * 60) / 30 +
+      (2 * LIMITS.computeRestoreTimeoutMinutes * 60) / 20;
+    expect(turns * 9).toBeLessThan(25_000);
+  });
+});
+
+describe('loadSettings: WORKSPACE_IDS', () => {
+  it('reads sixteen-digit ids exactly', () => {
+    // Act
+    const settings = loadSettings({ ...REQUIRED, WORKSPACE_IDS: '1234567890123456, 9007199254740991' });
+    // Assess
+    expect(settings.workspaceIds).toEqual([1234567890123456, 9007199254740991]);
+  });
+
+  it.each([
+    ['an id beyond 2^53 - 1', '9007199254740993'],
+    ['a float', '12.5'],
+    ['zero', '0'],
+    ['a name', 'prod'],
+  ])('refuses %s', (_, value) => {
+    // Act
+    const error = refusal({ WORKSPACE_IDS: `1234567890123456,${value}` });
+    // Assess
+    expect(error.name).toBe('InvalidSettings');
+    expect(error.details?.field).toBe('WORKSPACE_IDS');
+    expect(error.message).toContain(value);
+  });
+
+  it('refuses repeated ids, naming them', () => {
+    // Act
+    const error = refusal({ WORKSPACE_IDS: '11,22,11,33,22' });
+    // Assess
+    expect(error.message).toBe(
+      'setting WORKSPACE_IDS repeats workspace id(s) 11, 22; list each workspace once',
+    );
+  });
+
+  it(`refuses more than ${LIMITS.workspaceIds} ids`, () => {
+    // Act
+    const error = refusal({
+      WORKSPACE_IDS: Array.from({ length: LIMITS.workspaceIds + 1 }, (_, i) => 1000 + i).join(','),
+    });
+    // Assess
+    expect(error.details?.field).toBe('WORKSPACE_IDS');
+    expect(error.message).toContain(`at most ${LIMITS.workspaceIds}`);
+  });
+});
