@@ -10,7 +10,10 @@ export interface DatabricksErrorInfo {
   target: string;
   /** HTTP status; 0 when no response arrived (network error, timeout). */
   status: number;
-  /** Databricks `error_code`, the OAuth `error`, the HTTP status text, or `NETWORK_ERROR`/`TIMEOUT`. */
+  /**
+   * Databricks `error_code`, the OAuth `error`, the HTTP status text, `NETWORK_ERROR`/`TIMEOUT`, or
+   * `TIME_BUDGET_EXHAUSTED` when the Lambda's time ran out before a first attempt.
+   */
   errorCode: string;
   /** Databricks' own message (may be empty). */
   apiMessage: string;
@@ -67,9 +70,11 @@ export class DatabricksUnavailable extends DatabricksApiError {}
 
 function describe(info: DatabricksErrorInfo, hint: string | undefined): string {
   const what =
-    info.status === 0
-      ? `${info.errorCode === 'TIMEOUT' ? 'timed out' : 'network error'}${info.apiMessage ? ` (${info.apiMessage})` : ''}`
-      : `${info.status} ${info.errorCode}${info.apiMessage ? `: ${info.apiMessage}` : ''}`;
+    info.status !== 0
+      ? `${info.status} ${info.errorCode}${info.apiMessage ? `: ${info.apiMessage}` : ''}`
+      : info.errorCode === 'TIME_BUDGET_EXHAUSTED'
+        ? 'no time left to try it'
+        : `${info.errorCode === 'TIMEOUT' ? 'timed out' : 'network error'}${info.apiMessage ? ` (${info.apiMessage})` : ''}`;
   const tries = info.attempts > 1 ? ` after ${info.attempts} attempts` : '';
   return `${info.method} ${info.endpoint} (${info.target}) failed${tries}: ${what}${hint ? `. ${hint}` : ''}`;
 }

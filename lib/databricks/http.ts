@@ -1,4 +1,5 @@
 import { clock } from '../clock.ts';
+import { realTimeLeftMs } from '../deadline.ts';
 import { logger } from '../log.ts';
 import type { IssuedToken, TokenCache } from './auth.ts';
 import {
@@ -15,6 +16,7 @@ import {
   DEFAULT_RETRY_POLICY,
   parseRetryAfter,
   type RetryPolicy,
+  type RetryReason,
   retryReason,
 } from './retry.ts';
 
@@ -39,7 +41,7 @@ export interface HttpOptions {
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Per-request timeout in real ms (default 30 s). */
+  /** Per-request timeout in real ms (default 30 s), shortened to what is left of the step's time budget. */
   requestTimeoutMs?: number;
   maxRetryTimeMs?: number;
   /** Jitter source in [0, 1); inject a fixed one for deterministic tests. */
@@ -177,7 +179,15 @@ export class DatabricksHttp {
     // milliseconds of latency are minutes of simulated time and would eat a wall-clock budget at once.
     let waited = 0;
     let reauthorized = false;
+    let lastFailure: { reason: RetryReason; info: DatabricksErrorInfo } | undefined;
     for (let attempt = 1; ; attempt++) {
+      // The Lambda's own budget, in REAL ms (lib/deadline.ts): no attempt starts that could not finish.
+      const left = realTimeLeftMs();
+      if (left !== undefined && left < MIN_ATTEMPT_MS) throw outOfTime(x, lastFailure, attempt - 1, left);
+      const timeoutMs =
+        left === undefined
+          ? this.requestTimeoutMs
+          : Math.max(1, Math.floor(Math.min(this.requestTimeoutMs, left)));
       const auth = await x.authorize();
       const headers: Record<string, string> = { Authorization: auth.header, Accept: 'application/json' };
       if (x.contentType) headers['Content-Type'] = x.contentType;
@@ -191,7 +201,7 @@ export class DatabricksHttp {
           method: x.method,
           headers,
           ...(x.body === undefined ? {} : { body: x.body }),
-          signal: AbortSignal.timeout(this.requestTimeoutMs),
+          signal: AbortSignal.timeout(timeoutMs),
         });
         retryAfter = response.headers.get('retry-after');
         text = await response.text();
@@ -241,6 +251,13 @@ export class DatabricksHttp {
       const fallback = backoffDelay(attempt, this.policy, this.random);
       const delay =
         reason === 'throttled' ? (parseRetryAfter(retryAfter, clock().now()) ?? fallback) : fallback;
+      // `delay` is run-clock ms and the time left real ms. They are the same in AWS; under the local runner's
+      // simulated clock a wait takes less real time than it says, so the comparison errs on the safe side.
+      const leftNow = realTimeLeftMs();
+      if (leftNow !== undefined && delay + MIN_ATTEMPT_MS > leftNow) {
+        throw outOfTime(x, { reason, info }, attempt, leftNow);
+      }
+      lastFailure = { reason, info };
       if (attempt >= this.policy.maxAttempts || waited + delay > this.policy.maxRetryTimeMs) {
         throw reason === 'throttled'
           ? new DatabricksThrottled(info, {
@@ -267,9 +284,42 @@ export class DatabricksHttp {
   }
 }
 
+/**
+ * Shortest real time worth starting an attempt (or waiting for one) with: less than this left of the
+ * invocation's budget and the call gives up instead.
+ */
+const MIN_ATTEMPT_MS = 250;
+
+/**
+ * The Lambda invocation's time budget ran out before the call succeeded: a retryable error named after the
+ * last failure (`DatabricksThrottled` after 429s, else `DatabricksUnavailable`), both in every Task's Retry
+ * list, whose message says the budget ran out, so the state machine runs the step again in a fresh
+ * invocation instead of Lambda killing this one mid-call.
+ */
+function outOfTime(
+  x: Exchange,
+  last: { reason: RetryReason; info: DatabricksErrorInfo } | undefined,
+  attempts: number,
+  leftMs: number,
+): DatabricksApiError {
+  const info: DatabricksErrorInfo = last?.info ?? {
+    method: x.method,
+    endpoint: x.endpoint,
+    target: x.target,
+    status: 0,
+    errorCode: 'TIME_BUDGET_EXHAUSTED',
+    apiMessage: '',
+    attempts,
+  };
+  const hint = `The Lambda invocation's time budget ran out (${Math.max(0, Math.round(leftMs))} ms left before its safety margin), so the call was not tried again here; the state machine retries the step`;
+  return last?.reason === 'throttled'
+    ? new DatabricksThrottled(info, { retryable: true, hint })
+    : new DatabricksUnavailable(info, { retryable: true, hint });
+}
+
 function refusal(x: Exchange, info: DatabricksErrorInfo): DatabricksApiError {
-  if (info.status >= 500) {
-    // Not repeated here: the call may have taken effect. The steps re-read state first, so a step retry is safe.
+  if (info.status >= 500 || info.status === 0) {
+    // Not repeated here: the call may have taken effect (a 5xx, or an answer lost to a network error). The steps re-read state first, so a step retry is safe.
     return new DatabricksUnavailable(info, {
       retryable: true,
       hint: 'The call is not idempotent, so it was not repeated; re-read the state before trying again',
