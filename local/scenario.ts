@@ -176,6 +176,31 @@ const KeySchema = z.looseObject({
   policy: PolicySchema.optional(),
 });
 
+/**
+ * A fault of an AWS call (SCENARIOS.md: `aws.faults`): the `times` matching calls after the first `skip`
+ * fail with the error `error` (a name, e.g. `KMSInternalException`, `ThrottlingException`, `SlowDown`) and/or
+ * HTTP `status`. `after: true` makes the call take effect first (a lost response). `service: "lambda"`
+ * fails a Task of the state machine instead: `operation` is the state's name (`Update workspace`) and
+ * `error` the Step Functions error (`Lambda.Unknown`, `States.Timeout`, `Sandbox.Timedout`); `after`
+ * runs the handler first (its side effects happen, its answer is lost).
+ */
+export const AwsFaultSchema = z
+  .strictObject({
+    service: z.enum(['kms', 'secretsManager', 's3', 'lambda']),
+    /** The API operation (`PutKeyPolicy`, `GetObject`) or, for lambda, the Task state's name; omitted: any. */
+    operation: z.string().min(1).optional(),
+    error: z.string().min(1).optional(),
+    status: z.number().int().min(400).max(599).optional(),
+    times: z.number().int().min(1).default(1),
+    skip: z.number().int().min(0).default(0),
+    after: z.boolean().default(false),
+  })
+  .refine((f) => f.error !== undefined || f.status !== undefined, {
+    message: 'needs an error name or an HTTP status',
+    path: ['error'],
+  });
+export type AwsFault = z.output<typeof AwsFaultSchema>;
+
 const AwsSchema = z.strictObject({
   accountId: z
     .string()
@@ -185,6 +210,7 @@ const AwsSchema = z.strictObject({
   keys: z.array(KeySchema).optional(),
   /** Secret name → value: an object (stored as its JSON) or a raw SecretString. */
   secrets: z.record(z.string(), z.union([z.string(), z.record(z.string(), z.unknown())])).optional(),
+  faults: z.array(AwsFaultSchema).default([]),
 });
 
 const KeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'expected a KMS key ARN');
@@ -546,7 +572,7 @@ function applyDefaults(raw: RawScenario, faults: Fault[], source: string | undef
   return {
     name: raw.name ?? (source ? basename(source).replace(/\.json$/i, '') : 'scenario'),
     timeScale: raw.timeScale,
-    aws: { accountId: aws.accountId, region: aws.region, keys, secrets },
+    aws: { accountId: aws.accountId, region: aws.region, keys, secrets, faults: aws.faults },
     databricks: { ...databricks, credentials, workspaces, faults },
     settings: raw.settings,
     input: raw.input,

@@ -269,7 +269,9 @@ function everythingRestored(scenario: Scenario, report: Report): Invariant {
 }
 
 function rejectedPlanTouchedNothing(scenario: Scenario, report: Report, trace: RunTrace): Invariant {
-  const planFailed = trace.taskCalls.some((c) => c.fn === 'Plan' && c.error);
+  // Rejected: the plan never succeeded (a Plan call that failed and was retried successfully is not a rejection).
+  const planCalls = trace.taskCalls.filter((c) => c.fn === 'Plan');
+  const planFailed = planCalls.length > 0 && planCalls.every((c) => c.error);
   if (!planFailed)
     return { name: 'rejected-plan-touched-nothing', holds: true, detail: 'the plan was not rejected' };
   const writes = report.callLog.filter(

@@ -64,19 +64,38 @@ function summary(state: string, output: Json): string {
     case 'Check compute stopped':
     case 'Re-check compute right before the update':
       return ` — ${String(pick('computeCheck')?.status ?? '')}`;
+    case 'Keep compute stopped during the storage wait': {
+      const c = pick('computeCheck');
+      const back = Number(c?.restartedCount ?? 0);
+      return ` — ${c?.storageWaitOver ? 'storage wait over' : 'waiting'}${back > 0 ? `; ${back} resource(s) started by someone else were stopped again` : ''}`;
+    }
     case 'Update workspace': {
       const u = pick('update');
+      const lost = u?.reconciled ? ` (answer lost: ${String(u.reconciled)})` : '';
       return u?.patched
-        ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}`
+        ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}${lost}`
         : ' — already set, no PATCH';
     }
+    case 'Check the workspace before restoring': {
+      const c = pick('settled');
+      return ` — ${String(c?.status ?? '')} (${String(c?.workspaceStatus ?? '')}; key ${c?.keyChanged ? 'changed' : 'unchanged'})`;
+    }
+    case 'Report what is still stopped':
+    case 'Report what is still stopped after the rotation':
+      return ` — ${String(pick('stillStopped')?.summary ?? '')}`;
     case 'Check workspace': {
       const c = pick('workspaceCheck');
-      return ` — ${String(c?.status ?? '')}${c?.workspaceStatus ? ` (${String(c.workspaceStatus)})` : ''}`;
+      const guard = c?.guard as Json | undefined;
+      const back = Number(guard?.cameBack ?? 0);
+      return ` — ${String(c?.status ?? '')}${c?.workspaceStatus ? ` (${String(c.workspaceStatus)})` : ''}${back > 0 ? `; ${back} resource(s) that came back were stopped again` : ''}`;
     }
     case 'Restore compute':
-    case 'Restore compute after failure':
-      return ` — started ${counts(pick('restore')?.started) || 'nothing'}`;
+    case 'Restore compute after failure': {
+      const r = pick('restore');
+      const failed = Number(r?.failedCount ?? 0);
+      const back = Number((r?.cameBack as Json | undefined)?.count ?? 0);
+      return ` — started ${counts(r?.started) || 'nothing'}${failed > 0 ? `; ${failed} failed (retried until the restore deadline)` : ''}${back > 0 ? `; includes ${back} resource(s) started during the window` : ''}`;
+    }
     case 'Check compute restored':
     case 'Check compute restored after failure': {
       const r = pick('restoreCheck');

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { setAwsClients } from '../../lib/aws/clients.ts';
 import { setClock } from '../../lib/clock.ts';
+import { setSnapshotS3Client } from '../../lib/compute/snapshot-store.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
 import { clearDatabricksClients } from '../../lib/databricks/index.ts';
+import { FaultPlan, faultError } from '../aws/faults.ts';
 import { LocalKms } from '../aws/kms.ts';
+import { LocalS3 } from '../aws/s3.ts';
 import { LocalSecretsManager, secretArn } from '../aws/secrets-manager.ts';
 import { SimClock } from '../clock.ts';
 import { startEmulator } from '../emulator/index.ts';
@@ -70,7 +70,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   });
   const clock = new SimClock({ timeScale });
   const emulator = await startEmulator(scenario, { clock });
-  const snapshotDir = mkdtempSync(join(tmpdir(), 'cmk-rotator-'));
+  const faults = new FaultPlan(scenario.aws.faults);
+  const s3 = new LocalS3();
   const kms = new LocalKms(scenario.aws.keys, {
     accountId: scenario.aws.accountId,
     region: scenario.aws.region,
@@ -83,8 +84,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const previousClock = setClock(clock);
   const previousEnv = { ...process.env };
   try {
-    Object.assign(process.env, productEnv(scenario, emulator, snapshotDir));
-    setAwsClients({ kms, secretsManager: secrets });
+    Object.assign(process.env, productEnv(scenario, emulator));
+    setAwsClients({ kms: faults.wrap('kms', kms), secretsManager: faults.wrap('secretsManager', secrets) });
+    setSnapshotS3Client(faults.wrap('s3', s3));
     clearDatabricksClients();
     clearCredentialsCache();
 
@@ -108,7 +110,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         const enteredAt = clock.seconds();
         const event = JSON.parse(JSON.stringify(input));
         try {
-          const output = JSON.parse(JSON.stringify((await handler(event, lambdaContext(fn))) ?? null));
+          // A Lambda fault of the scenario: before the handler (it never ran) or after it (its answer is lost).
+          const fault = faults.take('lambda', name);
+          if (fault && !fault.after) throw faultError(fault, `Task "${name}"`);
+          const answer = await handler(event, lambdaContext(fn));
+          if (fault?.after) throw faultError(fault, `Task "${name}" (after it ran)`);
+          const output = JSON.parse(JSON.stringify(answer ?? null));
           trace.taskCalls.push({
             state: name,
             fn,
@@ -204,16 +211,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     Object.assign(process.env, previousEnv);
     clearDatabricksClients();
     clearCredentialsCache();
+    setSnapshotS3Client(undefined);
     await emulator.close();
-    rmSync(snapshotDir, { recursive: true, force: true });
   }
 }
+
+const LOCAL_SNAPSHOT_BUCKET = 'cmk-rotator-local-snapshots';
 
 /** The deployment settings of the product, pointed at the emulators. */
 function productEnv(
   scenario: Scenario,
   emulator: { url: string; workspaceUrlTemplate: string },
-  snapshotDir: string,
 ): Record<string, string> {
   const settings = scenario.settings ?? {};
   const secretName = Object.keys(scenario.aws.secrets)[0] ?? 'databricks/cmk-rotator';
@@ -222,7 +230,8 @@ function productEnv(
     DATABRICKS_ACCOUNTS_HOST: emulator.url,
     DATABRICKS_WORKSPACE_URL_TEMPLATE: emulator.workspaceUrlTemplate,
     DATABRICKS_CREDENTIALS_SECRET_ARN: secretArn(secretName, scenario.aws.accountId, scenario.aws.region),
-    SNAPSHOT_DIR: snapshotDir,
+    // The deployed store (S3, conditional writes) against the local S3 stand-in.
+    SNAPSHOT_BUCKET: LOCAL_SNAPSHOT_BUCKET,
     AWS_REGION: scenario.aws.region,
   };
   const map: Record<string, string> = {
@@ -237,6 +246,7 @@ function productEnv(
     computeStopTimeoutMinutes: 'COMPUTE_STOP_TIMEOUT_MINUTES',
     workspaceUpdateTimeoutMinutes: 'WORKSPACE_UPDATE_TIMEOUT_MINUTES',
     computeRestoreTimeoutMinutes: 'COMPUTE_RESTORE_TIMEOUT_MINUTES',
+    recoveryWorkspaceWaitMinutes: 'RECOVERY_WORKSPACE_WAIT_MINUTES',
   };
   for (const [field, name] of Object.entries(map)) {
     const value = (settings as Record<string, unknown>)[field];
