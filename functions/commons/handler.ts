@@ -6,7 +6,7 @@ import { type AwsClients, awsClients } from '../../lib/aws/clients.ts';
 import { type Clock, clock } from '../../lib/clock.ts';
 import { type Databricks, databricksFor } from '../../lib/databricks/index.ts';
 import { deadlineAfter, withDeadline } from '../../lib/deadline.ts';
-import { fitForStepFunctions } from '../../lib/errors.ts';
+import { fitForStepFunctions, TransientError } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import { loadSettings, type Settings } from '../../lib/settings.ts';
 import { parseInput } from '../../lib/validate.ts';
@@ -51,7 +51,18 @@ export function defineStep<S extends z.ZodType, R>(
     };
     return withDeadline(deadline, () => step(input, env));
   };
-  const handler = middy(run)
+  // Should the step itself overrun (slow AWS calls, a bug), middy answers 250 ms before Lambda would kill
+  // the invocation (the Databricks client gives up earlier still, see lib/deadline.ts). middy's default
+  // `TimeoutError` is in no Retry list, while the kill it pre-empts would have been retried
+  // (States.Timeout): answer with the retryable `TransientError` instead.
+  const handler = middy(run, {
+    timeoutEarlyInMillis: 250,
+    timeoutEarlyResponse: () => {
+      throw new TransientError(
+        `${stepName} ran out of its Lambda time budget before it finished; the state machine retries the step`,
+      );
+    },
+  })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       onError: async (request) => {

@@ -226,6 +226,36 @@ describe('defineStep: the budget comes from the Lambda context', () => {
   });
 });
 
+describe('defineStep: a step that overruns its Lambda', () => {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    Object.assign(process.env, {
+      DATABRICKS_ACCOUNT_ID: 'acc-1',
+      DATABRICKS_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf',
+    });
+  });
+  afterAll(() => {
+    process.env = { ...saved };
+  });
+
+  it('ends with a retryable TransientError just before Lambda would kill it', async () => {
+    // Prepare: a step that never finishes
+    const handler = defineStep('stuck', z.unknown(), () => new Promise<never>(() => undefined));
+    const context = { getRemainingTimeInMillis: () => 1_000 } as unknown as Context;
+
+    // Act
+    const t0 = performance.now();
+    const error = (await handler({}, context).catch((e: unknown) => e)) as Error;
+    const ms = performance.now() - t0;
+
+    // Assess
+    expect(error.name).toBe('TransientError');
+    expect(error.message).toContain('stuck ran out of its Lambda time budget');
+    expect(ms).toBeGreaterThan(700);
+    expect(ms).toBeLessThan(1_000);
+  });
+});
+
 async function listen(handle: Parameters<typeof createServer>[1]): Promise<Server> {
   const server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
