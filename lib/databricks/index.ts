@@ -11,7 +11,8 @@ const clients = new Map<string, Databricks>();
 
 /**
  * The Databricks client for these settings, created once per container (its OAuth tokens are cached
- * inside it, one per host). Credentials are read from Secrets Manager on first use.
+ * inside it, one per host). Credentials are read from Secrets Manager on first use. The invocation's time
+ * budget is not part of the cached client: each call reads the current invocation's (lib/deadline.ts).
  */
 export function databricksFor(settings: Settings): Databricks {
   const key = [settings.databricksAccountId, settings.accountsHost, settings.workspaceUrlTemplate].join('|');
