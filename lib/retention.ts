@@ -66,14 +66,14 @@ export function finishRotation(input: FinishInput, now: number): RetentionNotice
   };
 }
 
+/** Room for the ids of what is still stopped: an operator restarts these by hand. */
+const STILL_STOPPED_CHARS = 3_000;
+
 /**
  * The execution's error, in order of importance and within the error cap (`MAX_ERROR_MESSAGE_CHARS`): every
  * failed workspace id in one compact list, marked `*` when its compute was NOT fully restored (so none goes
  * unnamed even with hundreds), the rotated ones, then each failure's own error while room is left.
  */
-/** Room for the ids of what is still stopped: an operator restarts these by hand. */
-const STILL_STOPPED_CHARS = 3_000;
-
 function rotationFailure(input: FinishInput, failed: RotationResult[]): RotationFailed {
   const budget = MAX_ERROR_MESSAGE_CHARS - 200;
   const marked = failed.map((r) => `${r.workspaceId}${r.computeRestored === false ? '*' : ''}`);
@@ -93,7 +93,7 @@ function rotationFailure(input: FinishInput, failed: RotationResult[]): Rotation
   for (const r of byUrgency) {
     const restored =
       r.computeRestored === false
-        ? `compute NOT fully restored (${clip(r.restoreError ?? 'restore failed', 100)}: ${clip(r.restoreCause ?? '', CAUSE_CHARS)})${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
+        ? `compute NOT fully restored${r.restoreError ? ` (${clip(r.restoreError, 100)}: ${clip(r.restoreCause ?? '', CAUSE_CHARS)})` : ''}${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
         : 'compute restored to its pre-rotation state';
     const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
     const line = ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(r.cause ?? '', CAUSE_CHARS)} [${key}; ${restored}];`;

@@ -392,12 +392,25 @@ const KindFaultSchemas = {
     times: z.number().int().min(1).default(1),
     workspace_id: z.number().int().positive().optional(),
   }),
-  startCluster: z.strictObject({
-    kind: z.literal('startCluster'),
-    cluster_id: z.string().min(1),
-    afterSeconds: z.number().min(0),
-    workspace_id: z.number().int().positive().optional(),
-  }),
+  startCluster: z
+    .strictObject({
+      kind: z.literal('startCluster'),
+      cluster_id: z.string().min(1),
+      /** "A user" starts it this long after it reaches TERMINATED (once). */
+      afterSeconds: z.number().min(0).optional(),
+      /** Or at this simulated second of the run, if it is TERMINATED then (e.g. one that never ran). */
+      atSeconds: z.number().min(0).optional(),
+      /** Or this long after the first `clusters/delete` call in its workspace (the stop has begun). */
+      afterStopSeconds: z.number().min(0).optional(),
+      workspace_id: z.number().int().positive().optional(),
+    })
+    .refine(
+      (f) => [f.afterSeconds, f.atSeconds, f.afterStopSeconds].filter((x) => x !== undefined).length === 1,
+      {
+        message: 'give exactly one of afterSeconds, atSeconds and afterStopSeconds',
+        path: ['afterSeconds'],
+      },
+    ),
 };
 export type StatusFault = z.output<typeof StatusFaultSchema>;
 export type KindFault = {

@@ -298,7 +298,12 @@ export type StopCheckItem = z.infer<typeof StopCheckItemSchema>;
  * Input of `restore-compute`. It also runs as the compensation step after a failure anywhere, so
  * `item.compute` may be missing (stop-compute failed or never ran): the snapshot key is then derived.
  */
-export const RestoreItemSchema = RotationItemSchema.extend({ compute: StopResultSchema.optional() });
+export const RestoreItemSchema = RotationItemSchema.extend({
+  compute: StopResultSchema.optional(),
+  /** Present on the report path: what restoring tried, for the last error of each resource. */
+  restore: z.looseObject({ failed: z.array(RestoreFailureSchema).optional() }).optional(),
+  restoreCheck: z.looseObject({ retrying: z.array(RestoreFailureSchema.loose()).optional() }).optional(),
+});
 export type RestoreItem = z.infer<typeof RestoreItemSchema>;
 
 /** Input of `check-compute-restored`: the item after `restore-compute` (and possibly an earlier check). */

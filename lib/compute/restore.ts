@@ -1,6 +1,6 @@
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
-import { DatabricksThrottled } from '../databricks/errors.ts';
+import { DatabricksApiError, DatabricksThrottled } from '../databricks/errors.ts';
 import { logger } from '../log.ts';
 import type { ComputeDeps } from './deps.ts';
 import { ComputeNotRestored, describeRefs } from './errors.ts';
@@ -223,11 +223,17 @@ export async function describeNotRestored(
     });
     const assessment = assessRestore(snapshot, view, 'check');
     const states = stateOf(view);
+    const lastErrors = new Map(
+      [...(item.restore?.failed ?? []), ...(item.restoreCheck?.retrying ?? [])].map((f) => [
+        `${f.kind}:${f.id}`,
+        f.error,
+      ]),
+    );
     notBack = [
       ...assessment.failed,
       ...assessment.pending.map((r) => {
-        const state = states(r);
-        return state ? { ...r, why: state } : r;
+        const why = [states(r), lastErrors.get(`${r.kind}:${r.id}`)].filter((x) => x !== undefined);
+        return why.length > 0 ? { ...r, why: why.join('; last error: ') } : r;
       }),
     ];
   } catch (error) {
@@ -388,8 +394,13 @@ function perform(api: WorkspaceApi, action: RestoreAction): Promise<unknown> {
   }
 }
 
-/** A short, secret-free reason (Databricks errors carry method, endpoint, code and Databricks' message). */
+/** A short, secret-free reason: for a Databricks error its status, code and Databricks' own message. */
 function errorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  const text =
+    error instanceof DatabricksApiError
+      ? `${error.status === 0 ? 'no answer' : `HTTP ${error.status}`} ${error.errorCode}${error.apiMessage ? `: ${error.apiMessage}` : ''}`
+      : error instanceof Error
+        ? `${error.name}: ${error.message}`
+        : String(error);
+  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
 }

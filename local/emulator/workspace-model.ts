@@ -126,7 +126,14 @@ export class WorkspaceCompute {
     for (const f of faults) {
       if (f.kind === 'startCluster') {
         const c = this.clusters.get(f.cluster_id);
-        if (c) c.userStart = { afterSeconds: f.afterSeconds, used: false };
+        if (c && f.afterSeconds !== undefined) c.userStart = { afterSeconds: f.afterSeconds, used: false };
+        const userStarts = () => {
+          if (!c || c.obj.state !== 'TERMINATED') return;
+          this.launch(c);
+          this.sim.recordStart(this.workspaceId, 'cluster', String(c.obj.cluster_id), 'fault');
+        };
+        if (c && f.atSeconds !== undefined) this.sim.after(f.atSeconds, userStarts);
+        if (c && f.afterStopSeconds !== undefined) this.afterFirstStop.push([f.afterStopSeconds, userStarts]);
       }
       if (f.kind === 'autoStartWarehouse') {
         const h = this.warehouses.get(f.id);
@@ -135,6 +142,9 @@ export class WorkspaceCompute {
     }
     this.scheduleInitialTransitions();
   }
+
+  /** `startCluster` faults timed from the first `clusters/delete` of this workspace. */
+  private readonly afterFirstStop: Array<[number, () => void]> = [];
 
   // ---------------------------------------------------------------- clusters
 
@@ -147,6 +157,7 @@ export class WorkspaceCompute {
 
   /** `clusters/delete`: terminate (idempotent on TERMINATING/TERMINATED). */
   terminateCluster(id: unknown): void {
+    for (const [seconds, run] of this.afterFirstStop.splice(0)) this.sim.after(seconds, run);
     this.terminate(this.cluster(id), 'USER_REQUEST');
   }
 

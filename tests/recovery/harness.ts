@@ -172,7 +172,10 @@ export function expectSafe(scenario: Scenario, report: Report, label = ''): void
     .filter((i) => SAFETY_INVARIANTS.includes(i.name) && !i.holds)
     .filter((i) => !(snapshotLost && i.name === 'everything-restored'))
     .map((i) => `${i.name}: ${i.detail}`);
-  expect(failing, `${label}: invariants (${report.status} ${report.error?.name ?? ''}: ${report.error?.cause.slice(0, 1500) ?? ''})`).toEqual([]);
+  expect(
+    failing,
+    `${label}: invariants (${report.status} ${report.error?.name ?? ''}: ${report.error?.cause.slice(0, 1500) ?? ''})`,
+  ).toEqual([]);
   const configs = report.final.databricks.keyConfigs as Json[];
   const keyOf = (id: unknown) =>
     ((configs.find((c) => c.customer_managed_key_id === id)?.aws_key_info as Json | undefined)?.key_arn ??
