@@ -62,11 +62,12 @@ const SettingsSchema = z.object({
   MAX_CONCURRENT_WORKSPACES: bounded(LIMITS.maxConcurrentWorkspaces, 'workspaces').int().min(1).default(4),
   /** Deadlines of the polling loops, in minutes (bounded by the execution's history, see `LIMITS`). */
   COMPUTE_STOP_TIMEOUT_MINUTES: bounded(LIMITS.computeStopTimeoutMinutes, 'minutes').min(1).default(30),
+  /** A customer-managed network can take over an hour to apply a key change: the default is generous. */
   WORKSPACE_UPDATE_TIMEOUT_MINUTES: bounded(LIMITS.workspaceUpdateTimeoutMinutes, 'minutes')
     .min(1)
-    .default(60),
+    .default(120),
   /** After a failure at or after the PATCH: how long recovery waits for the workspace to stop updating. */
-  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes').min(1).default(60),
+  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes').min(1).default(180),
   COMPUTE_RESTORE_TIMEOUT_MINUTES: bounded(LIMITS.computeRestoreTimeoutMinutes, 'minutes').min(1).default(45),
   /** Parallel Databricks calls per step (each still honours 429s). */
   API_CONCURRENCY: bounded(LIMITS.apiConcurrency, 'parallel calls').int().min(1).default(8),
