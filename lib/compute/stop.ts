@@ -162,13 +162,14 @@ export async function checkComputeStopped(
   const toCancel = runs.filter((r) => isActiveRun(r) && r.life_cycle_state !== 'TERMINATING');
   await cancelRuns(api, toCancel, limit);
   const live = await readLiveState(api, limit);
-  const added = await recordCameBack(deps, item.compute.snapshotKey, snapshot, live);
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
+  const restarted = cameBack(actions, state, toCancel, snapshot);
+  const added = await recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted);
   const back = mergeRefs(
     previous?.restartedDuringWindow ?? [],
     previous?.restartedCount ?? 0,
-    [...added, ...cameBack(actions, state, toCancel, snapshot)].map((r) => ({ ...r, seenAt: now })),
+    [...added, ...restarted].map((r) => ({ ...r, seenAt: now })),
   );
   await issueStop(api, actions, limit);
   const remaining = notStopped(state);
@@ -335,6 +336,7 @@ export async function recordCameBack(
   snapshotKey: string,
   snapshot: ComputeSnapshot,
   live: Omit<ComputeState, 'runs'>,
+  restarted: readonly ResourceRef[] = [],
 ): Promise<ResourceRef[]> {
   const additions = await loadAdditions(deps.store, snapshotKey);
   const restoring = additions ? mergeRestoreSet(snapshot, additions) : snapshot;
@@ -345,16 +347,22 @@ export async function recordCameBack(
     ...found.pipelines.map((p) => ({ kind: 'pipeline' as const, id: p.pipeline_id })),
     ...found.pools.map((p) => ({ kind: 'pool' as const, id: p.instance_pool_id })),
   ];
-  if (refs.length === 0) return [];
+  // Compute of the restore set that was started again (and is stopped again now) is reported too, once.
+  const logged = new Set((additions?.events ?? []).map((e) => `${e.kind}:${e.id}`));
+  const newRefs = new Set(refs.map((r) => `${r.kind}:${r.id}`));
+  const seenAgain = restarted.filter(
+    (r) => r.kind !== 'run' && !newRefs.has(`${r.kind}:${r.id}`) && !logged.has(`${r.kind}:${r.id}`),
+  );
+  if (refs.length === 0 && seenAgain.length === 0) return [];
   const pipelines = await mapLimit(found.pipelines, deps.settings.apiConcurrency, async (p) => {
     const full = await orNotFound(() => deps.api.getPipeline(p.pipeline_id));
     return { ...p, continuous: full?.spec?.continuous === true };
   });
   const now = deps.now();
   const states = new Map<string, string>([
-    ...found.clusters.map((c) => [`cluster:${c.cluster_id}`, c.state] as const),
-    ...found.warehouses.map((w) => [`warehouse:${w.id}`, w.state] as const),
-    ...found.pipelines.map((p) => [`pipeline:${p.pipeline_id}`, p.state] as const),
+    ...live.clusters.map((c) => [`cluster:${c.cluster_id}`, c.state] as const),
+    ...live.warehouses.map((w) => [`warehouse:${w.id}`, w.state] as const),
+    ...live.pipelines.map((p) => [`pipeline:${p.pipeline_id}`, p.state] as const),
   ]);
   const before: RestoreAdditions = additions ?? {
     version: 1,
@@ -373,14 +381,20 @@ export async function recordCameBack(
     pools: [...before.pools, ...found.pools],
     events: [
       ...before.events,
-      ...refs.map((r) => ({ ...r, seenAt: now, state: states.get(`${r.kind}:${r.id}`) })),
+      ...[...refs, ...seenAgain].map((r) => ({
+        kind: r.kind,
+        id: r.id,
+        seenAt: now,
+        state: states.get(`${r.kind}:${r.id}`),
+      })),
     ].slice(0, 4 * MAX_EVENTS),
-    count: before.count + refs.length,
+    count: before.count + refs.length + seenAgain.length,
   };
   await deps.store.putDocument(additionsKeyOf(snapshotKey), next);
-  logger.warn('compute running that restore did not hold: stopped and added to the restore set', {
+  logger.warn('compute came back during the window: stopped again, and restored with the rest', {
     snapshotKey,
     added: refs.slice(0, MAX_EVENTS),
+    startedAgain: seenAgain.slice(0, MAX_EVENTS),
   });
   return refs;
 }

@@ -29,6 +29,8 @@ export const WorkspaceUpdateResultSchema = z.object({
   deadline: z.number(),
   /** The PATCH's answer was lost: what the re-read showed (`resent`: unchanged, sent once more). */
   reconciled: z.enum(['provisioning', 'applied', 'resent']).optional(),
+  /** Databricks refused the change because compute runs: compute is stopped again, then the update retried. */
+  refused: z.object({ attempts: z.number(), message: z.string() }).optional(),
 });
 export type WorkspaceUpdateResult = z.infer<typeof WorkspaceUpdateResultSchema>;
 

@@ -121,8 +121,32 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
     await deps.account.updateWorkspaceKeys(id, change);
     return sent;
   } catch (error) {
+    const refused = refusedForCompute(error, item);
+    if (refused) return { ...sent, patched: false, sentFields: [], refused };
     return { ...sent, ...(await reconcileLostPatch(error, { id, fields, newId, change, deps })) };
   }
+}
+
+/** Databricks refusing the key change this many times because compute runs fails the rotation. */
+const MAX_COMPUTE_REFUSALS = 3;
+
+/**
+ * Databricks refuses the key change while classic compute runs in the workspace's VPC (400 INVALID_STATE,
+ * reference: the update's precondition). Something started between the re-check and the PATCH (a user, a
+ * schedule of another tool): nothing changed, so the state machine goes back to stopping compute and tries
+ * again — at most `MAX_COMPUTE_REFUSALS` times, then the refusal fails the rotation (and compute is restored).
+ */
+function refusedForCompute(error: unknown, item: UpdateItem): WorkspaceUpdateResult['refused'] | undefined {
+  if (!(error instanceof DatabricksApiError) || error.status !== 400 || error.errorCode !== 'INVALID_STATE') {
+    return undefined;
+  }
+  const before = (item as { update?: { refused?: { attempts?: number } } }).update?.refused?.attempts ?? 0;
+  if (before + 1 > MAX_COMPUTE_REFUSALS) throw error;
+  logger.warn('Databricks refused the key change while compute runs: stopping compute again', {
+    workspaceId: item.workspace.workspaceId,
+    attempt: before + 1,
+  });
+  return { attempts: before + 1, message: error.apiMessage.slice(0, 300) };
 }
 
 /**

@@ -137,9 +137,9 @@ function noPatchWithoutUsableKey(report: Report): Invariant {
 
 /**
  * DESIGN §6.5: no classic compute runs between the first stop and the end of the storage wait, whoever
- * starts it. The window ends when restoring begins or, when a storage key was added, 20 minutes (the storage
- * wait) after the workspace was seen RUNNING on it — whichever is later; without a restore it lasts to the
- * end of the run. Flagged: any start, unpause or pool warm-up the product sent in the window; any compute
+ * starts it. The window ends when the workspace is seen RUNNING on the new key or, when a storage key was
+ * added, 20 minutes (the storage wait) after that; when the key did not change, when restoring begins (and
+ * without a restore, at the end of the run). Flagged: any start, unpause or pool warm-up the product sent in the window; any compute
  * the emulator saw start in it (by the product or anyone else) that the product did not stop again; and, on
  * success, any such start the execution's output does not report.
  */
@@ -170,9 +170,12 @@ function nothingStartedDuringWindow(
         (c.output as { status?: string })?.status === 'RUNNING',
     );
     const storageAdded = plan?.workspaces?.find((p) => p.workspaceId === id)?.storageAdded === true;
-    const storageEnd =
-      storageAdded && runningOnNewKey ? runningOnNewKey.exitedAt + (plan?.storageWaitSeconds ?? 0) : 0;
-    const windowEnd = restore ? Math.max(restore.enteredAt, storageEnd) : Number.POSITIVE_INFINITY;
+    // Managed services only: the window closes once the workspace runs on the new key; with a storage key
+    // added, 20 minutes (the storage wait) later; without a key change, when restoring begins.
+    // (The check reads the workspace as it starts: that read is when it was seen RUNNING.)
+    const windowEnd = runningOnNewKey
+      ? runningOnNewKey.enteredAt + (storageAdded ? (plan?.storageWaitSeconds ?? 0) : 0)
+      : (restore?.enteredAt ?? Number.POSITIVE_INFINITY);
     const inWindow = (t: number) => t >= firstStop.t && t < windowEnd;
     for (const e of calls) {
       if (!inWindow(e.t)) continue;

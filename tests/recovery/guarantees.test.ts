@@ -145,6 +145,31 @@ describe('A PATCH whose answer was lost is reconciled, not repeated', () => {
   });
 });
 
+describe('A key change refused because compute runs', () => {
+  it('stops compute again and retries the update when Databricks refuses it with INVALID_STATE', async () => {
+    const scenario = baseScenario({
+      databricksFaults: [
+        { ...PATCH, status: 400, error_code: 'INVALID_STATE', message: 'compute runs in the VPC', times: 1 },
+      ],
+    });
+    const report = await run(scenario);
+    expectSafe(scenario, report, 'refused once');
+    expect(report.status).toBe('SUCCEEDED');
+    expect(calls(report, 'PATCH', /workspaces/).map((e) => e.status)).toEqual([400, 200]);
+  });
+
+  it('gives up after three refusals, restoring compute on the old key', async () => {
+    const scenario = baseScenario({
+      databricksFaults: [{ ...PATCH, status: 400, error_code: 'INVALID_STATE', times: 10 }],
+    });
+    const report = await run(scenario);
+    expectSafe(scenario, report, 'refused always');
+    expect(report.status).toBe('FAILED');
+    expect(calls(report, 'PATCH', /workspaces/)).toHaveLength(4);
+    expect(runningClusters(report)).toEqual(['w1-api', 'w1-ui']);
+  });
+});
+
 describe('What came back during the stop is restored too', () => {
   it('restores a running cluster that the first list answer missed', async () => {
     const scenario = baseScenario({
