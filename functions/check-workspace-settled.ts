@@ -1,4 +1,4 @@
-import { computeDeps, describeNotRestored } from '../lib/compute/index.ts';
+import { computeDeps, describeNotRestored, keepComputeStopped } from '../lib/compute/index.ts';
 import { checkWorkspaceSettled, SettleItemSchema } from '../lib/workspace/settle.ts';
 import { defineStep } from './commons/handler.ts';
 
@@ -12,5 +12,6 @@ export const handler = defineStep('check-workspace-settled', SettleItemSchema, (
     now: env.clock.now(),
     waitMinutes: env.settings.recoveryWorkspaceWaitMinutes,
     describeStopped: async () => (await describeNotRestored(item, computeDeps(item, env))).summary,
+    keepStopped: () => keepComputeStopped(item, computeDeps(item, env)),
   }),
 );

@@ -67,7 +67,9 @@ const SettingsSchema = z.object({
     .min(1)
     .default(120),
   /** After a failure at or after the PATCH: how long recovery waits for the workspace to stop updating. */
-  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes').min(1).default(180),
+  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes')
+    .min(1)
+    .default(180),
   COMPUTE_RESTORE_TIMEOUT_MINUTES: bounded(LIMITS.computeRestoreTimeoutMinutes, 'minutes').min(1).default(45),
   /** Parallel Databricks calls per step (each still honours 429s). */
   API_CONCURRENCY: bounded(LIMITS.apiConcurrency, 'parallel calls').int().min(1).default(8),

@@ -23,4 +23,4 @@ export {
   setSnapshotS3Client,
   snapshotStoreFor,
 } from './snapshot-store.ts';
-export { checkComputeStopped, stopCompute } from './stop.ts';
+export { checkComputeStopped, keepComputeStopped, stopCompute } from './stop.ts';

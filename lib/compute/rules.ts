@@ -211,7 +211,8 @@ export function notStopped(state: ComputeState): ResourceRef[] {
 /**
  * What came back after the stop had been issued: all-purpose clusters, warehouses and pipelines that need a
  * stop call again, pools whose settings were changed back, and runs the snapshot did not have. Leftover
- * job/pipeline clusters are not "back": their stop was only deferred until the runs ended.
+ * job/pipeline clusters are not "back" (their stop was only deferred until the runs ended) unless they are
+ * found starting again (PENDING).
  */
 export function cameBack(
   actions: StopActions,
@@ -219,7 +220,10 @@ export function cameBack(
   runsToCancel: readonly RunInfo[],
   snapshot: ComputeSnapshot,
 ): ResourceRef[] {
-  const allPurpose = new Set(state.clusters.filter(isAllPurpose).map((c) => c.cluster_id));
+  // A job or pipeline cluster found starting (PENDING) was started again: a deferred one would be RUNNING.
+  const allPurpose = new Set(
+    state.clusters.filter((c) => isAllPurpose(c) || c.state === 'PENDING').map((c) => c.cluster_id),
+  );
   const knownRuns = new Set(snapshot.runs.map((r) => r.run_id));
   return [
     ...actions.clusters.filter((id) => allPurpose.has(id)).map((id) => ({ kind: 'cluster' as const, id })),

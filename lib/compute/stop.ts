@@ -10,6 +10,7 @@ import {
   type RestoreAdditions,
   type RunInfo,
   type StopCheckItem,
+  StopCheckItemSchema,
   type StopCheckResult,
   type StopItem,
   type StopResult,
@@ -437,4 +438,29 @@ async function issueStop(api: WorkspaceApi, actions: StopActions, limit: number)
       ),
     ),
   );
+}
+
+/**
+ * While the workspace updates (after the PATCH, or while recovery waits for it to settle), keeps compute
+ * stopped: one guard turn of `checkComputeStopped`, best effort — a workspace API that does not answer
+ * during the update must not fail the poll, so errors are reported, not thrown. `item` is the state
+ * machine's item; without a stop result (nothing was stopped) there is nothing to guard.
+ */
+export async function keepComputeStopped(
+  item: unknown,
+  deps: ComputeDeps,
+): Promise<{ stillRunning: number; cameBack: number; error?: string }> {
+  const parsed = StopCheckItemSchema.safeParse(item);
+  if (!parsed.success) return { stillRunning: 0, cameBack: 0 };
+  try {
+    const check = await checkComputeStopped({ ...parsed.data, workspaceCheck: undefined }, deps, {
+      guard: true,
+    });
+    const stillRunning = Object.values(check.remaining).reduce((a: number, b) => a + (b ?? 0), 0);
+    return { stillRunning, cameBack: check.restartedCount };
+  } catch (error) {
+    const e = error as Error;
+    logger.warn('could not check compute while the workspace updates', { errorName: e.name });
+    return { stillRunning: 0, cameBack: 0, error: `${e.name}: ${e.message}`.slice(0, 300) };
+  }
 }

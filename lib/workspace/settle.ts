@@ -50,6 +50,8 @@ export async function checkWorkspaceSettled(
     now: number;
     waitMinutes: number;
     describeStopped: () => Promise<string>;
+    /** Stops again whatever started meanwhile (best effort): nothing may run while it updates. */
+    keepStopped: () => Promise<unknown>;
   },
 ): Promise<SettleResult> {
   const id = item.workspace.workspaceId;
@@ -68,6 +70,7 @@ export async function checkWorkspaceSettled(
   const status = workspace?.workspace_status ?? 'UNKNOWN';
   const base = { keyChanged: false, storageApplied: false, deadline };
   if (!workspace || status === 'PROVISIONING') {
+    await deps.keepStopped();
     if (deps.now <= deadline) return { status: 'UPDATING', workspaceStatus: status, ...base };
     const why = workspace ? `is still PROVISIONING` : `could not be read (${readError})`;
     throw new WorkspaceStillUpdating(

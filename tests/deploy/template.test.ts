@@ -59,7 +59,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'restore-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject'],
-  'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
+  'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'report-compute-not-restored': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
   verify: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'finish-rotation': [...LOGS],
@@ -513,12 +513,12 @@ describe('IAM', () => {
       'finish-rotation': ['secretsmanager:GetSecretValue'],
       'announce-retention': ['secretsmanager:GetSecretValue'],
       // The snapshot store is one module: only check-compute-restored closes the open-snapshot pointer
-      // (DeleteObject), and the two recovery read-outs never write.
+      // (DeleteObject), and the report of what is still stopped never writes.
       'stop-compute': ['s3:DeleteObject'],
       'check-compute-stopped': ['s3:DeleteObject'],
       'check-workspace': ['s3:DeleteObject'],
       'restore-compute': ['s3:DeleteObject'],
-      'check-workspace-settled': ['s3:PutObject', 's3:DeleteObject'],
+      'check-workspace-settled': ['s3:DeleteObject'],
       'report-compute-not-restored': ['s3:PutObject', 's3:DeleteObject'],
     };
     let bundles: FunctionBundle[];
