@@ -191,7 +191,13 @@ function nothingStartedDuringWindow(
         .filter((x) => x.enable_serverless_compute === true)
         .map((x) => String(x.id)),
     );
+    // Compute someone else starts matters once a key change was sent: before any PATCH was accepted (the
+    // rotation failed earlier) nothing is updating, and what a user runs then harms nothing.
+    const patched = report.callLog.some(
+      (e) => e.method === 'PATCH' && e.status < 400 && e.path.includes(`/workspaces/${id}`),
+    );
     for (const s of starts) {
+      if (!patched) break;
       if (s.workspaceId !== id || !inWindow(s.t) || s.by === 'api') continue;
       if (s.kind === 'warehouse' && serverless.has(s.id)) continue;
       const stoppedAgain = calls.some(
