@@ -18,6 +18,7 @@ import {
   checkRestored,
   checkStopped,
   type Harness,
+  ids,
   invoke,
   itemFor,
   type Json,
@@ -122,12 +123,6 @@ const EVERYTHING = {
 };
 
 const byId = (items: Json[], field: string) => new Map(items.map((x) => [String(x[field]), x]));
-const ids = (items: Json[], field: string, states: string[]) =>
-  items
-    .filter((x) => states.includes(String(x.state)))
-    .map((x) => String(x[field]))
-    .sort();
-
 describe('Compute quiesce and restore against the emulator', () => {
   it('ends with exactly the pre-rotation set running', async () => {
     // Prepare

@@ -180,3 +180,10 @@ export const START_CALL = /clusters\/start|warehouses\/[^/]+\/start|pipelines\/[
 /** Workspace API calls that change something (no reads, no token calls). */
 export const writes = (h: Harness): CallLogEntry[] =>
   h.emu.callLog().filter((e) => e.method !== 'GET' && !e.path.includes('/oidc/'));
+
+/** Ids of `items` whose state is one of `states`, sorted. */
+export const ids = (items: Json[], field: string, states: string[]): string[] =>
+  items
+    .filter((x) => states.includes(String(x.state)))
+    .map((x) => String(x[field]))
+    .sort();

@@ -133,3 +133,62 @@ describe('MemorySnapshotStore', () => {
     expect((await store.get(KEY))?.clusters).toHaveLength(1);
   });
 });
+
+describe('A snapshot that was written can always be read back (DESIGN §6.4)', () => {
+  /** What Databricks can return: numeric tag values, nulls for absent fields, fields nobody modelled. */
+  const asDatabricksSendsIt = {
+    ...snapshot(1),
+    clusters: [
+      {
+        cluster_id: 'c',
+        state: 'RUNNING',
+        cluster_source: 'UI',
+        cluster_name: null,
+        instance_pool_id: null,
+        spark_version: '15.4.x-scala2.12',
+        custom_tags: { cost_center: 4711 },
+      },
+    ],
+    pools: [
+      {
+        instance_pool_id: 'p',
+        instance_pool_name: 'pool',
+        node_type_id: 'i3.xlarge',
+        min_idle_instances: 2,
+        max_capacity: null,
+        idle_instance_autotermination_minutes: 30,
+        custom_tags: { team: 7, owner: 'data' },
+        stats: { idle_count: 2, used_count: null },
+        preloaded_spark_versions: ['15.4.x-scala2.12'],
+      },
+    ],
+    warehouses: [{ id: 'w', state: 'RUNNING', name: null, channel: { name: 'CHANNEL_NAME_CURRENT' } }],
+    jobs: [{ job_id: 1, name: null, schedule: { quartz_cron_expression: 'x', pause_status: 'UNPAUSED' } }],
+    pipelines: [{ pipeline_id: 'pl', state: 'RUNNING', continuous: true, serverless: null, creator: 'x' }],
+    runs: [{ run_id: 5, life_cycle_state: 'RUNNING', continuous: false, job_id: null, run_page_url: 'u' }],
+    somethingNew: { kept: true },
+  } as unknown as ComputeSnapshot;
+
+  it.each([
+    ['memory', () => new MemorySnapshotStore()],
+    ['file', () => new FileSnapshotStore(mkdtempSync(join(tmpdir(), 'snapshots-')))],
+  ] as const)('round-trips numeric tag values, nulls and unknown fields (%s store)', async (_, make) => {
+    const store = make();
+    await store.putIfAbsent(KEY, asDatabricksSendsIt);
+    const back = (await store.get(KEY)) as unknown as Record<string, unknown>;
+    expect(back).toBeDefined();
+    const pools = back.pools as Array<Record<string, unknown>>;
+    expect(pools[0]?.custom_tags).toEqual({ team: 7, owner: 'data' });
+    expect(pools[0]?.preloaded_spark_versions).toEqual(['15.4.x-scala2.12']);
+    expect(pools[0]?.max_capacity).toBeUndefined();
+    expect((back.clusters as Array<Record<string, unknown>>)[0]?.spark_version).toBe('15.4.x-scala2.12');
+    expect(back.somethingNew).toEqual({ kept: true });
+  });
+
+  it('refuses to write a snapshot it could not read back, before anything is stopped', async () => {
+    const store = new MemorySnapshotStore();
+    const broken = { ...snapshot(1), clusters: [{ state: 'RUNNING' }] } as unknown as ComputeSnapshot;
+    await expect(store.putIfAbsent(KEY, broken)).rejects.toThrow(SnapshotUnreadable);
+    expect(await store.get(KEY)).toBeUndefined();
+  });
+});
