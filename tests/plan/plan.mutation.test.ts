@@ -337,21 +337,32 @@ describe('Plan: which workspaces a manual rotation looks at', () => {
     expect(error.details?.field).toBe('WORKSPACE_IDS');
   });
 
-  it('leaves out, and says why, workspaces of other regions when every workspace is in scope', async () => {
-    // Prepare
+  it('leaves out, and says why, workspaces of other regions when the alias governs every workspace registered under it', async () => {
+    // Prepare: no WORKSPACE_IDS, so the workspaces registered under the watched alias follow it
     const w = world({
+      aliasOn: NEW_KEY,
       workspaces: [
         { workspace_id: WS, workspace_name: 'prod', managed_services_customer_managed_key_id: 'cfg-old' },
-        { workspace_id: WS2, workspace_name: 'dev', aws_region: 'eu-west-1' },
-        { workspace_id: WS3, workspace_name: 'lab', aws_region: undefined },
+        {
+          workspace_id: WS2,
+          workspace_name: 'dev',
+          aws_region: 'eu-west-1',
+          managed_services_customer_managed_key_id: 'cfg-old',
+        },
+        {
+          workspace_id: WS3,
+          workspace_name: 'lab',
+          aws_region: undefined,
+          managed_services_customer_managed_key_id: 'cfg-old',
+        },
       ],
     });
     // Act
-    const plan = await w.plan(manual({ workspaceIds: undefined }));
+    const plan = await w.plan(fixture('cloudtrail-update-alias'));
     // Assess
     expect(plan.workspaces.map((p) => p.workspaceId)).toEqual([WS]);
     expect(plan.reason).toBe(
-      `manual request: rotating 1 workspace(s) to ${NEW_ARN}; left out: ${WS2} (dev) is in eu-west-1, the key in us-east-1; ${WS3} (lab) is in an unknown region, the key in us-east-1`,
+      `watched alias ${WATCHED_ALIAS} now points at ${NEW_ARN}: rotating 1 workspace(s) to ${NEW_ARN}; left out: ${WS2} (dev) is in eu-west-1, the key in us-east-1; ${WS3} (lab) is in an unknown region, the key in us-east-1`,
     );
   });
 
