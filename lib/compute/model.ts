@@ -291,6 +291,8 @@ export const StopCheckItemSchema = RotationItemSchema.extend({
   computeCheck: StopCheckResultSchema.optional(),
   /** Present once the workspace runs on the new key: the check then guards the storage wait. */
   workspaceCheck: z.looseObject({ status: z.string(), runningAt: z.number().optional() }).optional(),
+  /** Present in recovery once the workspace settled with a storage key applied: the same guard applies. */
+  settled: z.looseObject({ status: z.string().optional(), settledAt: z.number().optional() }).optional(),
 });
 export type StopCheckItem = z.infer<typeof StopCheckItemSchema>;
 

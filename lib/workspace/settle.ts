@@ -24,6 +24,8 @@ export const SettleResultSchema = z.object({
   storageApplied: z.boolean(),
   /** Epoch ms after which a workspace still updating fails the iteration without restoring. */
   deadline: z.number(),
+  /** Epoch ms when it was seen settled (a storage wait in recovery counts from there). */
+  settledAt: z.number().optional(),
 });
 export type SettleResult = z.infer<typeof SettleResultSchema>;
 
@@ -83,5 +85,12 @@ export async function checkWorkspaceSettled(
   const keyChanged = newId !== undefined && fields.every((f) => workspace[f] === newId);
   const storageApplied =
     newId !== undefined && item.workspace.storageAdded && workspace.storage_customer_managed_key_id === newId;
-  return { status: 'SETTLED', workspaceStatus: status, keyChanged, storageApplied, deadline };
+  return {
+    status: 'SETTLED',
+    workspaceStatus: status,
+    keyChanged,
+    storageApplied,
+    deadline,
+    settledAt: deps.now,
+  };
 }

@@ -272,3 +272,27 @@ describe('Restore retries what can still come back', () => {
     expect(report.error?.cause).not.toMatch(/unknown:/);
   });
 });
+
+describe('The storage wait after a failure', () => {
+  it('is guarded too: a cluster a user starts while recovery waits out the storage key is stopped again', async () => {
+    const scenario = baseScenario({
+      storage: true,
+      settings: { storageWaitMinutes: 20 },
+      timings: { workspaceUpdate: [120, 120], clusterTerminate: [30, 30] },
+      databricksFaults: [{ kind: 'startCluster', cluster_id: 'w1-off', afterStopSeconds: 900 }],
+      // The normal guard fails for good: recovery takes over with the storage key already applied.
+      awsFaults: [
+        {
+          service: 'lambda',
+          operation: 'Keep compute stopped during the storage wait',
+          error: 'Lambda.Unknown',
+          times: 20,
+        },
+      ],
+    });
+    const report = await run(scenario);
+    expectSafe(scenario, report, 'recovery storage wait');
+    expect(report.states.some((s) => s.name === 'Keep compute stopped before restoring')).toBe(true);
+    expect(report.error?.cause).toMatch(/\[key changed; compute restored/);
+  });
+});

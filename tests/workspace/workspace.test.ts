@@ -109,7 +109,7 @@ describe('Step: update-workspace', () => {
       fields: ['managed_services_customer_managed_key_id'],
       sentFields: ['managed_services_customer_managed_key_id'],
       patchedAt: NOW,
-      deadline: NOW + 60 * 60_000,
+      deadline: NOW + 120 * 60_000, // WORKSPACE_UPDATE_TIMEOUT_MINUTES defaults to 120
     });
     expect(account.calls.find((c) => c.method === 'updateWorkspaceKeys')?.args).toEqual([
       WS,
