@@ -185,7 +185,8 @@ export async function checkComputeStopped(
   const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
   if (options.guard) {
     // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
-    const from = item.workspaceCheck?.runningAt ?? now;
+    // In recovery the wait counts from when the workspace was seen settled (the conservative anchor).
+    const from = item.settled?.settledAt ?? item.workspaceCheck?.runningAt ?? now;
     const until = from + item.storageWaitSeconds * 1000;
     if (back.count > (previous?.restartedCount ?? 0)) {
       logger.warn('compute started during the storage wait and was stopped again', {
@@ -453,9 +454,13 @@ export async function keepComputeStopped(
   const parsed = StopCheckItemSchema.safeParse(item);
   if (!parsed.success) return { stillRunning: 0, cameBack: 0 };
   try {
-    const check = await checkComputeStopped({ ...parsed.data, workspaceCheck: undefined }, deps, {
-      guard: true,
-    });
+    const check = await checkComputeStopped(
+      { ...parsed.data, workspaceCheck: undefined, settled: undefined },
+      deps,
+      {
+        guard: true,
+      },
+    );
     const stillRunning = Object.values(check.remaining).reduce((a: number, b) => a + (b ?? 0), 0);
     return { stillRunning, cameBack: check.restartedCount };
   } catch (error) {
