@@ -1,4 +1,4 @@
-import { mapLimit } from '../concurrency.ts';
+import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
 import { logger } from '../log.ts';
 import type { ComputeDeps } from './deps.ts';
@@ -110,9 +110,28 @@ export async function checkComputeStopped(
 ): Promise<StopCheckResult> {
   const { api, settings } = deps;
   const limit = settings.apiConcurrency;
-  const snapshot = await loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId);
+  const guard = options.guard === true;
+  // Guarding: one failing read must not keep everything else from being stopped again (errors are logged).
+  const tolerant = async <T>(what: string, read: () => Promise<T>, fallback: T): Promise<T> => {
+    if (!guard) return read();
+    try {
+      return await read();
+    } catch (error) {
+      logger.warn('guard: a read failed; stopping what can be seen without it', {
+        what,
+        errorName: (error as Error).name,
+      });
+      return fallback;
+    }
+  };
+  const stored = await tolerant(
+    'snapshot',
+    () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId),
+    undefined,
+  );
+  const snapshot = stored ?? emptySnapshot(item);
   const previous = item.computeCheck;
-  const runs = await readActiveRuns(api, continuousJobIds(snapshot));
+  const runs = await tolerant('runs', () => readActiveRuns(api, continuousJobIds(snapshot)), []);
   const now = deps.now();
   const where = `workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName})`;
   const drained =
@@ -161,18 +180,24 @@ export async function checkComputeStopped(
   // A run already being cancelled needs no second cancel; any other active run is cancelled (one that
   // started during the window, or a continuous job's).
   const toCancel = runs.filter((r) => isActiveRun(r) && r.life_cycle_state !== 'TERMINATING');
-  await cancelRuns(api, toCancel, limit);
-  const live = await readLiveState(api, limit);
+  await tolerant('cancel', () => cancelRuns(api, toCancel, limit), undefined);
+  const live = guard ? await readLiveStateTolerant(api, tolerant) : await readLiveState(api, limit);
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
   const restarted = cameBack(actions, state, toCancel, snapshot);
-  const added = await recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted);
+  const added = stored
+    ? await tolerant(
+        'restore additions',
+        () => recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted),
+        [],
+      )
+    : [];
   const back = mergeRefs(
     previous?.restartedDuringWindow ?? [],
     previous?.restartedCount ?? 0,
     [...added, ...restarted].map((r) => ({ ...r, seenAt: now })),
   );
-  await issueStop(api, actions, limit);
+  await issueStop(api, actions, limit, guard);
   const remaining = notStopped(state);
   const deadline = previous?.deadline ?? item.compute.deadline;
   const result = {
@@ -408,6 +433,37 @@ function continuousJobIds(snapshot: ComputeSnapshot): Set<number> {
   return new Set(snapshot.jobs.filter((j) => isUnpaused(j.continuous)).map((j) => j.job_id));
 }
 
+/** The live state kind by kind, a kind whose list fails read as empty (guarding only). */
+async function readLiveStateTolerant(
+  api: WorkspaceApi,
+  tolerant: <T>(what: string, read: () => Promise<T>, fallback: T) => Promise<T>,
+): Promise<Omit<ComputeState, 'runs'>> {
+  const [clusters, pools, warehouses, pipelines] = await Promise.all([
+    tolerant('clusters', () => readLiveClusters(api), []),
+    tolerant('pools', () => readPools(api), []),
+    tolerant('warehouses', () => readWarehouses(api), []),
+    tolerant('pipelines', () => readPipelines(api, { withSpec: false, concurrency: 1 }), []),
+  ]);
+  return { clusters, pools, warehouses, pipelines };
+}
+
+/** A stand-in when the snapshot cannot be read while guarding: nothing is known to have run. */
+function emptySnapshot(item: StopCheckItem): ComputeSnapshot {
+  return {
+    version: 1,
+    executionId: item.executionId,
+    workspaceId: item.workspace.workspaceId,
+    deploymentName: item.workspace.deploymentName,
+    takenAt: 0,
+    clusters: [],
+    pools: [],
+    warehouses: [],
+    jobs: [],
+    runs: [],
+    pipelines: [],
+  };
+}
+
 async function readLiveState(api: WorkspaceApi, limit: number): Promise<Omit<ComputeState, 'runs'>> {
   const [clusters, pools, warehouses, pipelines] = await Promise.all([
     readLiveClusters(api),
@@ -427,11 +483,19 @@ async function cancelRuns(api: WorkspaceApi, runs: readonly RunInfo[], limit: nu
  * Issues the stop calls, group by group in the reference's order (pipelines, warehouses, clusters, pools),
  * each group in parallel up to `limit`. Every call is idempotent; a resource deleted meanwhile is skipped.
  */
-async function issueStop(api: WorkspaceApi, actions: StopActions, limit: number): Promise<void> {
-  await mapLimit(actions.pipelines, limit, (id) => orNotFound(() => api.stopPipeline(id)));
-  await mapLimit(actions.warehouses, limit, (id) => orNotFound(() => api.stopWarehouse(id)));
-  await mapLimit(actions.clusters, limit, (id) => orNotFound(() => api.terminateCluster(id)));
-  await mapLimit(actions.pools, limit, (p) =>
+async function issueStop(
+  api: WorkspaceApi,
+  actions: StopActions,
+  limit: number,
+  tolerateErrors = false,
+): Promise<void> {
+  // Guarding: every stop is tried even when another fails (the next guard turn tries the failed ones again).
+  const each = <T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<unknown> =>
+    tolerateErrors ? settleLimit(items, limit, fn) : mapLimit(items, limit, fn);
+  await each(actions.pipelines, (id) => orNotFound(() => api.stopPipeline(id)));
+  await each(actions.warehouses, (id) => orNotFound(() => api.stopWarehouse(id)));
+  await each(actions.clusters, (id) => orNotFound(() => api.terminateCluster(id)));
+  await each(actions.pools, (p) =>
     // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
     orNotFound(() =>
       api.editInstancePool(
