@@ -15,6 +15,9 @@ export default {
     'lib/plan/trigger.ts',
     'lib/plan/scope.ts',
     'lib/plan/plan.ts',
+    // Recovery decisions: reconcile a lost PATCH, retry after a refusal, wait for the workspace to settle.
+    'lib/workspace/update.ts',
+    'lib/workspace/settle.ts',
   ],
   // Only what the unit tests import is copied into the sandbox.
   ignorePatterns: [
