@@ -249,3 +249,196 @@ describe('check-workspace-settled: nothing restarts while the workspace updates'
     expect(await s.result).toMatchObject({ keyChanged: false });
   });
 });
+
+describe('update-workspace: the edges of reconciliation', () => {
+  it('goes on waiting when the workspace is PROVISIONING though the field does not show the new id yet', async () => {
+    const account = new FlakyAccount({}, [
+      { error: apiError(0, 'TIMEOUT'), applied: false, status: 'PROVISIONING' },
+    ]);
+    (account.workspaces[0] as Workspace).workspace_status = 'PROVISIONING';
+    // The step's own first read must see RUNNING: make the workspace PROVISIONING only after the PATCH.
+    (account.workspaces[0] as Workspace).workspace_status = 'RUNNING';
+    const original = account.getWorkspace.bind(account);
+    let reads = 0;
+    account.getWorkspace = async (id: number) => {
+      const w = await original(id);
+      return ++reads > 1 ? { ...w, workspace_status: 'PROVISIONING' } : w;
+    };
+    const result = await updateWorkspaceKey(updateItem(), deps(account));
+    expect(result).toMatchObject({ patched: true, reconciled: 'provisioning' });
+    expect(patches(account)).toBe(1);
+  });
+
+  it('does not resend after a lost answer when the workspace is neither RUNNING nor updating', async () => {
+    const account = new FlakyAccount({}, [{ error: apiError(0, 'NETWORK_ERROR'), applied: false }]);
+    const original = account.getWorkspace.bind(account);
+    let reads = 0;
+    account.getWorkspace = async (id: number) => {
+      const w = await original(id);
+      return ++reads > 1 ? { ...w, workspace_status: 'FAILED' } : w;
+    };
+    await expect(updateWorkspaceKey(updateItem(), deps(account))).rejects.toThrow(DatabricksApiError);
+    expect(patches(account)).toBe(1);
+  });
+
+  it('treats a plain 500 whose change took effect as under way', async () => {
+    const account = new FlakyAccount({}, [{ error: apiError(500, 'INTERNAL_ERROR'), applied: true }]);
+    expect(await updateWorkspaceKey(updateItem(), deps(account))).toMatchObject({ reconciled: 'applied' });
+  });
+
+  it('takes only a 400 INVALID_STATE from Databricks as a refusal because compute runs', async () => {
+    const conflict = new FlakyAccount({}, [{ error: apiError(409, 'INVALID_STATE'), applied: false }]);
+    await expect(updateWorkspaceKey(updateItem(), deps(conflict))).rejects.toThrow(DatabricksApiError);
+    const plain = Object.assign(new Error('not from the client'), {
+      status: 400,
+      errorCode: 'INVALID_STATE',
+    });
+    const other = new FlakyAccount({}, [{ error: plain as never, applied: false }]);
+    await expect(updateWorkspaceKey(updateItem(), deps(other))).rejects.toThrow('not from the client');
+  });
+
+  it('keeps a refusal message short', async () => {
+    const account = new FlakyAccount({}, [
+      { error: apiError(400, 'INVALID_STATE', 'x'.repeat(5000)), applied: false },
+    ]);
+    const result = await updateWorkspaceKey(updateItem(), deps(account));
+    expect(result.refused?.message.length).toBe(300);
+  });
+});
+
+describe('update-workspace: what it re-checks before the PATCH', () => {
+  it('sets only the storage field for a storage-only change', async () => {
+    const item = updateItem('cfg-new', rotationItem({ managedServices: false, storage: true }));
+    const account = new FlakyAccount({}, []);
+    const result = await updateWorkspaceKey(item, deps(account));
+    expect(result.fields).toEqual(['storage_customer_managed_key_id']);
+  });
+
+  it("checks the key's region against the workspace's own region first", async () => {
+    const account = new FlakyAccount({ aws_region: 'eu-west-1' }, []);
+    await expect(updateWorkspaceKey(updateItem(), deps(account))).rejects.toThrow(/region/i);
+    expect(patches(account)).toBe(0);
+  });
+
+  it('names the workspace, the state and that nothing changed when it is not RUNNING', async () => {
+    const account = new FlakyAccount({ workspace_status: 'FAILED' }, []);
+    const error = (await updateWorkspaceKey(updateItem(), deps(account)).catch(
+      (e: unknown) => e,
+    )) as Error & {
+      details: Record<string, unknown>;
+    };
+    expect(error.message).toBe(
+      `workspace ${WS} is FAILED, not RUNNING; its key is not changed. Nothing was changed.`,
+    );
+    expect(error.details).toEqual({ workspaceId: WS, status: 'FAILED' });
+    const unknown = new FlakyAccount({ workspace_status: undefined }, []);
+    await expect(updateWorkspaceKey(updateItem(), deps(unknown))).rejects.toThrow(/is in an unknown state/);
+  });
+
+  it('names the storage configuration that appeared when a storage key was set meanwhile', async () => {
+    const item = updateItem('cfg-new', rotationItem({ managedServices: true, storage: true }));
+    const account = new FlakyAccount({ storage_customer_managed_key_id: 'cfg-other' }, []);
+    const error = (await updateWorkspaceKey(item, deps(account)).catch((e: unknown) => e)) as Error & {
+      details: Record<string, unknown>;
+    };
+    expect(error.name).toBe('StorageKeyAlreadySet');
+    expect(error.message).toMatch(/got storage key configuration cfg-other .* cfg-new is not applied/);
+    expect(error.details).toEqual({ workspaceId: WS, current: 'cfg-other', wanted: 'cfg-new' });
+  });
+});
+
+describe('check-workspace-settled: the edges', () => {
+  function settleAt(ws: Partial<Workspace>, item: Partial<SettleItem>, now: number) {
+    const account = new FakeAccount([workspace({ workspace_id: WS, ...ws })], []);
+    return checkWorkspaceSettled({ ...updateItem(), ...item } as SettleItem, {
+      account,
+      now,
+      waitMinutes: 10,
+      describeStopped: async () => 'x',
+      keepStopped: async () => undefined,
+    });
+  }
+
+  it('still waits at the exact deadline, and gives up just after it', async () => {
+    const item = { settled: { deadline: NOW } };
+    expect((await settleAt({ workspace_status: 'PROVISIONING' }, item, NOW)).status).toBe('UPDATING');
+    await expect(settleAt({ workspace_status: 'PROVISIONING' }, item, NOW + 1)).rejects.toMatchObject({
+      name: 'WorkspaceStillUpdating',
+      details: { workspaceId: WS, workspaceStatus: 'PROVISIONING' },
+    });
+  });
+
+  it('says "error" when it does not know what failed, and cuts a long read error', async () => {
+    const account = new FakeAccount([], []);
+    account.getWorkspace = async () => Promise.reject(new Error('y'.repeat(2000)));
+    const error = (await checkWorkspaceSettled(
+      { ...updateItem(), settled: { deadline: NOW - 1 } } as SettleItem,
+      {
+        account,
+        now: NOW,
+        waitMinutes: 10,
+        describeStopped: async () => 'x',
+        keepStopped: async () => undefined,
+      },
+    ).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/after the rotation failed \(error\)/);
+    expect(error.message).not.toContain('y'.repeat(300));
+  });
+
+  it('does not call a key changed without a key configuration, even when the field is empty', async () => {
+    const { keyConfig: _, ...item } = updateItem();
+    const result = await settleAt(
+      { workspace_status: 'RUNNING', [MS]: undefined },
+      { ...item, keyConfig: undefined },
+      NOW,
+    );
+    expect(result).toMatchObject({ keyChanged: false, storageApplied: false });
+  });
+
+  it('does not apply the storage wait when the storage key was not added by this rotation', async () => {
+    const item = updateItem('cfg-new', rotationItem({ managedServices: true, storage: true }));
+    const result = await settleAt(
+      { workspace_status: 'RUNNING', [MS]: 'cfg-new', storage_customer_managed_key_id: 'cfg-new' },
+      { ...item, workspace: { ...item.workspace, storageAdded: false } },
+      NOW,
+    );
+    expect(result).toMatchObject({ keyChanged: true, storageApplied: false });
+  });
+
+  it('parses the recovery item and result as the state machine carries them', async () => {
+    const { SettleItemSchema, SettleResultSchema } = await import('../../lib/workspace/settle.ts');
+    const parsed = SettleItemSchema.parse({
+      ...updateItem(),
+      settled: { keyChanged: false, storageApplied: false },
+      failure: { Error: 'WorkspaceUpdateTimedOut', Cause: 'late' },
+    });
+    expect(parsed.failure).toEqual({ Error: 'WorkspaceUpdateTimedOut', Cause: 'late' });
+    expect(
+      SettleResultSchema.safeParse({
+        status: 'UPDATING',
+        workspaceStatus: 'PROVISIONING',
+        keyChanged: false,
+        storageApplied: false,
+        deadline: 1,
+      }).success,
+    ).toBe(true);
+    expect(
+      SettleResultSchema.safeParse({
+        status: 'SETTLED',
+        workspaceStatus: 'RUNNING',
+        keyChanged: true,
+        storageApplied: false,
+        deadline: 1,
+      }).success,
+    ).toBe(true);
+    expect(
+      SettleResultSchema.safeParse({
+        status: 'DONE',
+        workspaceStatus: 'RUNNING',
+        keyChanged: true,
+        storageApplied: false,
+        deadline: 1,
+      }).success,
+    ).toBe(false);
+  });
+});
