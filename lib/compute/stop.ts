@@ -101,7 +101,10 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
  * `check-compute-stopped`, one turn of the Wait → Check → Choice loop (and the re-check right before the
  * PATCH). While draining it only watches the runs; once drained it issues the stops (idempotent) and from
  * then on stops again whatever came back (an auto-started warehouse, a cluster a user started), recording it.
- * What came back is never added to the restore set: restore works from the snapshot alone.
+ * What came back and the snapshot does not restore is added to the restore additions beside the snapshot
+ * (`recordCameBack`), so restore brings it back too. With `guard` (after the PATCH: the post-update and
+ * storage waits) it never fails for the stop deadline, tolerates a failing read, and says when the storage
+ * wait is over.
  */
 export async function checkComputeStopped(
   item: StopCheckItem,
