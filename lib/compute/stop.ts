@@ -202,7 +202,13 @@ export async function checkComputeStopped(
   );
   await issueStop(api, actions, limit, guard);
   const remaining = notStopped(state);
-  const deadline = previous?.deadline ?? item.compute.deadline;
+  // Back from a PATCH Databricks refused because compute ran: stopping starts again, so does its deadline.
+  const update = (item as { update?: { refused?: unknown; patchedAt?: number } }).update;
+  const restartedAt = update?.refused !== undefined ? update.patchedAt : undefined;
+  const deadline = Math.max(
+    previous?.deadline ?? item.compute.deadline,
+    restartedAt === undefined ? 0 : restartedAt + settings.computeStopTimeoutMinutes * MINUTE,
+  );
   const result = {
     activeRuns: runs.length,
     deadline,

@@ -76,3 +76,44 @@ describe('A new execution after one that left compute stopped', () => {
     expect(snapshot.inherited).toBeUndefined();
   });
 });
+
+describe('Back from a key change Databricks refused because compute ran', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('gives the stop a fresh deadline instead of failing at the original one', async () => {
+    h = await startWorkspace(
+      { clusters: [{ cluster_id: 'etl', cluster_source: 'UI', state: 'RUNNING' }] },
+      { timings: { clusterTerminate: [600, 600] } },
+    );
+    const stopped = await stopUntilStopped(h, itemFor());
+    // Long after the original stop deadline, someone starts the cluster and Databricks refuses the PATCH.
+    h.emu.clock.advance(3 * 3600);
+    const now = h.emu.clock.now();
+    const back = {
+      ...stopped,
+      compute: stopped.compute && { ...stopped.compute, deadline: now - 1 },
+      computeCheck: stopped.computeCheck && { ...stopped.computeCheck, deadline: now - 1 },
+      update: {
+        patched: false,
+        fields: [],
+        sentFields: [],
+        patchedAt: now,
+        deadline: now,
+        refused: { attempts: 1, message: 'compute runs' },
+      },
+    };
+    const { handler } = await import('../../functions/check-compute-stopped.ts');
+    const { invoke } = await import('./harness.ts');
+    const { databricksFor } = await import('../../lib/databricks/index.ts');
+    await databricksFor(loadSettings()).workspace('acme-prod').startCluster('etl');
+    h.emu.clock.advance(30);
+    // Stopped again, it takes 10 minutes to terminate: stopping goes on, it does not fail with ComputeDidNotStop.
+    const result = await invoke<{ status: string; deadline: number }>(handler, back);
+    expect(result.status).toBe('STOPPING');
+    expect(result.deadline).toBeGreaterThan(now);
+  });
+});
