@@ -5,7 +5,7 @@ import { fieldPath, RotatorError } from '../lib/errors.ts';
 import { seededToken } from './emulator/random.ts';
 
 /**
- * The scenario file of local mode (../shared SCENARIOS.md): what the emulators start from, the settings
+ * The scenario file of local mode (format in the README, § Scenarios and reports): what the emulators start from, the settings
  * and the execution input. Only fields that drive the emulation are validated; every other field on a
  * resource object is kept and returned as given, so real API output can be pasted in.
  */
@@ -177,7 +177,7 @@ const KeySchema = z.looseObject({
 });
 
 /**
- * A fault of an AWS call (SCENARIOS.md: `aws.faults`): the `times` matching calls after the first `skip`
+ * A fault of an AWS call (README § Scenarios and reports: `aws.faults`): the `times` matching calls after the first `skip`
  * fail with the error `error` (a name, e.g. `KMSInternalException`, `ThrottlingException`, `SlowDown`) and/or
  * HTTP `status`. `after: true` makes the call take effect first (a lost response). `service: "lambda"`
  * fails a Task of the state machine instead: `operation` is the state's name (`Update workspace`) and

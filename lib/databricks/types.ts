@@ -1,6 +1,6 @@
 /**
  * Databricks REST models, with Databricks' own field names, for exactly the endpoints this product uses.
- * Source: ../shared/reference/databricks-api.md (checked against the generated Databricks SDK models).
+ * Source: the Databricks REST API reference and the generated Databricks SDK models (`@databricks/sdk-experimental`).
  * Objects may carry more fields than typed here; the index signatures keep them (a snapshot must be able to
  * repeat what the API returned).
  */

@@ -22,7 +22,7 @@ import { type Clock, clock as currentClock } from '../../lib/clock.ts';
  * exception classes, so `error.name` and `instanceof` are what the real client gives.
  */
 
-/** A key as the scenario's `aws.keys[]` describes it (SCENARIOS.md). */
+/** A key as the scenario's `aws.keys[]` describes it (README § Scenarios and reports). */
 export interface ScenarioKey {
   keyId: string;
   region?: string | undefined;

@@ -41,7 +41,7 @@ export interface DowntimeWindow {
   platformMinimumSeconds: number;
 }
 
-/** The run report (SCENARIOS.md, a public contract: extend only with optional fields). */
+/** The run report (README § Scenarios and reports, a public contract: extend only with optional fields). */
 export interface Report {
   scenario: string;
   status: 'SUCCEEDED' | 'FAILED';

@@ -48,7 +48,7 @@ export interface RunOptions {
 /**
  * Runs one scenario end to end on this machine: the Databricks emulator over HTTP, the local KMS and
  * Secrets Manager stand-ins behind the AWS SDK client interface, and the real ASL executed by
- * aws-local-stepfunctions with each Task mapped to its real handler. Returns the report of SCENARIOS.md.
+ * aws-local-stepfunctions with each Task mapped to its real handler. Returns the report (README § Scenarios and reports).
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<Report> {
   if (scenario.input === undefined) {
