@@ -36,7 +36,13 @@ import {
   restoreSet,
   restoreSetCounts,
 } from './rules.ts';
-import { loadAdditions, loadSnapshot, openSnapshotKeyOf, type SnapshotStore } from './snapshot-store.ts';
+import {
+  loadAdditions,
+  loadRestoreSet,
+  loadSnapshot,
+  openSnapshotKeyOf,
+  type SnapshotStore,
+} from './snapshot-store.ts';
 
 const MINUTE = 60_000;
 const NONE: RestoreCounts = { clusters: 0, pools: 0, warehouses: 0, pipelines: 0, jobs: 0 };
@@ -57,7 +63,7 @@ const RETRY_MAX_MS = 5 * MINUTE;
 export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Promise<RestoreResult> {
   const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   const deadline = deps.now() + deps.settings.computeRestoreTimeoutMinutes * MINUTE;
-  const snapshot = await restoringSnapshot(deps.store, key);
+  const snapshot = await loadRestoreSet(deps.store, key);
   if (!snapshot) {
     return {
       snapshotKey: key,
@@ -119,7 +125,7 @@ export async function checkComputeRestored(
   const key = item.restore.snapshotKey;
   const limit = deps.settings.apiConcurrency;
   const snapshot =
-    (await restoringSnapshot(deps.store, key)) ??
+    (await loadRestoreSet(deps.store, key)) ??
     (await loadSnapshot(deps.store, key, item.workspace.workspaceId));
   const jobsVerified = item.restoreCheck?.jobsVerified === true;
   const view = await readRestoreView(deps.api, snapshot, { jobs: !jobsVerified, limit });
@@ -206,7 +212,7 @@ export async function describeNotRestored(
   const where = deps.store.locate(key);
   let snapshot: ComputeSnapshot | undefined;
   try {
-    snapshot = await restoringSnapshot(deps.store, key);
+    snapshot = await loadRestoreSet(deps.store, key);
   } catch (error) {
     return {
       summary: `the compute snapshot ${where} could not be read (${errorText(error)}): what was stopped is unknown; check the workspace and restore by hand`,
@@ -265,14 +271,6 @@ export async function describeNotRestored(
     snapshot: where,
     notRestored: restoreCounts(notBack),
   };
-}
-
-/** The snapshot united with its restore additions (`undefined`: no snapshot, nothing was touched). */
-async function restoringSnapshot(store: SnapshotStore, key: string): Promise<ComputeSnapshot | undefined> {
-  const snapshot = await store.get(key);
-  if (!snapshot) return undefined;
-  const additions = await loadAdditions(store, key);
-  return additions ? mergeRestoreSet(snapshot, additions) : snapshot;
 }
 
 /** Everything is back: the workspace no longer has compute stopped under this snapshot. */

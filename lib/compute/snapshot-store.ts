@@ -11,6 +11,7 @@ import {
   type RestoreAdditions,
   RestoreAdditionsSchema,
 } from './model.ts';
+import { mergeRestoreSet } from './rules.ts';
 
 /**
  * Where compute snapshots live. The Step Functions state is limited to 256 KB, and a workspace with
@@ -290,6 +291,20 @@ export const additionsKeyOf = (snapshotKey: string): string =>
  * without restoring) honours that snapshot instead of snapshotting a stopped workspace (DESIGN §6.4).
  */
 export const openSnapshotKeyOf = (workspaceId: number): string => `open/${workspaceId}.json`;
+
+/**
+ * What restore brings back: the snapshot united with its restore additions (`undefined`: no snapshot,
+ * nothing was touched).
+ */
+export async function loadRestoreSet(
+  store: SnapshotStore,
+  snapshotKey: string,
+): Promise<ComputeSnapshot | undefined> {
+  const snapshot = await store.get(snapshotKey);
+  if (!snapshot) return undefined;
+  const additions = await loadAdditions(store, snapshotKey);
+  return additions ? mergeRestoreSet(snapshot, additions) : snapshot;
+}
 
 /** The restore additions stored beside `snapshotKey` (none yet: `undefined`). */
 export async function loadAdditions(

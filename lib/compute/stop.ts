@@ -45,7 +45,13 @@ import {
   snapshotCounts,
   stopActions,
 } from './rules.ts';
-import { additionsKeyOf, loadAdditions, loadSnapshot, openSnapshotKeyOf } from './snapshot-store.ts';
+import {
+  additionsKeyOf,
+  loadAdditions,
+  loadRestoreSet,
+  loadSnapshot,
+  openSnapshotKeyOf,
+} from './snapshot-store.ts';
 
 const MINUTE = 60_000;
 
@@ -217,7 +223,7 @@ export async function checkComputeStopped(
     restartedCount: back.count,
   };
   const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
-  if (options.guard) {
+  if (guard) {
     // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
     // In recovery the wait counts from when the workspace was seen settled (the conservative anchor).
     const from = item.settled?.settledAt ?? item.workspaceCheck?.runningAt ?? now;
@@ -319,15 +325,13 @@ async function inheritOpenSnapshot(
     | undefined;
   const earlierKey = typeof pointer?.snapshotKey === 'string' ? pointer.snapshotKey : undefined;
   if (!earlierKey || earlierKey === snapshotKeyOf(item)) return fresh;
-  const earlier = await deps.store.get(earlierKey);
-  if (!earlier) {
+  const whole = await loadRestoreSet(deps.store, earlierKey);
+  if (!whole) {
     logger.warn('open snapshot pointer names a snapshot that no longer exists; ignored', {
       snapshotKey: earlierKey,
     });
     return fresh;
   }
-  const additions = await loadAdditions(deps.store, earlierKey);
-  const whole = additions ? mergeRestoreSet(earlier, additions) : earlier;
   const exists = {
     clusters: new Set(fresh.clusters.map((c) => c.cluster_id)),
     warehouses: new Set(fresh.warehouses.map((w) => w.id)),
@@ -346,7 +350,7 @@ async function inheritOpenSnapshot(
     workspaceId: item.workspace.workspaceId,
     earlierSnapshot: earlierKey,
   });
-  return { ...merged, inherited: [...(earlier.inherited ?? []), earlierKey] };
+  return { ...merged, inherited: [...(whole.inherited ?? []), earlierKey] };
 }
 
 /** Records that this workspace's compute is stopped under `key` (see `inheritOpenSnapshot`). */
