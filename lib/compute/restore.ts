@@ -29,7 +29,6 @@ import {
 import {
   assessRestore,
   isUnpaused,
-  mergeRestoreSet,
   type RestoreAction,
   type RestoreView,
   restoreCounts,
