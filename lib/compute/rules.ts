@@ -212,17 +212,21 @@ export function notStopped(state: ComputeState): ResourceRef[] {
  * What came back after the stop had been issued: all-purpose clusters, warehouses and pipelines that need a
  * stop call again, pools whose settings were changed back, and runs the snapshot did not have. Leftover
  * job/pipeline clusters are not "back" (their stop was only deferred until the runs ended) unless they are
- * found starting again (PENDING).
+ * found starting again (PENDING), or everything had already been seen stopped (`allSeenStopped`: a check
+ * said STOPPED, or the PATCH was sent) — then nothing is deferred any more and any cluster running came back.
  */
 export function cameBack(
   actions: StopActions,
   state: ComputeState,
   runsToCancel: readonly RunInfo[],
   snapshot: ComputeSnapshot,
+  options: { allSeenStopped?: boolean } = {},
 ): ResourceRef[] {
   // A job or pipeline cluster found starting (PENDING) was started again: a deferred one would be RUNNING.
   const allPurpose = new Set(
-    state.clusters.filter((c) => isAllPurpose(c) || c.state === 'PENDING').map((c) => c.cluster_id),
+    state.clusters
+      .filter((c) => options.allSeenStopped === true || isAllPurpose(c) || c.state === 'PENDING')
+      .map((c) => c.cluster_id),
   );
   const knownRuns = new Set(snapshot.runs.map((r) => r.run_id));
   return [

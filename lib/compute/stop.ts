@@ -193,7 +193,9 @@ export async function checkComputeStopped(
   const live = guard ? await readLiveStateTolerant(api, tolerant) : await readLiveState(api, limit);
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
-  const restarted = cameBack(actions, state, toCancel, snapshot);
+  const restarted = cameBack(actions, state, toCancel, snapshot, {
+    allSeenStopped: guard || previous?.status === 'STOPPED',
+  });
   const added = stored
     ? await tolerant(
         'restore additions',

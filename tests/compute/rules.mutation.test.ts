@@ -356,6 +356,16 @@ describe('What came back during the window', () => {
     expect(refs).toEqual([{ kind: 'cluster', id: 'job-again' }]);
   });
 
+  it('reports a running job cluster once everything had been seen stopped: nothing is deferred any more', () => {
+    // Prepare
+    const actions: StopActions = { ...noActions(), clusters: ['job-back'] };
+    const now = state({ clusters: [cluster('job-back', 'RUNNING', { cluster_source: 'JOB' })] });
+    // Act
+    const refs = cameBack(actions, now, [], snapshot(), { allSeenStopped: true });
+    // Assess
+    expect(refs).toEqual([{ kind: 'cluster', id: 'job-back' }]);
+  });
+
   it('keeps the refs listed before, and counts a ref repeated in one batch once', () => {
     // Act
     const merged = mergeRefs([{ kind: 'cluster', id: 'a' }], 1, [
