@@ -1,5 +1,21 @@
 import type { Clock } from '../lib/clock.ts';
 
+/**
+ * The clock the emulators run on: simulated epoch ms and seconds since start, sleeps on the same timeline, and
+ * jumps. Two implementations: `SimClock` (real time, scaled: the standalone emulator, which external clients
+ * talk to) and `VirtualClock` (local/virtual-time.ts: the local runner's discrete-event time).
+ */
+export interface EmulatorClock extends Clock {
+  /** Simulated seconds per real second (the virtual clock: pacing only, 0 = as fast as possible). */
+  readonly timeScale: number;
+  /** Simulated seconds since the clock started. */
+  seconds(): number;
+  /** The simulated epoch ms of a point given in simulated seconds since start. */
+  epochMsAt(seconds: number): number;
+  /** Jumps the clock forward by `seconds`. */
+  advance(seconds: number): void;
+}
+
 interface Sleeper {
   until: number;
   resolve: () => void;
@@ -7,11 +23,11 @@ interface Sleeper {
 }
 
 /**
- * A scaled, jumpable clock for local mode: `timeScale` simulated seconds pass per real second, and
- * `advance()` jumps ahead (the runner uses it for long Wait states). The emulator computes every platform
- * transition from it, and the product installs it with `setClock()`, so both live on the same timeline.
+ * A scaled, jumpable real-time clock: `timeScale` simulated seconds pass per real second, and `advance()`
+ * jumps ahead. The standalone emulator runs on it (default `--time-scale 1`, so external clients see tokens
+ * expire when they expect); the local runner uses the virtual clock instead (local/virtual-time.ts).
  */
-export class SimClock implements Clock {
+export class SimClock implements EmulatorClock {
   readonly timeScale: number;
   private readonly startEpochMs: number;
   private readonly realStart = performance.now();

@@ -8,6 +8,7 @@ export type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
 export { DatabricksApiError } from './client.ts';
 
 const clients = new Map<string, Databricks>();
+let transport: typeof fetch | undefined;
 
 /**
  * The Databricks client for these settings, created once per container (its OAuth tokens are cached
@@ -23,10 +24,20 @@ export function databricksFor(settings: Settings): Databricks {
       accountsHost: settings.accountsHost,
       workspaceUrlTemplate: settings.workspaceUrlTemplate,
       credentials: () => loadCredentials(awsClients().secretsManager, settings.credentialsSecretArn),
+      ...(transport ? { fetch: transport } : {}),
     });
     clients.set(key, client);
   }
   return client;
+}
+
+/**
+ * Replace the HTTP transport of the clients created from now on (the local runner sends calls to the
+ * emulator in process); `undefined` restores the global `fetch`. Clears the cached clients.
+ */
+export function setDatabricksFetch(next: typeof fetch | undefined): void {
+  transport = next;
+  clients.clear();
 }
 
 /** Forget cached clients (tests, local runner between scenarios). */

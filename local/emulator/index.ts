@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SimClock } from '../clock.ts';
+import { type EmulatorClock, SimClock } from '../clock.ts';
 import type { Scenario } from '../scenario.ts';
 import { AccountModel } from './account-model.ts';
 import { HttpFrontend } from './server.ts';
@@ -18,7 +18,12 @@ export interface StartedEmulator {
   accountsHost: string;
   /** `${url}/ws/{deployment_name}`: the Workspace API of each workspace under a path prefix. */
   workspaceUrlTemplate: string;
-  clock: SimClock;
+  clock: EmulatorClock;
+  /**
+   * The same API in process, as a `fetch` function for `url`'s host and the workspace URLs (no socket: the
+   * local runner uses it, so virtual time sees each request from start to answer).
+   */
+  fetch: typeof fetch;
   /** Every request so far, in arrival order (a copy). */
   callLog(): import('./server.ts').CallLogEntry[];
   /** Current values, in the shape of the scenario's `databricks` section. */
@@ -43,7 +48,7 @@ export interface StartedEmulator {
  */
 export async function startEmulator(
   scenario: Scenario,
-  options: { port?: number; timeScale?: number; clock?: SimClock } = {},
+  options: { port?: number; timeScale?: number; clock?: EmulatorClock } = {},
 ): Promise<StartedEmulator> {
   const clock = options.clock ?? new SimClock({ timeScale: options.timeScale ?? scenario.timeScale ?? 600 });
   const sim = new Sim(clock, scenario.databricks.seed, scenario.databricks.timings);
@@ -72,6 +77,7 @@ export async function startEmulator(
     accountsHost: url,
     workspaceUrlTemplate: `${url}/ws/{deployment_name}`,
     clock,
+    fetch: frontend.fetch as typeof fetch,
     callLog: () => frontend.log.map((e) => ({ ...e })),
     state: () => {
       sim.catchUp();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SimClock } from '../clock.ts';
+import type { EmulatorClock } from '../clock.ts';
 import type { KindFault, Scenario, StatusFault } from '../scenario.ts';
 import type { AccountModel, WorkspaceModel } from './account-model.ts';
 import { ApiError, errorCodeFor, malformed } from './errors.ts';
@@ -23,6 +23,20 @@ export interface CallLogEntry {
   /** `account` for the Account API, else the workspace's deployment name. */
   host?: 'account' | string;
 }
+
+/** A request as the emulator needs it, from a socket or from the in-process `fetch`. */
+export interface EmulatorRequest {
+  method: string;
+  /** Path and query string. */
+  url: string;
+  headers: { host?: string | undefined; authorization?: string | undefined };
+  body: string;
+}
+
+/** An answer, or none at all (a dropped connection). */
+export type EmulatorAnswer =
+  | { status: number; headers: Record<string, string>; body: string }
+  | { dropped: true };
 
 const TOKEN_SECONDS = 3600;
 const SECRET_QUERY_PARAMS = new Set(['client_secret', 'access_token', 'token', 'password', 'code']);
@@ -58,7 +72,7 @@ export class HttpFrontend {
     private readonly scenario: Scenario,
     private readonly account: AccountModel,
     private readonly sim: Sim,
-    private readonly clock: SimClock,
+    private readonly clock: EmulatorClock,
   ) {
     this.faults = scenario.databricks.faults
       .filter((f): f is StatusFault => !('kind' in f))
@@ -68,19 +82,70 @@ export class HttpFrontend {
       .map((f) => ({ ...f, left: f.times }));
   }
 
-  /** The `node:http` request listener. */
+  /** The `node:http` request listener (the standalone emulator and tests that speak HTTP). */
   readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
-    this.handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent)
-        send(res, 500, { error_code: 'INTERNAL_ERROR', message: String((error as Error).message) });
+    readBody(req)
+      .then((body) =>
+        this.dispatch({
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: { host: req.headers.host, authorization: req.headers.authorization },
+          body,
+        }),
+      )
+      .then((answer) => {
+        // No answer at all: the client sees the connection reset (a network error, not an HTTP status).
+        if ('dropped' in answer) req.socket.destroy();
+        else send(res, answer.status, answer.body, answer.headers);
+      })
+      .catch((error: unknown) => {
+        if (!res.headersSent)
+          send(
+            res,
+            500,
+            JSON.stringify({ error_code: 'INTERNAL_ERROR', message: String((error as Error).message) }),
+          );
+      });
+  };
+
+  /**
+   * The same API as a `fetch` function, in process: no socket, so the local runner's virtual time sees every
+   * request from start to answer (local/virtual-time.ts). A dropped answer fails the way undici's `fetch`
+   * fails when the server closes the connection: `TypeError: fetch failed`, cause code `UND_ERR_SOCKET`.
+   */
+  readonly fetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const headers = new Headers(init.headers);
+    const body =
+      init.body === undefined || init.body === null
+        ? ''
+        : typeof init.body === 'string'
+          ? init.body
+          : await new Response(init.body).text();
+    init.signal?.throwIfAborted();
+    const answer = await this.dispatch({
+      method: init.method ?? 'GET',
+      url: `${url.pathname}${url.search}`,
+      headers: { host: url.host, authorization: headers.get('authorization') ?? undefined },
+      body,
+    });
+    if ('dropped' in answer) {
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('other side closed'), { name: 'SocketError', code: 'UND_ERR_SOCKET' }),
+      });
+    }
+    return new Response(answer.body === '' ? null : answer.body, {
+      status: answer.status,
+      headers: { 'Content-Type': 'application/json', ...answer.headers },
     });
   };
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+  /** One request, whatever carried it: routing, auth, faults, rate limits, the call log, then the latency. */
+  async dispatch(req: EmulatorRequest): Promise<EmulatorAnswer> {
+    const raw = req.body;
     this.sim.catchUp();
-    const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'http://emulator.local');
+    const method = req.method.toUpperCase();
+    const url = new URL(req.url, 'http://emulator.local');
     const target = this.resolve(req, url.pathname);
     const entry: CallLogEntry = {
       t: round3(this.sim.t),
@@ -130,15 +195,11 @@ export class HttpFrontend {
       `latency:${this.requests++}`,
     );
     if (latencyMs > 0) await this.clock.sleep(latencyMs);
-    if (drop) {
-      // No answer at all: the client sees the connection reset (a network error, not an HTTP status).
-      req.socket.destroy();
-      return;
-    }
-    send(res, status, body, headers);
+    if (drop) return { dropped: true };
+    return { status, headers, body: body === undefined ? '' : JSON.stringify(body) };
   }
 
-  private resolve(req: IncomingMessage, pathname: string): Target {
+  private resolve(req: EmulatorRequest, pathname: string): Target {
     const host = String(req.headers.host ?? '127.0.0.1');
     const label = host.split('.')[0] ?? '';
     const byHost = host.includes('.') ? this.account.byDeployment.get(label) : undefined;
@@ -153,7 +214,7 @@ export class HttpFrontend {
   }
 
   private serve(
-    req: IncomingMessage,
+    req: EmulatorRequest,
     method: string,
     url: URL,
     target: Target,
@@ -212,7 +273,7 @@ export class HttpFrontend {
 
   /** OAuth M2M: client_credentials with HTTP Basic (or form) client auth; the token is scoped to this host. */
   private token(
-    req: IncomingMessage,
+    req: EmulatorRequest,
     target: Target,
     form: URLSearchParams,
   ): { status?: number; body: unknown } {
@@ -253,7 +314,7 @@ export class HttpFrontend {
     };
   }
 
-  private authenticate(req: IncomingMessage, target: Target): void {
+  private authenticate(req: EmulatorRequest, target: Target): void {
     const header = req.headers.authorization ?? '';
     const unauthenticated = (message: string) => new ApiError(401, 'UNAUTHENTICATED', message);
     if (!header.startsWith('Bearer '))
@@ -416,13 +477,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
+function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),

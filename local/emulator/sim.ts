@@ -1,4 +1,4 @@
-import type { SimClock } from '../clock.ts';
+import type { EmulatorClock } from '../clock.ts';
 import type { TimingName, Timings } from '../scenario.ts';
 import { drawBetween, seededUuid } from './random.ts';
 
@@ -34,7 +34,7 @@ export class Sim {
   private readonly counters = new Map<string, number>();
 
   constructor(
-    readonly clock: SimClock,
+    readonly clock: EmulatorClock,
     readonly seed: number,
     readonly timings: Timings,
   ) {}
