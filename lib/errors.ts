@@ -87,6 +87,23 @@ export function isRetriedErrorName(name: string): boolean {
   return RETRIED_ERROR_NAMES.has(name) || name.startsWith('Lambda.') || name.startsWith('States.');
 }
 
+/**
+ * The message inside a Step Functions error Cause. A Lambda Task's Cause is the runtime's JSON
+ * `{"errorType","errorMessage","trace"}` (a timed-out one `{"errorType","errorMessage"}`): an operator needs the
+ * `errorMessage`, not kilobytes of escaped JSON and stack frames. Any other Cause (a service error's text, a
+ * `Fail` state's) is returned as it is.
+ */
+export function causeMessage(cause: string | undefined): string {
+  if (cause === undefined) return '';
+  if (!cause.startsWith('{')) return cause;
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    return typeof parsed.errorMessage === 'string' ? parsed.errorMessage : cause;
+  } catch {
+    return cause;
+  }
+}
+
 /** Longest error `name` let out (names are error classes; a longer one is a bug, not a message). */
 const MAX_ERROR_NAME_CHARS = 256;
 /** Stack frames kept in the trace the Lambda runtime copies into the Cause. */

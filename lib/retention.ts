@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { clip, isRetriedErrorName, listSome, MAX_ERROR_MESSAGE_CHARS, RotatorError } from './errors.ts';
+import {
+  causeMessage,
+  clip,
+  isRetriedErrorName,
+  listSome,
+  MAX_ERROR_MESSAGE_CHARS,
+  RotatorError,
+} from './errors.ts';
 import { PlanSchema } from './rotation.ts';
 
 /** One Map iteration's result, as the state machine's Pass states shape it. */
@@ -93,10 +100,10 @@ function rotationFailure(input: FinishInput, failed: RotationResult[]): Rotation
   for (const r of byUrgency) {
     const restored =
       r.computeRestored === false
-        ? `compute NOT fully restored${r.restoreError ? ` (${clip(r.restoreError, 100)}: ${clip(r.restoreCause ?? '', CAUSE_CHARS)})` : ''}${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
+        ? `compute NOT fully restored${r.restoreError ? ` (${clip(r.restoreError, 100)}: ${clip(causeMessage(r.restoreCause), CAUSE_CHARS)})` : ''}${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
         : 'compute restored to its pre-rotation state';
     const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
-    const line = ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(r.cause ?? '', CAUSE_CHARS)} [${key}; ${restored}];`;
+    const line = ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(causeMessage(r.cause), CAUSE_CHARS)} [${key}; ${restored}];`;
     if (text.length + line.length > budget) break;
     text += line;
     described += 1;

@@ -29,8 +29,6 @@ export interface RunTrace {
   events: number;
   maxPayloadBytes: number;
   retainUntil: string | undefined;
-  /** Jumps of the simulated clock (the retention wait), with the real time they happened. */
-  clockJumps: Array<{ atRealMs: number; seconds: number }>;
 }
 
 export interface DowntimeWindow {

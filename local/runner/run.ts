@@ -5,16 +5,18 @@ import { setAwsClients } from '../../lib/aws/clients.ts';
 import { setClock } from '../../lib/clock.ts';
 import { setSnapshotS3Client } from '../../lib/compute/snapshot-store.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
-import { clearDatabricksClients } from '../../lib/databricks/index.ts';
+import { clearDatabricksClients, setDatabricksFetch } from '../../lib/databricks/index.ts';
+import { causeMessage } from '../../lib/errors.ts';
 import { FaultPlan, faultError } from '../aws/faults.ts';
 import { LocalKms } from '../aws/kms.ts';
 import { LocalS3 } from '../aws/s3.ts';
 import { LocalSecretsManager, secretArn } from '../aws/secrets-manager.ts';
-import { SimClock } from '../clock.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { InvalidScenario, type Scenario } from '../scenario.ts';
+import { VirtualClock } from '../virtual-time.ts';
 import { type AslMachine, allStates, functionOf, readAsl, substituteArns } from './asl.ts';
 import type { EventLog } from './events.ts';
+import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
 /** The Lambda module behind each `${XFunctionArn}` placeholder of the ASL. */
@@ -38,6 +40,10 @@ export const FUNCTION_MODULES: Record<string, string> = {
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 export interface RunOptions {
+  /**
+   * Pacing for watching: simulated seconds per real second (0 or absent = as fast as the machine goes).
+   * Time is virtual, so the report is the same whatever the pacing.
+   */
   timeScale?: number;
   /** Called for every execution event, with the simulated seconds at which it was seen. */
   onEvent?: (event: EventLog, simSeconds: number) => void;
@@ -59,16 +65,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       },
     );
   }
-  const timeScale = options.timeScale ?? scenario.timeScale ?? 600;
-  // Load the handlers before the simulated clock starts, so module loading does not count as simulated time.
   const handlers = await loadHandlers();
-  const definition = JSON.parse(substituteArns(readAsl())) as AslMachine;
+  const timeouts = lambdaTimeouts();
+  const definition = withAwsTaskTimeouts(JSON.parse(substituteArns(readAsl())) as AslMachine);
   const deployed = JSON.parse(readAsl()) as AslMachine;
-  // Validating the definition takes a few hundred real ms: do it before the simulated clock starts too.
   const machine = new StateMachine(definition as never, {
     validationOptions: { checkArn: true, checkPaths: true },
   });
-  const clock = new SimClock({ timeScale });
+  const clock = new VirtualClock({ timeScale: options.timeScale ?? 0, seed: scenario.databricks.seed });
   const emulator = await startEmulator(scenario, { clock });
   const faults = new FaultPlan(scenario.aws.faults);
   const s3 = new LocalS3();
@@ -87,7 +91,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     Object.assign(process.env, productEnv(scenario, emulator));
     setAwsClients({ kms: faults.wrap('kms', kms), secretsManager: faults.wrap('secretsManager', secrets) });
     setSnapshotS3Client(faults.wrap('s3', s3));
-    clearDatabricksClients();
+    // Databricks calls go to the emulator in process: every request is visible to virtual time.
+    setDatabricksFetch((input, init) => {
+      assertNotFrozen('a Databricks call');
+      return emulator.fetch(input, init);
+    });
     clearCredentialsCache();
 
     const trace: RunTrace = {
@@ -97,7 +105,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       events: 0,
       maxPayloadBytes: 0,
       retainUntil: undefined,
-      clockJumps: [],
     };
     const localHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of allStates(deployed)) {
@@ -113,7 +120,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           // A Lambda fault of the scenario: before the handler (it never ran) or after it (its answer is lost).
           const fault = faults.take('lambda', name);
           if (fault && !fault.after) throw faultError(fault, `Task "${name}"`);
-          const answer = await handler(event, lambdaContext(fn));
+          const module = FUNCTION_MODULES[fn] as string;
+          const answer = await invokeLambda(handler, event, {
+            functionName: `cmk-rotator-local-${module}`,
+            timeoutSeconds: timeouts[module] ?? 6,
+            clock,
+            region: scenario.aws.region,
+            account: scenario.aws.accountId,
+          });
           if (fault?.after) throw faultError(fault, `Task "${name}" (after it ran)`);
           const output = JSON.parse(JSON.stringify(answer ?? null));
           trace.taskCalls.push({
@@ -132,7 +146,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
             state: name,
             fn,
             input: event,
-            error: { name: e.name, message: e.message },
+            error: {
+              name: e.name,
+              message: error instanceof LambdaTaskError ? causeMessage(e.message) : e.message,
+            },
             enteredAt,
             exitedAt: clock.seconds(),
           });
@@ -141,57 +158,57 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       };
     }
 
-    const execution = machine.run(scenario.input as never, {
-      overrides: {
-        taskResourceLocalHandlers: localHandlers as never,
-        waitTimeOverrides: waitOverrides(deployed, clock, scenario, trace),
-        retryIntervalOverrides: retryOverrides(deployed, timeScale),
-      },
-      context: {
-        Execution: {
-          Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:execution:rotate-workspace-key:${options.executionName ?? `local-${scenario.name}`}`,
-          Name: options.executionName ?? `local-${scenario.name}-${randomUUID().slice(0, 8)}`,
-        },
-      } as never,
-    });
-
-    const open = new Map<string, { name: string; enteredAt: number; index?: number }>();
-    const consume = (async () => {
-      for await (const event of execution.eventLogs) {
-        const now = simSecondsAt(event.timestamp, clock, trace);
-        trace.events++;
-        if (event.type === 'StateEntered' || event.type === 'StateExited') {
-          const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
-          trace.maxPayloadBytes = Math.max(trace.maxPayloadBytes, bytes);
-          const key = `${event.index ?? '-'}:${event.state.name}`;
-          if (event.type === 'StateEntered')
-            open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
-          else {
-            const entered = open.get(key);
-            open.delete(key);
-            trace.states.push({
-              name: event.state.name,
-              type: event.state.type,
-              index: event.index,
-              enteredAt: entered?.enteredAt ?? now,
-              exitedAt: now,
-            });
-          }
-        }
-        options.onEvent?.(event, now);
-      }
-    })();
-
     let status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED';
     let output: unknown = null;
     let error: { name: string; cause: string } | null = null;
-    try {
-      output = await execution.result;
-    } catch (e) {
-      status = 'FAILED';
-      error = executionError(e);
-    }
-    await consume;
+    const open = new Map<string, { name: string; enteredAt: number; index?: number }>();
+    const simSeconds = (epochMs: number) => (epochMs - clock.epochMsAt(0)) / 1000;
+    // Everything from here runs in virtual time: the interpreter's Wait states, Retry intervals and Task
+    // timeouts, the handlers, the emulators.
+    await clock.run(async () => {
+      const execution = machine.run(scenario.input as never, {
+        context: {
+          Execution: {
+            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:execution:rotate-workspace-key:${options.executionName ?? `local-${scenario.name}`}`,
+            Name: options.executionName ?? `local-${scenario.name}-${randomUUID().slice(0, 8)}`,
+          },
+        } as never,
+        overrides: { taskResourceLocalHandlers: localHandlers as never },
+      });
+      const consume = (async () => {
+        for await (const event of execution.eventLogs) {
+          // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
+          const now = simSeconds(event.timestamp);
+          trace.events++;
+          if (event.type === 'StateEntered' || event.type === 'StateExited') {
+            const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
+            trace.maxPayloadBytes = Math.max(trace.maxPayloadBytes, bytes);
+            const key = `${event.index ?? '-'}:${event.state.name}`;
+            if (event.type === 'StateEntered')
+              open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
+            else {
+              const entered = open.get(key);
+              open.delete(key);
+              trace.states.push({
+                name: event.state.name,
+                type: event.state.type,
+                index: event.index,
+                enteredAt: entered?.enteredAt ?? now,
+                exitedAt: now,
+              });
+            }
+          }
+          options.onEvent?.(event, now);
+        }
+      })();
+      try {
+        output = await execution.result;
+      } catch (e) {
+        status = 'FAILED';
+        error = executionError(e);
+      }
+      await consume;
+    });
     for (const { name, enteredAt, index } of open.values()) {
       trace.states.push({ name, type: 'Unknown', index, enteredAt, exitedAt: clock.seconds() });
     }
@@ -212,6 +229,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     clearDatabricksClients();
     clearCredentialsCache();
     setSnapshotS3Client(undefined);
+    setDatabricksFetch(undefined);
     await emulator.close();
   }
 }
@@ -256,48 +274,6 @@ function productEnv(
   return env;
 }
 
-/** Poll waits sleep their (scaled) seconds; the storage wait is scaled; the retention wait jumps the clock. */
-function waitOverrides(machine: AslMachine, clock: SimClock, scenario: Scenario, trace: RunTrace) {
-  const fixed: Record<string, number> = {};
-  const dynamic: Record<string, () => number> = {};
-  const storageWaitMinutes = Number(
-    (scenario.settings as Record<string, unknown> | undefined)?.storageWaitMinutes ?? 20,
-  );
-  for (const [name, state] of allStates(machine)) {
-    if (state.Type !== 'Wait') continue;
-    if (typeof state.Seconds === 'number') fixed[name] = (state.Seconds * 1000) / clock.timeScale;
-    else if (state.SecondsPath === '$.storageWaitSeconds')
-      fixed[name] = (storageWaitMinutes * 60_000) / clock.timeScale;
-    else if (state.TimestampPath === '$.retention.retainUntil') {
-      dynamic[name] = () => {
-        const until = trace.retainUntil ? Date.parse(trace.retainUntil) : Number.NaN;
-        if (Number.isFinite(until) && until > clock.now()) {
-          const seconds = (until - clock.now()) / 1000;
-          trace.clockJumps.push({ atRealMs: Date.now(), seconds });
-          clock.advance(seconds);
-        }
-        return 0;
-      };
-    } else {
-      throw new Error(`the local runner does not know how to scale Wait state "${name}"`);
-    }
-  }
-  return new Proxy(fixed, {
-    get: (target, name: string) => (dynamic[name] ? dynamic[name]() : target[name]),
-    has: (target, name: string) => name in target || name in dynamic,
-  });
-}
-
-/** Retry pauses scaled to the simulated clock. */
-function retryOverrides(machine: AslMachine, timeScale: number): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const [name, state] of allStates(machine)) {
-    if (!state.Retry) continue;
-    out[name] = state.Retry.map((r) => ((r.IntervalSeconds ?? 1) * 1000) / timeScale);
-  }
-  return out;
-}
-
 async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
   const entries = await Promise.all(
     Object.entries(FUNCTION_MODULES).map(async ([fn, file]) => {
@@ -308,36 +284,23 @@ async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
   return Object.fromEntries(entries);
 }
 
-function lambdaContext(fn: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `cmk-rotator-local-${fn}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:cmk-rotator-local-${fn}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/cmk-rotator-local-${fn}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 300_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+/**
+ * A Task without `TimeoutSeconds` times out after 99,999,999 s in AWS (the Lambda's own timeout ends it
+ * first); aws-local-stepfunctions follows the older ASL specification's 60 s. Give such Tasks AWS' default.
+ * (Step Functions developer guide, Task state: "If not provided, the default value is 99999999.")
+ */
+function withAwsTaskTimeouts(machine: AslMachine): AslMachine {
+  for (const [, state] of allStates(machine)) {
+    if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined)
+      state.TimeoutSeconds = 99_999_999;
+  }
+  return machine;
 }
 
 /**
- * The simulated time at which an event happened (events are consumed asynchronously, possibly after the
- * clock jumped for the retention wait).
+ * aws-local-stepfunctions wraps the final error; unwrap it to the state machine's Error/Cause, and give the
+ * Cause's `errorMessage` (README § Scenarios and reports).
  */
-function simSecondsAt(realMs: number, clock: SimClock, trace: RunTrace): number {
-  const lag = Math.max(0, Date.now() - realMs);
-  const jumpedSince = trace.clockJumps
-    .filter((j) => j.atRealMs >= realMs)
-    .reduce((sum, j) => sum + j.seconds, 0);
-  return clock.seconds() - (lag * clock.timeScale) / 1000 - jumpedSince;
-}
-
-/** aws-local-stepfunctions wraps the final error; unwrap it to the state machine's Error/Cause. */
 function executionError(e: unknown): { name: string; cause: string } {
   let error = e as { name?: string; message?: string; cause?: unknown };
   while (
@@ -348,5 +311,6 @@ function executionError(e: unknown): { name: string; cause: string } {
     error = error.cause as typeof error;
   }
   const cause = typeof error?.cause === 'string' ? error.cause : (error?.message ?? String(e));
-  return { name: error?.name ?? 'Error', cause };
+  // The execution's Cause is the Lambda runtime's JSON error object; the report gives its message.
+  return { name: error?.name ?? 'Error', cause: causeMessage(cause) };
 }

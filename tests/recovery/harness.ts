@@ -141,8 +141,8 @@ export function baseScenario(options: BaseOptions = {}): Scenario {
   );
 }
 
-export function run(scenario: Scenario, timeScale = 3000): Promise<Report> {
-  return runScenario(scenario, { timeScale });
+export function run(scenario: Scenario): Promise<Report> {
+  return runScenario(scenario);
 }
 
 const SAFETY_INVARIANTS = [

@@ -20,7 +20,51 @@ const plan: FinishInput['plan'] = {
   oldKeyArns: ['arn:aws:kms:us-east-1:111122223333:key/old'],
 };
 
+/** A Cause as Step Functions receives it from a Lambda Task: the runtime's JSON error object. */
+function lambdaCause(name: string, message: string): string {
+  const trace = [
+    `${name}: ${message}`,
+    ...Array.from({ length: 12 }, (_, i) => `    at a${i} (file:///var/task/index.mjs:1:${i * 977})`),
+  ];
+  return JSON.stringify({ errorType: name, errorMessage: message, trace });
+}
+
 describe('finishRotation', () => {
+  it('quotes the message of a Lambda Cause, not its escaped JSON and stack frames', () => {
+    // Prepare
+    const rotations: RotationResult[] = [
+      {
+        workspaceId: 1,
+        status: 'FAILED',
+        error: 'ComputeNotRestored',
+        cause: lambdaCause('ComputeNotRestored', 'cluster "etl" did not start: QUOTA_EXCEEDED'),
+        computeRestored: false,
+        restoreError: 'S3ServiceException',
+        restoreCause: lambdaCause('S3ServiceException', 'Access Denied'),
+      },
+    ];
+    // Act
+    const act = () => finishRotation({ plan, rotations }, 0);
+    // Assess
+    expect(act).toThrow(/workspace 1: ComputeNotRestored: cluster "etl" did not start: QUOTA_EXCEEDED \[/);
+    expect(act).toThrow(/\(S3ServiceException: Access Denied\)/);
+    expect(act).not.toThrow(/errorType|index\.mjs|\\"/);
+  });
+
+  it('keeps a Cause that is not a Lambda error object as it is', () => {
+    // Act
+    const act = () =>
+      finishRotation(
+        {
+          plan,
+          rotations: [{ workspaceId: 1, status: 'FAILED', error: 'States.Timeout', cause: '{not json' }],
+        },
+        0,
+      );
+    // Assess
+    expect(act).toThrow(/workspace 1: States.Timeout: \{not json/);
+  });
+
   it('keeps the old key until the retention hours after the last update', () => {
     const notice = finishRotation(
       {

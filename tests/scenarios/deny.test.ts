@@ -28,7 +28,7 @@ let run: Promise<{ scenario: Awaited<ReturnType<typeof loadScenario>>; report: R
 const runOnce = () => {
   run ??= loadScenario(SCENARIO).then(async (scenario) => ({
     scenario,
-    report: await runScenario(scenario, { timeScale: 3000 }),
+    report: await runScenario(scenario),
   }));
   return run;
 };

@@ -13,9 +13,6 @@ const NEW_KEY = 'arn:aws:kms:us-east-1:111122223333:key/5678abcd-56ef-78ab-90cd-
 async function run(name: string): Promise<Report> {
   return runScenario(
     await loadScenario(new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname),
-    {
-      timeScale: 3000,
-    },
   );
 }
 const path = (e: CallLogEntry) => e.path.replace(/^\/ws\/[^/]+/, '').split('?')[0] ?? '';

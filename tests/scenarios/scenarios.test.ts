@@ -11,11 +11,11 @@ const WS = 1234567890123456;
 const OLD_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const NEW_KEY = 'arn:aws:kms:us-east-1:111122223333:key/5678abcd-56ef-78ab-90cd-567890abcdef';
 
-async function run(name: string, timeScale = 3000): Promise<Report> {
+async function run(name: string): Promise<Report> {
   const scenario = await loadScenario(
     new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname,
   );
-  return runScenario(scenario, { timeScale });
+  return runScenario(scenario);
 }
 
 const path = (e: CallLogEntry) => e.path.replace(/^\/ws\/[^/]+/, '').split('?')[0] ?? '';

@@ -31,7 +31,7 @@ describe('Secrets', () => {
     const logs = captureLogs();
 
     // Act
-    const report = await runScenario(scenario, { timeScale: 3000 });
+    const report = await runScenario(scenario);
     vi.restoreAllMocks();
 
     // Assess: the run really logged, and neither the secret nor any bearer token shows anywhere
@@ -48,7 +48,7 @@ describe('Secrets', () => {
       new URL('../../local/scenarios/failing-patch.json', import.meta.url).pathname,
     );
     const logs = captureLogs();
-    const report = await runScenario(scenario, { timeScale: 3000 });
+    const report = await runScenario(scenario);
     vi.restoreAllMocks();
     expect(report.status).toBe('FAILED');
     expect(logs.text()).toContain('failed');
