@@ -29,6 +29,8 @@ export interface RunTrace {
   events: number;
   maxPayloadBytes: number;
   retainUntil: string | undefined;
+  /** Execution history events, counted as Step Functions writes them (local/runner/history.ts). */
+  historyEvents: number;
 }
 
 export interface DowntimeWindow {
@@ -54,6 +56,8 @@ export interface Report {
   callLog: CallLogEntry[];
   invariants: Invariant[];
   simulatedSeconds: number;
+  /** Execution history events, counted as Step Functions counts them (quota: 25,000). */
+  historyEvents: number;
 }
 
 /** Calls that stop or pause something (the start of the downtime window). */
@@ -133,6 +137,7 @@ export function buildReport(args: {
     apiCalls: { total: callLog.length, byEndpoint },
     stateTransitions: trace.states.length,
     maxStatePayloadBytes: trace.maxPayloadBytes,
+    historyEvents: trace.historyEvents,
     final,
     callLog,
     invariants: [],

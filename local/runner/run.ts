@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { setAwsClients } from '../../lib/aws/clients.ts';
@@ -16,6 +15,7 @@ import { InvalidScenario, type Scenario } from '../scenario.ts';
 import { VirtualClock } from '../virtual-time.ts';
 import { type AslMachine, allStates, functionOf, readAsl, substituteArns } from './asl.ts';
 import type { EventLog } from './events.ts';
+import { historyEventsOf, quotaError, STEP_FUNCTIONS_QUOTAS } from './history.ts';
 import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
@@ -47,6 +47,8 @@ export interface RunOptions {
   timeScale?: number;
   /** Called for every execution event, with the simulated seconds at which it was seen. */
   onEvent?: (event: EventLog, simSeconds: number) => void;
+  /** Step Functions quotas to enforce (default: AWS' own; tests lower them to reach the breach path). */
+  quotas?: { historyEvents: number; payloadBytes: number };
   /** Execution name (`$$.Execution.Name`); snapshots are keyed by it. */
   executionName?: string;
 }
@@ -105,6 +107,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       events: 0,
       maxPayloadBytes: 0,
       retainUntil: undefined,
+      historyEvents: 0,
     };
     const localHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of allStates(deployed)) {
@@ -165,24 +168,45 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const simSeconds = (epochMs: number) => (epochMs - clock.epochMsAt(0)) / 1000;
     // Everything from here runs in virtual time: the interpreter's Wait states, Retry intervals and Task
     // timeouts, the handlers, the emulators.
+    // Deterministic unless given: the same scenario gives the same execution (and snapshot keys).
+    const executionName = options.executionName ?? `local-${scenario.name}`;
+    const quotas = options.quotas ?? STEP_FUNCTIONS_QUOTAS;
     await clock.run(async () => {
       const execution = machine.run(scenario.input as never, {
         context: {
           Execution: {
-            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:execution:rotate-workspace-key:${options.executionName ?? `local-${scenario.name}`}`,
-            Name: options.executionName ?? `local-${scenario.name}-${randomUUID().slice(0, 8)}`,
+            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:execution:rotate-workspace-key:${executionName}`,
+            Name: executionName,
+            Input: scenario.input,
+            StartTime: new Date(clock.now()).toISOString(),
+            RoleArn: `arn:aws:iam::${scenario.aws.accountId}:role/cmk-rotator-local-state-machine`,
+          },
+          StateMachine: {
+            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:stateMachine:rotate-workspace-key`,
+            Name: 'rotate-workspace-key',
           },
         } as never,
         overrides: { taskResourceLocalHandlers: localHandlers as never },
       });
+      let breach: { name: string; cause: string } | undefined;
       const consume = (async () => {
         for await (const event of execution.eventLogs) {
           // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
           const now = simSeconds(event.timestamp);
           trace.events++;
+          trace.historyEvents += historyEventsOf(event);
+          // Step Functions ends an execution outright at its history and payload quotas (local/runner/history.ts).
+          if (!breach && trace.historyEvents >= quotas.historyEvents && event.type !== 'ExecutionSucceeded') {
+            breach = quotaError('history', undefined, quotas.historyEvents);
+            execution.abort();
+          }
           if (event.type === 'StateEntered' || event.type === 'StateExited') {
             const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
             trace.maxPayloadBytes = Math.max(trace.maxPayloadBytes, bytes);
+            if (!breach && bytes > quotas.payloadBytes) {
+              breach = quotaError('payload', event.state.name);
+              execution.abort();
+            }
             const key = `${event.index ?? '-'}:${event.state.name}`;
             if (event.type === 'StateEntered')
               open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
@@ -208,6 +232,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         error = executionError(e);
       }
       await consume;
+      if (breach) {
+        status = 'FAILED';
+        output = null;
+        error = breach;
+      }
     });
     for (const { name, enteredAt, index } of open.values()) {
       trace.states.push({ name, type: 'Unknown', index, enteredAt, exitedAt: clock.seconds() });

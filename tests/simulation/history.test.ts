@@ -1,0 +1,96 @@
+import { StateMachine } from 'aws-local-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import type { EventLog } from '../../local/runner/events.ts';
+import { historyEventsOf } from '../../local/runner/history.ts';
+import { runScenario } from '../../local/runner/run.ts';
+import { loadScenario } from '../../local/scenario.ts';
+import { VirtualClock } from '../../local/virtual-time.ts';
+
+async function historyOf(failures: number, items = 0): Promise<number> {
+  const task = {
+    Type: 'Task',
+    Resource: 'arn:aws:lambda:us-east-1:000000000000:function:f',
+    Retry: [{ ErrorEquals: ['Flaky'], IntervalSeconds: 1 }],
+  };
+  const machine = new StateMachine({
+    StartAt: 'Call',
+    States: {
+      Call: { ...task, Next: 'Pause' },
+      Pause: { Type: 'Wait', Seconds: 5, Next: 'Each' },
+      Each: {
+        Type: 'Map',
+        ItemsPath: '$.items',
+        ItemProcessor: { StartAt: 'Pass', States: { Pass: { Type: 'Pass', End: true } } },
+        End: true,
+      },
+    },
+  } as never);
+  let calls = 0;
+  const clock = new VirtualClock({ startEpochMs: 0 });
+  return clock.run(async () => {
+    const execution = machine.run(
+      { items: Array.from({ length: items }, (_, i) => i) },
+      {
+        overrides: {
+          taskResourceLocalHandlers: {
+            Call: async () => {
+              calls++;
+              if (calls <= failures) throw Object.assign(new Error('again'), { name: 'Flaky' });
+              return { items: Array.from({ length: items }, (_, i) => i) };
+            },
+          },
+        },
+      },
+    );
+    let total = 0;
+    const consume = (async () => {
+      for await (const event of execution.eventLogs) total += historyEventsOf(event as EventLog);
+    })();
+    await execution.result;
+    await consume;
+    return total;
+  });
+}
+
+describe('Execution history, counted as Step Functions writes it', () => {
+  it('counts a Lambda Task, a Wait and a Map with its iterations as AWS records them', async () => {
+    // ExecutionStarted; TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted,
+    // LambdaFunctionSucceeded, TaskStateExited; WaitStateEntered, WaitStateExited; MapStateEntered,
+    // MapStateStarted, (MapIterationStarted, PassStateEntered, PassStateExited, MapIterationSucceeded) × 2,
+    // MapStateSucceeded, MapStateExited; ExecutionSucceeded
+    expect(await historyOf(0, 2)).toBe(1 + 5 + 2 + 4 + 2 * 4 + 1);
+  });
+
+  it('adds LambdaFunctionFailed, LambdaFunctionScheduled and LambdaFunctionStarted for each retry', async () => {
+    expect((await historyOf(2, 0)) - (await historyOf(0, 0))).toBe(2 * 3);
+  });
+});
+
+describe('Step Functions quotas end the execution outright', () => {
+  it('fails with States.Runtime when the history reaches its quota, whatever Catch the states have', async () => {
+    // Prepare
+    const scenario = await loadScenario(new URL('../../local/scenarios/demo.json', import.meta.url).pathname);
+    // Act
+    const full = await runScenario(scenario);
+    const capped = await runScenario(scenario, { quotas: { historyEvents: 100, payloadBytes: 262_144 } });
+    // Assess
+    expect(full.status).toBe('SUCCEEDED');
+    expect(full.historyEvents).toBeGreaterThan(100);
+    expect(capped.status).toBe('FAILED');
+    expect(capped.error).toEqual({
+      name: 'States.Runtime',
+      cause: 'The execution reached the maximum number of history events (100).',
+    });
+  });
+
+  it('fails with States.DataLimitExceeded when a state’s payload is over the quota', async () => {
+    // Prepare
+    const scenario = await loadScenario(new URL('../../local/scenarios/demo.json', import.meta.url).pathname);
+    // Act
+    const report = await runScenario(scenario, { quotas: { historyEvents: 25_000, payloadBytes: 2_000 } });
+    // Assess
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('States.DataLimitExceeded');
+    expect(report.error?.cause).toMatch(/^The state\/task '.+' returned a result with a size exceeding/);
+  });
+});
