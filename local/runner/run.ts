@@ -17,6 +17,7 @@ import { type AslMachine, allStates, functionOf, readAsl, substituteArns } from 
 import type { EventLog } from './events.ts';
 import { historyEventsOf, quotaError, STEP_FUNCTIONS_QUOTAS } from './history.ts';
 import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
+import { withLatency } from './latency.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
 /** The Lambda module behind each `${XFunctionArn}` placeholder of the ASL. */
@@ -91,8 +92,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const previousEnv = { ...process.env };
   try {
     Object.assign(process.env, productEnv(scenario, emulator));
-    setAwsClients({ kms: faults.wrap('kms', kms), secretsManager: faults.wrap('secretsManager', secrets) });
-    setSnapshotS3Client(faults.wrap('s3', s3));
+    // Each AWS call takes its simulated round trip (local/runner/latency.ts), then meets the scenario's faults.
+    const seed = scenario.databricks.seed;
+    setAwsClients({
+      kms: withLatency(faults.wrap('kms', kms), 'kms', clock, seed),
+      secretsManager: withLatency(faults.wrap('secretsManager', secrets), 'secretsManager', clock, seed),
+    });
+    setSnapshotS3Client(withLatency(faults.wrap('s3', s3), 's3', clock, seed));
     // Databricks calls go to the emulator in process: every request is visible to virtual time.
     setDatabricksFetch((input, init) => {
       assertNotFrozen('a Databricks call');

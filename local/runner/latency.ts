@@ -1,0 +1,32 @@
+import type { SdkClient } from '../../lib/aws/clients.ts';
+import type { EmulatorClock } from '../clock.ts';
+import { drawBetween } from '../emulator/random.ts';
+import { assertNotFrozen } from './lambda.ts';
+
+/**
+ * Simulated round-trip time of an AWS API call (KMS, Secrets Manager, S3 from a Lambda in the same region):
+ * drawn per call in [10, 40] ms from the scenario's seed. Databricks calls have their own model
+ * (`timings.apiLatencyMs`, drawn by the emulator).
+ */
+export const AWS_LATENCY_MS: readonly [number, number] = [10, 40];
+
+/**
+ * `client` with each call taking its simulated latency before it reaches the stand-in, and failing when the
+ * calling handler's invocation has timed out (a frozen Lambda sends nothing more).
+ */
+export function withLatency(
+  client: SdkClient,
+  service: string,
+  clock: EmulatorClock,
+  seed: number,
+): SdkClient {
+  let calls = 0;
+  return {
+    async send(command: unknown) {
+      assertNotFrozen(`an AWS ${service} call`);
+      const ms = drawBetween(AWS_LATENCY_MS, seed, `aws:${service}:${calls++}`);
+      await clock.sleep(ms);
+      return client.send(command);
+    },
+  };
+}
