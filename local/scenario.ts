@@ -3,11 +3,35 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { fieldPath, RotatorError } from '../lib/errors.ts';
 import { seededToken } from './emulator/random.ts';
+import {
+  AUTOSCALE_FIELDS,
+  AWS_KEY_INFO_FIELDS,
+  CLUSTER_FIELDS,
+  CLUSTER_INSTANCE_FIELDS,
+  CONTINUOUS_FIELDS,
+  CRON_SCHEDULE_FIELDS,
+  INSTANCE_POOL_FIELDS,
+  INSTANCE_POOL_STATS_FIELDS,
+  JOB_FIELDS,
+  JOB_SETTINGS_FIELDS,
+  KEY_CONFIG_FIELDS,
+  nearestName,
+  PIPELINE_FIELDS,
+  PIPELINE_SPEC_FIELDS,
+  RUN_EXTENSIONS,
+  RUN_FIELDS,
+  RUN_STATE_FIELDS,
+  TRIGGER_SETTINGS_FIELDS,
+  WAREHOUSE_FIELDS,
+  WORKSPACE_COLLECTIONS,
+  WORKSPACE_FIELDS,
+} from './scenario-fields.ts';
 
 /**
  * The scenario file of local mode (format in the README, § Scenarios and reports): what the emulators start from, the settings
- * and the execution input. Only fields that drive the emulation are validated; every other field on a
- * resource object is kept and returned as given, so real API output can be pasted in.
+ * and the execution input. A Databricks resource object accepts the fields of its API model
+ * (`scenario-fields.ts`) and refuses any other; only fields that drive the emulation are validated, and
+ * every accepted field is kept and returned as given, so real API output can be pasted in.
  */
 
 /** A scenario file is malformed; the message names the field (`databricks.workspaces[0].clusters[2].state`). */
@@ -179,7 +203,10 @@ const KeySchema = z.looseObject({
 /**
  * A fault of an AWS call (README § Scenarios and reports: `aws.faults`): the `times` matching calls after the first `skip`
  * fail with the error `error` (a name, e.g. `KMSInternalException`, `ThrottlingException`, `SlowDown`) and/or
- * HTTP `status`. `after: true` makes the call take effect first (a lost response). `service: "lambda"`
+ * HTTP `status`, shaped as the AWS SDK v3 raises it (its class, `name`, `$fault`, `$metadata.httpStatusCode`;
+ * a missing status is the one the service answers that error with, e.g. S3 `SlowDown` 503,
+ * `ConditionalRequestConflict` 409, `PreconditionFailed` 412: `awsError` in local/aws/faults.ts).
+ * `after: true` makes the call take effect first (a lost response). `service: "lambda"`
  * fails a Task of the state machine instead: `operation` is the state's name (`Update workspace`) and
  * `error` the Step Functions error (`Lambda.Unknown`, `States.Timeout`, `Sandbox.Timedout`); `after`
  * runs the handler first (its side effects happen, its answer is lost).
@@ -201,6 +228,11 @@ export const AwsFaultSchema = z
   });
 export type AwsFault = z.output<typeof AwsFaultSchema>;
 
+/** An IAM role or user ARN (`arn:aws:iam::111122223333:role/KeyAdmins`), as a key policy's `Principal.AWS`. */
+const IamPrincipalArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, 'expected an IAM role or user ARN');
+
 const AwsSchema = z.strictObject({
   accountId: z
     .string()
@@ -211,14 +243,44 @@ const AwsSchema = z.strictObject({
   /** Secret name → value: an object (stored as its JSON) or a raw SecretString. */
   secrets: z.record(z.string(), z.union([z.string(), z.record(z.string(), z.unknown())])).optional(),
   faults: z.array(AwsFaultSchema).default([]),
+  /**
+   * IAM roles and users that exist in this world besides those the key policies name at the start (KMS
+   * refuses a key policy naming a principal that does not exist; see `knownPrincipals` in local/aws/kms.ts).
+   */
+  principals: z.array(IamPrincipalArn).default([]),
 });
 
 const KeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/.+$/, 'expected a KMS key ARN');
 
-const KeyConfigSchema = z.looseObject({
+/**
+ * A Databricks API object of a scenario: a field outside `fields` (its API model's names, plus any format
+ * extension) is refused, naming the nearest valid name, before `shape` (the fields that drive the emulation)
+ * is validated. Every accepted field is kept.
+ */
+function apiObject<Shape extends z.ZodRawShape>(model: string, fields: readonly string[], shape: Shape) {
+  const unlisted = Object.keys(shape).filter((key) => !fields.includes(key));
+  if (unlisted.length > 0) throw new Error(`${model} schema reads fields it refuses: ${unlisted.join(', ')}`);
+  return z
+    .unknown()
+    .superRefine((value, ctx) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+      for (const key of Object.keys(value)) {
+        if (fields.includes(key)) continue;
+        const near = nearestName(key, fields);
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `unknown field, not in the Databricks API's ${model}${near ? `; did you mean \`${near}\`?` : ''}`,
+        });
+      }
+    })
+    .pipe(z.looseObject(shape));
+}
+
+const KeyConfigSchema = apiObject('CustomerManagedKey', KEY_CONFIG_FIELDS, {
   customer_managed_key_id: z.string().min(1),
   use_cases: z.array(KeyUseCase).min(1),
-  aws_key_info: z.looseObject({
+  aws_key_info: apiObject('AwsKeyInfo', AWS_KEY_INFO_FIELDS, {
     key_arn: KeyArn,
     key_region: z.string().optional(),
     key_alias: z.string().optional(),
@@ -228,19 +290,20 @@ const KeyConfigSchema = z.looseObject({
   account_id: z.string().optional(),
 });
 
-const ClusterSchema = z.looseObject({
+const ClusterSchema = apiObject('ClusterDetails', CLUSTER_FIELDS, {
   cluster_id: z.string().min(1).optional(),
   cluster_name: z.string().optional(),
   state: ClusterState.default('RUNNING'),
   cluster_source: ClusterSource.default('UI'),
   num_workers: z.number().int().min(0).optional(),
-  autoscale: z
-    .looseObject({ min_workers: z.number().int().min(0), max_workers: z.number().int().min(0) })
-    .optional(),
+  autoscale: apiObject('AutoScale', AUTOSCALE_FIELDS, {
+    min_workers: z.number().int().min(0),
+    max_workers: z.number().int().min(0),
+  }).optional(),
   instance_pool_id: z.string().optional(),
 });
 
-const PoolSchema = z.looseObject({
+const PoolSchema = apiObject('InstancePoolAndStats', INSTANCE_POOL_FIELDS, {
   instance_pool_id: z.string().min(1).optional(),
   instance_pool_name: z.string().optional(),
   node_type_id: z.string().default('i3.xlarge'),
@@ -248,17 +311,15 @@ const PoolSchema = z.looseObject({
   max_capacity: z.number().int().min(1).optional(),
   idle_instance_autotermination_minutes: z.number().int().min(0).max(10000).optional(),
   state: z.enum(['ACTIVE', 'STOPPED', 'DELETED']).default('ACTIVE'),
-  stats: z
-    .looseObject({
-      idle_count: z.number().int().min(0).optional(),
-      used_count: z.number().int().min(0).optional(),
-      pending_idle_count: z.number().int().min(0).optional(),
-      pending_used_count: z.number().int().min(0).optional(),
-    })
-    .optional(),
+  stats: apiObject('InstancePoolStats', INSTANCE_POOL_STATS_FIELDS, {
+    idle_count: z.number().int().min(0).optional(),
+    used_count: z.number().int().min(0).optional(),
+    pending_idle_count: z.number().int().min(0).optional(),
+    pending_used_count: z.number().int().min(0).optional(),
+  }).optional(),
 });
 
-const WarehouseSchema = z.looseObject({
+const WarehouseSchema = apiObject('EndpointInfo', WAREHOUSE_FIELDS, {
   id: z.string().min(1).optional(),
   name: z.string().optional(),
   state: WarehouseState.default('RUNNING'),
@@ -266,52 +327,61 @@ const WarehouseSchema = z.looseObject({
   enable_serverless_compute: z.boolean().default(false),
 });
 
-const SchedulePart = z.looseObject({
+const SchedulePart = apiObject('CronSchedule', CRON_SCHEDULE_FIELDS, {
   quartz_cron_expression: z.string().min(1),
   timezone_id: z.string().min(1),
   pause_status: PauseStatus.optional(),
 });
-const PausablePart = z.looseObject({ pause_status: PauseStatus.optional() });
+const ContinuousPart = apiObject('Continuous', CONTINUOUS_FIELDS, { pause_status: PauseStatus.optional() });
+const TriggerPart = apiObject('TriggerSettings', TRIGGER_SETTINGS_FIELDS, {
+  pause_status: PauseStatus.optional(),
+});
 
-const JobSchema = z.looseObject({
+const JobSchema = apiObject('BaseJob', JOB_FIELDS, {
   job_id: z.number().int().positive().optional(),
-  settings: z
-    .looseObject({
-      name: z.string().optional(),
-      schedule: SchedulePart.optional(),
-      continuous: PausablePart.optional(),
-      trigger: PausablePart.optional(),
-    })
+  settings: apiObject('JobSettings', JOB_SETTINGS_FIELDS, {
+    name: z.string().optional(),
+    schedule: SchedulePart.optional(),
+    continuous: ContinuousPart.optional(),
+    trigger: TriggerPart.optional(),
+  })
     .refine((s) => !(s.schedule && s.continuous), 'a job has either schedule or continuous, not both')
     .default({}),
   created_time: z.number().optional(),
   creator_user_name: z.string().optional(),
 });
 
-const RunSchema = z.looseObject({
+const RunSchema = apiObject('BaseRun', [...RUN_FIELDS, ...RUN_EXTENSIONS], {
   run_id: z.number().int().positive().optional(),
   job_id: z.number().int().positive().optional(),
-  state: z
-    .looseObject({
-      life_cycle_state: RunLifeCycleState.default('RUNNING'),
-      result_state: z.string().optional(),
-      state_message: z.string().optional(),
-    })
-    .default({ life_cycle_state: 'RUNNING' }),
+  state: apiObject('RunState', RUN_STATE_FIELDS, {
+    life_cycle_state: RunLifeCycleState.default('RUNNING'),
+    result_state: z.string().optional(),
+    state_message: z.string().optional(),
+  }).default({ life_cycle_state: 'RUNNING' }),
   /** Emulator-only: an active run ends by itself (SUCCESS) this many simulated seconds after start. */
   remainingSeconds: z.number().min(0).nullable().optional(),
-  cluster_instance: z.looseObject({ cluster_id: z.string().optional() }).optional(),
+  cluster_instance: apiObject('ClusterInstance', CLUSTER_INSTANCE_FIELDS, {
+    cluster_id: z.string().optional(),
+  }).optional(),
 });
 
-const PipelineSchema = z.looseObject({
+const PipelineSchema = apiObject('GetPipelineResponse', PIPELINE_FIELDS, {
   pipeline_id: z.string().min(1).optional(),
   name: z.string().optional(),
   state: PipelineState.default('RUNNING'),
-  spec: z.looseObject({ continuous: z.boolean().optional(), serverless: z.boolean().optional() }).default({}),
+  spec: apiObject('PipelineSpec', PIPELINE_SPEC_FIELDS, {
+    continuous: z.boolean().optional(),
+    serverless: z.boolean().optional(),
+  }).default({}),
   cluster_id: z.string().optional(),
 });
 
-const WorkspaceSchema = z.looseObject({
+/**
+ * A workspace: the Account API `Workspace` plus its resources. The pools may be given as `instancePools`
+ * (the format's spelling) or `instance_pools` (the list answer's); they end up in `instancePools`.
+ */
+const WorkspaceSchema = apiObject('Workspace', [...WORKSPACE_FIELDS, ...WORKSPACE_COLLECTIONS], {
   workspace_id: z.number().int().positive(),
   workspace_name: z.string().min(1).optional(),
   deployment_name: z
@@ -326,12 +396,22 @@ const WorkspaceSchema = z.looseObject({
   storage_customer_managed_key_id: z.string().min(1).nullable().optional(),
   credentials_id: z.string().min(1).optional(),
   clusters: z.array(ClusterSchema).default([]),
-  instancePools: z.array(PoolSchema).default([]),
+  instancePools: z.array(PoolSchema).optional(),
+  instance_pools: z.array(PoolSchema).optional(),
   warehouses: z.array(WarehouseSchema).default([]),
   jobs: z.array(JobSchema).default([]),
   runs: z.array(RunSchema).default([]),
   pipelines: z.array(PipelineSchema).default([]),
-});
+})
+  .refine((w) => w.instancePools === undefined || w.instance_pools === undefined, {
+    message: 'give the pools once, as instancePools or as instance_pools',
+    path: ['instance_pools'],
+  })
+  .transform((w) => {
+    const pools = w.instancePools ?? w.instance_pools ?? [];
+    delete w.instance_pools;
+    return Object.assign(w, { instancePools: pools });
+  });
 
 const CredentialSchema = z.looseObject({
   credentials_id: z.string().min(1),
@@ -431,8 +511,10 @@ const DatabricksSchema = z.strictObject({
     .strictObject({
       workspace: z.number().positive().nullable().default(null),
       account: z.number().positive().nullable().default(null),
+      /** Token requests per simulated second per OAuth token endpoint (account, each workspace). */
+      token: z.number().positive().nullable().default(null),
     })
-    .default({ workspace: null, account: null }),
+    .default({ workspace: null, account: null, token: null }),
   faults: z.array(z.record(z.string(), z.unknown())).default([]),
   seed: z.number().int().default(42),
 });
@@ -585,7 +667,14 @@ function applyDefaults(raw: RawScenario, faults: Fault[], source: string | undef
   return {
     name: raw.name ?? (source ? basename(source).replace(/\.json$/i, '') : 'scenario'),
     timeScale: raw.timeScale,
-    aws: { accountId: aws.accountId, region: aws.region, keys, secrets, faults: aws.faults },
+    aws: {
+      accountId: aws.accountId,
+      region: aws.region,
+      keys,
+      secrets,
+      faults: aws.faults,
+      principals: aws.principals,
+    },
     databricks: { ...databricks, credentials, workspaces, faults },
     settings: raw.settings,
     input: raw.input,

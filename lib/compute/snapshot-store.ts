@@ -2,6 +2,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SdkClient } from '../aws/clients.ts';
+import { clock } from '../clock.ts';
 import { InvalidInput, TransientError } from '../errors.ts';
 import type { Settings } from '../settings.ts';
 import { SnapshotMissing, SnapshotUnreadable } from './errors.ts';
@@ -68,6 +69,9 @@ function defaultS3(): SdkClient {
   return s3;
 }
 
+/** Conditional writes of a snapshot answered `409 ConditionalRequestConflict` before giving up (`TransientError`). */
+const CONFLICT_ATTEMPTS = 3;
+
 /** S3: a conditional put (`If-None-Match: *`) makes the first snapshot win even under concurrent retries. */
 export class S3SnapshotStore implements SnapshotStore {
   constructor(
@@ -76,27 +80,35 @@ export class S3SnapshotStore implements SnapshotStore {
   ) {}
 
   async putIfAbsent(key: string, snapshot: ComputeSnapshot): Promise<{ created: boolean }> {
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: serializeSnapshot(key, snapshot),
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      );
-      return { created: true };
-    } catch (error) {
-      const status = statusOf(error);
-      if (status === 412 || nameOf(error) === 'PreconditionFailed') return { created: false };
-      // 409 ConditionalRequestConflict: another conditional write of the same key is in flight.
-      if (status === 409 || nameOf(error) === 'ConditionalRequestConflict') {
-        throw new TransientError(`compute snapshot ${key} is being written concurrently; retry`, {
-          cause: error,
-        });
+    const body = serializeSnapshot(key, snapshot);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: body,
+            ContentType: 'application/json',
+            IfNoneMatch: '*',
+          }),
+        );
+        return { created: true };
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 412 || nameOf(error) === 'PreconditionFailed') return { created: false };
+        // 409 ConditionalRequestConflict: a write or delete of the same key raced this one, and S3 says to
+        // retry the upload (S3 API reference, PutObject `If-None-Match`). The retry ends in 200 or 412.
+        if (status === 409 || nameOf(error) === 'ConditionalRequestConflict') {
+          if (attempt < CONFLICT_ATTEMPTS) {
+            await clock().sleep(200 * attempt);
+            continue;
+          }
+          throw new TransientError(`compute snapshot ${key} is being written concurrently; retry`, {
+            cause: error,
+          });
+        }
+        throw storeError(error, `writing ${this.locate(key)}`);
       }
-      throw storeError(error, `writing ${this.locate(key)}`);
     }
   }
 

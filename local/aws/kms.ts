@@ -1,30 +1,25 @@
 import {
-  DependencyTimeoutException,
   DescribeKeyCommand,
-  DisabledException,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
-  KMSInternalException,
-  KMSInvalidStateException,
-  KMSServiceException,
-  LimitExceededException,
   ListAliasesCommand,
-  MalformedPolicyDocumentException,
-  NotFoundException,
   PutKeyPolicyCommand,
 } from '@aws-sdk/client-kms';
 import type { SdkClient } from '../../lib/aws/clients.ts';
 import { type Clock, clock as currentClock } from '../../lib/clock.ts';
+import { awsError, isKnownAwsError } from './faults.ts';
 
 /**
  * A small, faithful stand-in for the KMS calls the product makes (DescribeKey, GetKeyPolicy, PutKeyPolicy,
- * ListAliases, GetKeyRotationStatus), behind the SDK client's `send(command)`. It throws the SDK's own
- * exception classes, so `error.name` and `instanceof` are what the real client gives.
+ * ListAliases, GetKeyRotationStatus), behind the SDK client's `send(command)`. It is the KMS endpoint of
+ * one account and one region, as a KMS client is, and raises what the SDK raises (`awsError`), so
+ * `error.name`, `instanceof`, `$fault` and `$metadata.httpStatusCode` are what the real client gives.
  */
 
 /** A key as the scenario's `aws.keys[]` describes it (README § Scenarios and reports). */
 export interface ScenarioKey {
   keyId: string;
+  /** The key's region; a key of another region than the stand-in's exists, but this endpoint cannot see it. */
   region?: string | undefined;
   /** KMS KeyState: Enabled, Disabled, PendingDeletion, PendingImport, Unavailable, … */
   state?: string | undefined;
@@ -48,22 +43,19 @@ export interface KmsCall {
   error?: string;
 }
 
-type ExceptionClass = new (args: { message: string; $metadata: Record<string, never> }) => Error;
-
-const MODELED: Record<string, ExceptionClass> = {
-  DependencyTimeoutException,
-  DisabledException,
-  KMSInternalException,
-  KMSInvalidStateException,
-  LimitExceededException,
-  MalformedPolicyDocumentException,
-  NotFoundException,
-};
-/** Errors KMS returns that the SDK does not model: it raises them as `KMSServiceException` with their name. */
-const UNMODELED = new Set(['ThrottlingException', 'AccessDeniedException']);
+export interface LocalKmsOptions {
+  accountId: string;
+  /** The region of the KMS endpoint the client talks to. */
+  region: string;
+  clock?: Clock;
+  /**
+   * The IAM roles and users that exist (`knownPrincipals`). Given, PutKeyPolicy refuses a policy that
+   * names any other role or user, as KMS does; omitted, existence is not checked.
+   */
+  principals?: readonly string[];
+}
 
 const MAX_POLICY_BYTES = 32768;
-const DELETION_STATES = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
 
 interface KeyRecord {
   source: ScenarioKey;
@@ -74,10 +66,7 @@ interface KeyRecord {
 }
 
 function raise(name: string, message: string): never {
-  const Exception = MODELED[name];
-  if (Exception) throw new Exception({ message, $metadata: {} });
-  if (UNMODELED.has(name)) throw new KMSServiceException({ name, $fault: 'client', $metadata: {}, message });
-  throw new Error(`${name}: ${message}`);
+  throw awsError('kms', name, message);
 }
 
 export class LocalKms implements SdkClient {
@@ -88,13 +77,12 @@ export class LocalKms implements SdkClient {
   private readonly faults: Array<{ operation: string; name: string; times: number }> = [];
   private readonly clockRef: Clock | undefined;
   private readonly startedAt: number;
+  /** The IAM roles and users that exist, or `undefined`: existence is not checked. */
+  private readonly principals: ReadonlySet<string> | undefined;
 
   constructor(
     keys: readonly ScenarioKey[],
-    options: { accountId: string; region: string; clock?: Clock } = {
-      accountId: '111122223333',
-      region: 'us-east-1',
-    },
+    options: LocalKmsOptions = { accountId: '111122223333', region: 'us-east-1' },
   ) {
     this.accountId = options.accountId;
     this.region = options.region;
@@ -110,6 +98,9 @@ export class LocalKms implements SdkClient {
       state: key.state ?? 'Enabled',
       creationDate: new Date(this.startedAt),
     }));
+    this.principals = options.principals
+      ? new Set([...options.principals, ...this.records.flatMap((r) => principalsIn(r.policy))])
+      : undefined;
   }
 
   /** The keys as they are now, in the scenario's shape (policy as an object), for the run report. */
@@ -129,7 +120,7 @@ export class LocalKms implements SdkClient {
 
   /** Makes the next `times` calls of `operation` fail with the named KMS exception (tests, fault scenarios). */
   failNext(operation: string, exceptionName: string, times = 1): void {
-    if (!MODELED[exceptionName] && !UNMODELED.has(exceptionName))
+    if (!isKnownAwsError('kms', exceptionName))
       throw new Error(`LocalKms cannot raise unknown exception ${exceptionName}`);
     this.faults.push({ operation, name: exceptionName, times });
   }
@@ -209,16 +200,20 @@ export class LocalKms implements SdkClient {
       raise('LimitExceededException', `The key policy exceeds the maximum size of ${MAX_POLICY_BYTES} bytes`);
     }
     validatePolicy(policy);
-    if (DELETION_STATES.has(record.state)) {
-      raise('KMSInvalidStateException', `${this.keyArn(record.source.keyId)} is pending deletion.`);
-    }
+    if (this.principals) this.checkPrincipalsExist(policy, this.principals);
+    // No key-state check: KMS' key-state table marks PutKeyPolicy as succeeding in every key state,
+    // Disabled and PendingDeletion included (developer guide, "Key states of AWS KMS keys",
+    // https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html). moto 5.2.1 agrees.
     record.policy = policy;
     return { $metadata: {} };
   }
 
   private listAliases(input: Record<string, unknown>) {
+    // Aliases are regional like keys: this endpoint lists its own region's.
     const records =
-      input.KeyId === undefined ? this.records : [this.resolve(input.KeyId, { aliases: false })];
+      input.KeyId === undefined
+        ? this.records.filter((r) => r.region === this.region)
+        : [this.resolve(input.KeyId, { aliases: false })];
     const aliases = records.flatMap((r) =>
       (r.source.aliases ?? []).map((name) => ({
         AliasName: name,
@@ -242,36 +237,57 @@ export class LocalKms implements SdkClient {
     };
   }
 
-  /** Finds a key by id or key ARN (and, for DescribeKey, alias name or alias ARN) like KMS does. */
+  /**
+   * Finds a key by id or key ARN (and, for DescribeKey, alias name or alias ARN) like KMS does. KMS keys
+   * are regional and an ARN names its region: a KMS endpoint given a key or alias ARN of another region
+   * answers `NotFoundException: Invalid arn <region>` (HTTP 400; reported from real KMS in
+   * kubernetes-retired/kube-aws#1041 and nakedible/openssl-engine-kms#1). The KMS API reference allows an
+   * ARN to reach another *account* (DescribeKey `KeyId`), never another region. moto 5.2.1 answers
+   * NotFoundException for a key that lives in another region, but looks a rewritten ARN up by key id alone.
+   */
   private resolve(keyId: unknown, options: { aliases: boolean }): KeyRecord {
     if (typeof keyId !== 'string' || keyId === '') raise('NotFoundException', 'KeyId is required');
     const arn = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/.exec(keyId);
+    const here = this.records.filter((r) => r.region === this.region);
     let record: KeyRecord | undefined;
     if (arn) {
       const [, region, account, kind, name] = arn;
+      if (region !== this.region) raise('NotFoundException', `Invalid arn ${region}`);
       const wantedAlias = `alias/${name}`;
       record =
         account !== this.accountId
           ? undefined
           : kind === 'key'
-            ? this.records.find((r) => r.source.keyId === name && r.region === region)
+            ? here.find((r) => r.source.keyId === name)
             : options.aliases
-              ? this.records.find(
-                  (r) => r.region === region && (r.source.aliases ?? []).includes(wantedAlias),
-                )
+              ? here.find((r) => (r.source.aliases ?? []).includes(wantedAlias))
               : undefined;
     } else if (keyId.startsWith('alias/')) {
-      record = options.aliases
-        ? this.records.find((r) => r.region === this.region && (r.source.aliases ?? []).includes(keyId))
-        : undefined;
+      record = options.aliases ? here.find((r) => (r.source.aliases ?? []).includes(keyId)) : undefined;
     } else {
-      record = this.records.find((r) => r.source.keyId === keyId && r.region === this.region);
+      record = here.find((r) => r.source.keyId === keyId);
     }
     if (!record) {
       const what = keyId.includes('alias/') ? 'Alias' : 'Key';
       raise('NotFoundException', `${what} '${this.describeId(keyId)}' does not exist`);
     }
     return record;
+  }
+
+  /**
+   * KMS refuses a key policy that names an IAM role or user that does not exist: "The principals in the
+   * key policy must exist and be visible to KMS" (KMS API reference, PutKeyPolicy `Policy`), answered with
+   * `MalformedPolicyDocumentException: Policy contains a statement with one or more invalid principals`
+   * (AWS re:Post knowledge center, kms-policy-error-invalid-principals). moto does not check this.
+   */
+  private checkPrincipalsExist(policy: string, known: ReadonlySet<string>): void {
+    const missing = principalsIn(policy).filter((p) => !principalExists(p, known));
+    if (missing.length > 0) {
+      raise(
+        'MalformedPolicyDocumentException',
+        `Policy contains a statement with one or more invalid principals. (local stand-in: ${missing.join(', ')} not among the scenario's IAM principals, aws.principals)`,
+      );
+    }
   }
 
   private describeId(keyId: string): string {
@@ -314,7 +330,19 @@ export class LocalKms implements SdkClient {
   }
 }
 
-/** What KMS checks of a policy document's grammar (a subset: JSON, statements, effects, principals). */
+/**
+ * What KMS checks of a policy document's grammar: JSON, a `Statement`, and in each statement an `Effect`,
+ * a principal, an `Action` or `NotAction`, a `Resource` of `"*"`, and unique `Sid`s. Refusals are
+ * `MalformedPolicyDocumentException`.
+ *
+ * `Action` and `Resource`: the KMS developer guide lists both as required in every key policy statement
+ * ("Elements in a key policy"), `"*"` being the only Resource a key policy can name. KMS used to store a
+ * statement without them (it had no effect); the PutKeyPolicy API reference still says so. AWS announced
+ * to key owners (AWS Health, quoted in ministryofjustice/analytical-platform#7691) that from 18 August
+ * 2025 CreateKey, ReplicateKey and PutKeyPolicy "without a valid Action or NotAction, and Resource element
+ * in the key policy will be rejected with MalformedPolicyDocumentException", Resource `"*"` being the only
+ * accepted value. The stand-in answers as KMS does since then. (moto validates none of this.)
+ */
 function validatePolicy(policy: string): void {
   let doc: unknown;
   try {
@@ -347,12 +375,103 @@ function validatePolicy(policy: string): void {
     if (st.Action === undefined && st.NotAction === undefined) {
       raise('MalformedPolicyDocumentException', 'Policy statement is missing required element: Action');
     }
+    const resources = Array.isArray(st.Resource) ? st.Resource : [st.Resource];
+    if (st.Resource === undefined || resources.length === 0 || resources.some((r) => r !== '*')) {
+      raise(
+        'MalformedPolicyDocumentException',
+        `Policy statement must have "Resource": "*"${typeof st.Sid === 'string' ? ` (statement ${st.Sid})` : ''}`,
+      );
+    }
     if (typeof st.Sid === 'string') {
       if (sids.has(st.Sid))
         raise('MalformedPolicyDocumentException', `Statement IDs (SID) must be unique: ${st.Sid}`);
       sids.add(st.Sid);
     }
   }
+}
+
+/**
+ * The IAM principals a policy names (`Principal` and `NotPrincipal`, key `AWS`): `*`, account ids and
+ * ARNs. Service principals are left out: they always exist. An unparseable policy names none.
+ */
+export function principalsIn(policy: string | Record<string, unknown>): string[] {
+  let doc: unknown = policy;
+  if (typeof policy === 'string') {
+    try {
+      doc = JSON.parse(policy);
+    } catch {
+      return [];
+    }
+  }
+  const statement = (doc as { Statement?: unknown } | null)?.Statement;
+  const statements = Array.isArray(statement) ? statement : statement ? [statement] : [];
+  const out: string[] = [];
+  for (const st of statements as Array<Record<string, unknown> | null>) {
+    for (const element of [st?.Principal, st?.NotPrincipal]) {
+      if (element === '*') out.push('*');
+      const aws = (element as { AWS?: unknown } | null | undefined)?.AWS;
+      for (const value of Array.isArray(aws) ? aws : aws === undefined ? [] : [aws]) {
+        out.push(String(value));
+      }
+    }
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Whether KMS would find the IAM principal `value` (a `Principal.AWS` entry). The stand-in's rule:
+ * - `*`, an account id (`111122223333`) and an account root (`arn:aws:iam::111122223333:root`) always
+ *   exist — an AWS account always does, which is why the Databricks principal
+ *   `arn:aws:iam::414351767826:root` needs no declaration;
+ * - an IAM role or user ARN exists when it is `known`: named by a key policy of the scenario at the start,
+ *   declared in `aws.principals`, the product's `databricksPrincipalArn` setting, or the cross-account
+ *   role of a Databricks credential configuration (`knownPrincipals`);
+ * - other ARNs of IAM or STS (assumed roles, federated users, OIDC/SAML providers) are taken as existing —
+ *   the stand-in does not model them;
+ * - anything else (a unique id such as `AROAEXAMPLE` left behind by a deleted role, a typo) does not.
+ */
+export function principalExists(value: string, known: ReadonlySet<string>): boolean {
+  if (value === '*' || /^\d{12}$/.test(value)) return true;
+  const arn = /^arn:aws[a-z-]*:(iam|sts)::(\d{12}):(.+)$/.exec(value);
+  if (!arn) return false;
+  const [, service, , resource = ''] = arn;
+  if (service === 'iam' && resource === 'root') return true;
+  if (service === 'iam' && /^(role|user)\//.test(resource)) return known.has(value);
+  return true;
+}
+
+/** What a scenario says about who exists in IAM (the `aws`, `settings` and `databricks` parts it needs). */
+export interface PrincipalSources {
+  aws: { principals?: readonly string[] | undefined; keys?: ReadonlyArray<ScenarioKey> | undefined };
+  settings?: { databricksPrincipalArn?: string | undefined } | undefined;
+  databricks?:
+    | {
+        credentials?:
+          | ReadonlyArray<{ aws_credentials?: { sts_role?: { role_arn?: string | undefined } } }>
+          | undefined;
+      }
+    | undefined;
+}
+
+/**
+ * The IAM principals a scenario's world holds (`LocalKmsOptions.principals`): `aws.principals`, those the
+ * key policies name at the start, the Databricks principal the product is configured with, and the
+ * cross-account roles of the Databricks credential configurations (the EBS statement's principal).
+ */
+export function knownPrincipals(scenario: PrincipalSources): string[] {
+  const roles = (scenario.databricks?.credentials ?? []).flatMap(
+    (c) => c.aws_credentials?.sts_role?.role_arn ?? [],
+  );
+  const inPolicies = (scenario.aws.keys ?? []).flatMap((k) => (k.policy ? principalsIn(k.policy) : []));
+  const databricks = scenario.settings?.databricksPrincipalArn;
+  return [
+    ...new Set([
+      ...(scenario.aws.principals ?? []),
+      ...inPolicies,
+      ...(databricks ? [databricks] : []),
+      ...roles,
+    ]),
+  ];
 }
 
 function parseOrText(policy: string): Record<string, unknown> | string {

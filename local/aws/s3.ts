@@ -1,17 +1,14 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  NoSuchKey,
-  PutObjectCommand,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { SdkClient } from '../../lib/aws/clients.ts';
+import { awsError } from './faults.ts';
 
 /**
  * An in-memory stand-in for the S3 calls of the snapshot store (PutObject with `If-None-Match: *`,
  * GetObject, DeleteObject), behind the SDK client's `send(command)`, with S3's own answers: a conditional
  * put of an existing key is `412 PreconditionFailed`, a missing key `NoSuchKey` (404 — the product's roles
- * hold s3:ListBucket, without which S3 answers 403), a delete of a missing key succeeds.
+ * hold s3:ListBucket, without which S3 answers 403), a delete of a missing key succeeds. Calls are
+ * atomic here, so the `409 ConditionalRequestConflict` S3 answers a conditional write racing another write
+ * of the same key only comes from a scenario fault (`aws.faults`, service `s3`; `awsError`).
  */
 export class LocalS3 implements SdkClient {
   private readonly objects = new Map<string, string>();
@@ -22,12 +19,11 @@ export class LocalS3 implements SdkClient {
     const id = `${input.Bucket}/${input.Key}`;
     if (command instanceof PutObjectCommand) {
       if (input.IfNoneMatch === '*' && this.objects.has(id)) {
-        throw new S3ServiceException({
-          name: 'PreconditionFailed',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 412 },
-          message: 'At least one of the pre-conditions you specified did not hold',
-        });
+        throw awsError(
+          's3',
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+        );
       }
       this.objects.set(id, String(input.Body ?? ''));
       return { $metadata: { httpStatusCode: 200 } };
@@ -35,10 +31,7 @@ export class LocalS3 implements SdkClient {
     if (command instanceof GetObjectCommand) {
       const text = this.objects.get(id);
       if (text === undefined) {
-        throw new NoSuchKey({
-          $metadata: { httpStatusCode: 404 },
-          message: 'The specified key does not exist.',
-        });
+        throw awsError('s3', 'NoSuchKey', 'The specified key does not exist.');
       }
       return { Body: { transformToString: async () => text }, $metadata: { httpStatusCode: 200 } };
     }

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SdkClient } from '../../lib/aws/clients.ts';
+import { awsError } from './faults.ts';
 
 /**
- * The ARN Secrets Manager gives a secret: its name plus a 6-character suffix. The suffix is derived from
- * the name so a scenario's secret has the same ARN on every run.
+ * The ARN Secrets Manager gives a secret: its name, `-`, and 6 random characters that make the ARN of a
+ * re-created secret differ from the deleted one's (Secrets Manager API reference, CreateSecret `ARN`). The
+ * stand-in derives the 6 characters from the name, so a scenario's secret has the same ARN on every run,
+ * and the local runner configures the product with this ARN.
  */
 export function secretArn(name: string, accountId: string, region: string): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -14,9 +17,16 @@ export function secretArn(name: string, accountId: string, region: string): stri
 }
 
 /**
- * A stand-in for Secrets Manager's `GetSecretValue`, behind the SDK client's `send(command)`. A secret is
- * found by name or by any ARN whose name part matches (with or without the random suffix), like the
- * real service; an unknown one raises the SDK's own `ResourceNotFoundException`.
+ * A stand-in for Secrets Manager's `GetSecretValue` in one account and region, behind the SDK client's
+ * `send(command)`. It finds a secret as Secrets Manager does (API reference, GetSecretValue `SecretId`):
+ * - by its name;
+ * - by its complete ARN, which ends in the secret's own `-` + 6 characters (`secretArn`);
+ * - by a partial ARN, without those 7 characters — unless the name part itself ends in `-` and 6
+ *   characters: "those characters cause Secrets Manager to assume that you're specifying a complete ARN";
+ * and nothing else: a complete ARN with another suffix, a name with the suffix, an ARN of another region
+ * or account are `ResourceNotFoundException` ("If you do include the random suffix added by Secrets
+ * Manager, you receive either a ResourceNotFoundException or an AccessDeniedException error"). moto 5
+ * answers the same, except that it also resolves a partial ARN whose name ends in `-` + 6 characters.
  */
 export class LocalSecretsManager implements SdkClient {
   private readonly secrets: Map<string, unknown>;
@@ -32,6 +42,11 @@ export class LocalSecretsManager implements SdkClient {
     this.region = options.region;
   }
 
+  /** The complete ARN of the stand-in's secret `name`. */
+  arnOf(name: string): string {
+    return secretArn(name, this.accountId, this.region);
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: the SDK client's `send` is untyped at this seam.
   async send(command: any): Promise<any> {
     if (!(command instanceof GetSecretValueCommand)) {
@@ -41,30 +56,32 @@ export class LocalSecretsManager implements SdkClient {
     const secretId = command.input.SecretId ?? '';
     const name = this.nameOf(secretId);
     if (name === undefined) {
-      throw new ResourceNotFoundException({
-        message: "Secrets Manager can't find the specified secret.",
-        $metadata: {},
-      });
+      throw awsError(
+        'secretsManager',
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     const value = this.secrets.get(name);
     return {
-      ARN: secretArn(name, this.accountId, this.region),
+      ARN: this.arnOf(name),
       Name: name,
       VersionId: '00000000-0000-4000-8000-000000000001',
       SecretString: typeof value === 'string' ? value : JSON.stringify(value),
       VersionStages: ['AWSCURRENT'],
       CreatedDate: new Date(0),
-      $metadata: {},
+      $metadata: { httpStatusCode: 200 },
     };
   }
 
   private nameOf(secretId: string): string | undefined {
-    if (this.secrets.has(secretId)) return secretId;
-    const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)$/.exec(secretId);
-    if (!arn) return undefined;
-    const namePart = arn[1] as string;
-    if (this.secrets.has(namePart)) return namePart;
-    const withoutSuffix = /^(.+)-[A-Za-z0-9]{6}$/.exec(namePart)?.[1];
-    return withoutSuffix !== undefined && this.secrets.has(withoutSuffix) ? withoutSuffix : undefined;
+    const arn = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/.exec(secretId);
+    if (!arn) return this.secrets.has(secretId) ? secretId : undefined;
+    const [, region, account, namePart = ''] = arn;
+    if (region !== this.region || account !== this.accountId) return undefined;
+    const complete = [...this.secrets.keys()].find((name) => this.arnOf(name) === secretId);
+    if (complete !== undefined) return complete;
+    if (/-[A-Za-z0-9]{6}$/.test(namePart)) return undefined;
+    return this.secrets.has(namePart) ? namePart : undefined;
   }
 }

@@ -7,7 +7,7 @@ import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
 import { clearDatabricksClients, setDatabricksFetch } from '../../lib/databricks/index.ts';
 import { causeMessage } from '../../lib/errors.ts';
 import { FaultPlan, faultError } from '../aws/faults.ts';
-import { LocalKms } from '../aws/kms.ts';
+import { knownPrincipals, LocalKms } from '../aws/kms.ts';
 import { LocalS3 } from '../aws/s3.ts';
 import { LocalSecretsManager, secretArn } from '../aws/secrets-manager.ts';
 import { startEmulator } from '../emulator/index.ts';
@@ -82,6 +82,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const kms = new LocalKms(scenario.aws.keys, {
     accountId: scenario.aws.accountId,
     region: scenario.aws.region,
+    // IAM principals that exist: PutKeyPolicy refuses a policy naming any other (local/aws/kms.ts).
+    principals: knownPrincipals(scenario),
     clock,
   });
   const secrets = new LocalSecretsManager(scenario.aws.secrets, {

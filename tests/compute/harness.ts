@@ -13,11 +13,12 @@ import type {
   StopResult,
 } from '../../lib/compute/index.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
-import { clearDatabricksClients } from '../../lib/databricks/index.ts';
+import { clearDatabricksClients, setDatabricksFetch } from '../../lib/databricks/index.ts';
 import type { RotationItem } from '../../lib/rotation.ts';
 import { LocalSecretsManager, secretArn } from '../../local/aws/secrets-manager.ts';
 import { type CallLogEntry, type StartedEmulator, startEmulator } from '../../local/emulator/index.ts';
 import { parseScenario } from '../../local/scenario.ts';
+import { VirtualClock } from '../../local/virtual-time.ts';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -31,9 +32,22 @@ const context = {
   getRemainingTimeInMillis: () => 300_000,
 } as unknown as Context;
 
-/** Invokes a Lambda handler the way Step Functions does: JSON in, JSON out. */
-export const invoke = async <T>(fn: (event: unknown, ctx: Context) => Promise<unknown>, event: unknown) =>
-  JSON.parse(JSON.stringify(await fn(JSON.parse(JSON.stringify(event)), context))) as T;
+/** The virtual clock of the workspace started last: handlers run on it, and tests move it with `advance`. */
+let current: VirtualClock | undefined;
+
+/**
+ * Invokes a Lambda handler the way Step Functions does: JSON in, JSON out, in virtual time (its retries and
+ * the emulator's latencies move the clock; CPU time does not), so results do not depend on the machine.
+ */
+export const invoke = async <T>(fn: (event: unknown, ctx: Context) => Promise<unknown>, event: unknown) => {
+  const answer = await inVirtualTime(() => fn(JSON.parse(JSON.stringify(event)), context));
+  return JSON.parse(JSON.stringify(answer)) as T;
+};
+
+/** Runs `work` (anything that calls the emulator) on the current workspace's virtual clock. */
+export function inVirtualTime<T>(work: () => Promise<T>): Promise<T> {
+  return current ? current.run(work) : work();
+}
 
 export interface Harness {
   emu: StartedEmulator;
@@ -46,7 +60,7 @@ export interface Harness {
  */
 export async function startWorkspace(
   resources: Json,
-  options: { faults?: unknown[]; timings?: Json; timeScale?: number; env?: Record<string, string> } = {},
+  options: { faults?: unknown[]; timings?: Json; env?: Record<string, string> } = {},
 ): Promise<Harness> {
   const scenario = parseScenario({
     databricks: {
@@ -55,8 +69,10 @@ export async function startWorkspace(
       ...(options.timings ? { timings: options.timings } : {}),
     },
   });
-  const emu = await startEmulator(scenario, { timeScale: options.timeScale ?? 600 });
-  const previousClock: Clock = setClock(emu.clock);
+  const clock = new VirtualClock({ seed: scenario.databricks.seed });
+  const emu = await startEmulator(scenario, { clock });
+  current = clock;
+  const previousClock: Clock = setClock(clock);
   const previousEnv = { ...process.env };
   const aws = { accountId: scenario.aws.accountId, region: scenario.aws.region };
   const secretName = Object.keys(scenario.aws.secrets)[0] ?? 'databricks/cmk-rotator';
@@ -70,12 +86,14 @@ export async function startWorkspace(
   delete process.env.SNAPSHOT_BUCKET;
   delete process.env.SNAPSHOT_DIR;
   setAwsClients({ secretsManager: new LocalSecretsManager(scenario.aws.secrets, aws) });
-  clearDatabricksClients();
+  setDatabricksFetch(emu.fetch);
   clearCredentialsCache();
   return {
     emu,
     close: async () => {
       await emu.close();
+      current = undefined;
+      setDatabricksFetch(undefined);
       setClock(previousClock);
       process.env = previousEnv;
     },

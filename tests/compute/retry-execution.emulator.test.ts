@@ -107,9 +107,9 @@ describe('Back from a key change Databricks refused because compute ran', () => 
       },
     };
     const { handler } = await import('../../functions/check-compute-stopped.ts');
-    const { invoke } = await import('./harness.ts');
+    const { invoke, inVirtualTime } = await import('./harness.ts');
     const { databricksFor } = await import('../../lib/databricks/index.ts');
-    await databricksFor(loadSettings()).workspace('acme-prod').startCluster('etl');
+    await inVirtualTime(() => databricksFor(loadSettings()).workspace('acme-prod').startCluster('etl'));
     h.emu.clock.advance(30);
     // Stopped again, it takes 10 minutes to terminate: stopping goes on, it does not fail with ComputeDidNotStop.
     const result = await invoke<{ status: string; deadline: number }>(handler, back);

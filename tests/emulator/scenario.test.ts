@@ -49,7 +49,7 @@ describe('parseScenario', () => {
       client_secret: sp.clientSecret,
     });
     expect(scenario.databricks.timings.clusterTerminate).toEqual([30, 120]);
-    expect(scenario.databricks.rateLimits).toEqual({ workspace: null, account: null });
+    expect(scenario.databricks.rateLimits).toEqual({ workspace: null, account: null, token: null });
   });
 
   it('names the bad field of a resource', () => {
@@ -59,6 +59,17 @@ describe('parseScenario', () => {
 
     expect(error.name).toBe('InvalidScenario');
     expect(error.message).toContain('scenario field databricks.workspaces[0].clusters[2].state');
+  });
+
+  it('refuses a field a Databricks resource does not have, suggesting the nearest one', () => {
+    const error = errorOf({
+      databricks: { workspaces: [{ workspace_id: 1, clusters: [{}, {}, { stat: 'RUNNING' }] }] },
+    });
+
+    expect(error.name).toBe('InvalidScenario');
+    expect(error.message).toContain('scenario field databricks.workspaces[0].clusters[2].stat');
+    expect(error.message).toContain('did you mean `state`?');
+    expect(error.details.field).toBe('databricks.workspaces[0].clusters[2].stat');
   });
 
   it('names unknown top-level fields', () => {
@@ -125,7 +136,7 @@ describe('parseScenario', () => {
 });
 
 describe('fidelity of scenario data', () => {
-  it('returns unknown resource fields exactly as given', async () => {
+  it('returns API fields the emulator does not read exactly as given', async () => {
     // Prepare
     const cluster = {
       cluster_id: '0101-000000-abc123',
@@ -136,7 +147,11 @@ describe('fidelity of scenario data', () => {
       default_tags: { Vendor: 'Databricks' },
     };
     env = await emulatorFor(
-      scenarioWith({ workspaces: [workspace({ clusters: [cluster], pricing_tier: 'PREMIUM', custom: 1 })] }),
+      scenarioWith({
+        workspaces: [
+          workspace({ clusters: [cluster], pricing_tier: 'PREMIUM', storage_configuration_id: 'sc-1' }),
+        ],
+      }),
     );
     // Act
     const got = await env.ws('GET', `/api/2.1/clusters/get?cluster_id=${cluster.cluster_id}`);
@@ -144,7 +159,7 @@ describe('fidelity of scenario data', () => {
     // Assess
     expect(got.body).toMatchObject(cluster);
     expect(got.body.aws_attributes).toEqual(cluster.aws_attributes);
-    expect(ws.body).toMatchObject({ pricing_tier: 'PREMIUM', custom: 1 });
+    expect(ws.body).toMatchObject({ pricing_tier: 'PREMIUM', storage_configuration_id: 'sc-1' });
   });
 
   it('shows current values in state() in the scenario shape', async () => {

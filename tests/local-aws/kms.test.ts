@@ -4,7 +4,6 @@ import {
   EnableKeyCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
-  KMSInvalidStateException,
   KMSServiceException,
   LimitExceededException,
   ListAliasesCommand,
@@ -85,15 +84,39 @@ describe('LocalKms DescribeKey', () => {
     expect(error).toMatchObject({ name: 'NotFoundException', $fault: 'client' });
   });
 
-  it('describes a key in another region by its ARN with that region', async () => {
+  // A key ARN names its region and a KMS endpoint knows only its own region's keys: KMS answers
+  // `NotFoundException: Invalid arn eu-west-1` (HTTP 400). moto 5.2.1 answers NotFoundException too.
+  it.each([
+    ['its key ARN', `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}`, 'Invalid arn eu-west-1'],
+    ['its alias ARN', `arn:aws:kms:eu-west-1:${ACCOUNT}:alias/databricks`, 'Invalid arn eu-west-1'],
+    ['its key id', KEY_ID, 'does not exist'],
+    ['its alias name', 'alias/databricks', 'does not exist'],
+  ])('cannot see a key of another region by %s, like a KMS client of one region', async (_, keyId, said) => {
     // Prepare
     const kms = localKms([{ region: 'eu-west-1' }]);
     // Act
-    const out = await kms.send(
-      new DescribeKeyCommand({ KeyId: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}` }),
-    );
+    const error = await kms.send(new DescribeKeyCommand({ KeyId: keyId })).catch((e: unknown) => e);
+    const aliases = await kms.send(new ListAliasesCommand({}));
     // Assess
-    expect(out.KeyMetadata.Arn).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}`);
+    expect(error).toBeInstanceOf(NotFoundException);
+    expect(error).toMatchObject({
+      $metadata: { httpStatusCode: 400 },
+      message: expect.stringContaining(said),
+    });
+    expect(aliases.Aliases).toEqual([]);
+  });
+
+  it('answers a key ARN of another region even when that region has the key', async () => {
+    // Prepare: the same key id in both regions (multi-Region keys share ids)
+    const kms = localKms([{}, { keyId: KEY_ID, region: 'eu-west-1', aliases: [] }]);
+    // Act
+    const here = await kms.send(new DescribeKeyCommand({ KeyId: ARN }));
+    const there = await kms
+      .send(new DescribeKeyCommand({ KeyId: `arn:aws:kms:eu-west-1:${ACCOUNT}:key/${KEY_ID}` }))
+      .catch((e: unknown) => e);
+    // Assess
+    expect(here.KeyMetadata.Arn).toBe(ARN);
+    expect(there).toBeInstanceOf(NotFoundException);
   });
 
   it('describes a disabled key as Disabled', async () => {
@@ -144,16 +167,30 @@ describe('LocalKms key policy', () => {
     ],
     [
       'with a bad Effect',
-      JSON.stringify({ Statement: [{ Effect: 'Maybe', Principal: '*', Action: 'kms:*' }] }),
+      JSON.stringify({ Statement: [{ Effect: 'Maybe', Principal: '*', Action: 'kms:*', Resource: '*' }] }),
     ],
     [
       'with duplicate Sids',
       JSON.stringify({
         Statement: [
-          { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt' },
-          { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt' },
+          { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' },
+          { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Encrypt', Resource: '*' },
         ],
       }),
+    ],
+    // Since 18 August 2025 KMS refuses a statement without Action/NotAction or without Resource "*"
+    // (AWS Health notice to key owners); see validatePolicy in local/aws/kms.ts.
+    [
+      'with a statement without Action',
+      JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Resource: '*' }] }),
+    ],
+    [
+      'with a statement without Resource',
+      JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:*' }] }),
+    ],
+    [
+      'with a Resource other than "*"',
+      JSON.stringify({ Statement: [{ ...POLICY.Statement[0], Resource: ARN }] }),
     ],
   ])('rejects a policy %s with MalformedPolicyDocumentException and keeps the old one', async (_, policy) => {
     // Prepare
@@ -179,30 +216,39 @@ describe('LocalKms key policy', () => {
     expect(error).toBeInstanceOf(LimitExceededException);
   });
 
-  it('rejects a policy change on a key pending deletion with KMSInvalidStateException', async () => {
+  it('accepts a statement with NotAction instead of Action', async () => {
     // Prepare
-    const kms = localKms([{ state: 'PendingDeletion' }]);
+    const kms = localKms();
+    const { Action: _, ...rest } = POLICY.Statement[0] as Record<string, unknown>;
+    const policy = JSON.stringify({
+      ...POLICY,
+      Statement: [{ ...rest, NotAction: 'kms:ScheduleKeyDeletion' }],
+    });
     // Act
-    const read = await kms.send(new GetKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default' }));
-    const error = await kms
-      .send(new PutKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default', Policy: JSON.stringify(POLICY) }))
-      .catch((e: unknown) => e);
+    await kms.send(new PutKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default', Policy: policy }));
     // Assess
-    expect(read.Policy).toBeTypeOf('string');
-    expect(error).toBeInstanceOf(KMSInvalidStateException);
+    expect(kms.keys()[0]?.policy).toEqual(JSON.parse(policy));
   });
 
-  it('lets a disabled key’s policy be changed', async () => {
-    // Prepare
-    const kms = localKms([{ state: 'Disabled' }]);
-    // Act
-    const out = await kms.send(
-      new PutKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default', Policy: JSON.stringify(POLICY) }),
-    );
-    // Assess
-    expect(out).toBeDefined();
-    expect(kms.calls().map((c) => [c.operation, c.error])).toEqual([['PutKeyPolicy', undefined]]);
-  });
+  // KMS' key-state table: PutKeyPolicy succeeds in every key state
+  // (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html). moto 5.2.1 agrees.
+  it.each(['Disabled', 'PendingDeletion', 'PendingImport', 'Unavailable'])(
+    'lets the policy of a %s key be read and changed, as the KMS key-state table says',
+    async (state) => {
+      // Prepare
+      const kms = localKms([{ state }]);
+      const next = { ...POLICY, Id: 'changed' };
+      // Act
+      const read = await kms.send(new GetKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default' }));
+      await kms.send(
+        new PutKeyPolicyCommand({ KeyId: KEY_ID, PolicyName: 'default', Policy: JSON.stringify(next) }),
+      );
+      // Assess
+      expect(JSON.parse(read.Policy)).toEqual(POLICY);
+      expect(kms.keys()[0]).toMatchObject({ state, policy: next });
+      expect(kms.calls().map((c) => c.error)).toEqual([undefined, undefined]);
+    },
+  );
 
   it('does not accept an alias for policy calls, like KMS', async () => {
     // Prepare
@@ -275,7 +321,7 @@ describe('LocalKms aliases, rotation status and faults', () => {
     const next = await kms.send(new DescribeKeyCommand({ KeyId: KEY_ID }));
     // Assess
     expect(error).toBeInstanceOf(ErrorClass);
-    expect((error as Error).name).toBe(name);
+    expect(error).toMatchObject({ name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
     expect(next.KeyMetadata.KeyId).toBe(KEY_ID);
     expect(kms.calls().map((c) => c.error)).toEqual([name, undefined]);
   });
