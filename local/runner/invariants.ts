@@ -35,7 +35,31 @@ export function checkInvariants(
     everythingRestored(scenario, report),
     rejectedPlanTouchedNothing(scenario, report, trace),
     secretsNeverExposed(scenario, report),
+    errorsFitStepFunctions(report, trace),
   ];
+}
+
+/**
+ * Step Functions keeps an error's name to 256 characters and its cause to 32,768: longer ones are cut, and a
+ * cut name no longer matches the ASL's Retry/Catch. Checked on every Task error as Lambda delivers it (the
+ * runtime's JSON cause) and on the execution's own error.
+ */
+function errorsFitStepFunctions(report: Report, trace: RunTrace): Invariant {
+  const bad: string[] = [];
+  for (const call of trace.taskCalls) {
+    if (!call.error) continue;
+    if (call.error.name.length > 256)
+      bad.push(`${call.state}: error name of ${call.error.name.length} characters`);
+    if ((call.error.causeChars ?? 0) > 32_768)
+      bad.push(`${call.state}: ${call.error.name} cause of ${call.error.causeChars} characters`);
+  }
+  if (report.error && report.error.name.length > 256)
+    bad.push(`execution error name of ${report.error.name.length} characters`);
+  return result(
+    'errors-fit-step-functions',
+    bad,
+    'every error name fits 256 characters and every cause 32,768, as Lambda delivers them',
+  );
 }
 
 function storageKeyNeverReplaced(scenario: Scenario, report: Report): Invariant {

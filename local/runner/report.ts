@@ -16,7 +16,8 @@ export interface TaskCall {
   fn: string;
   input: unknown;
   output?: unknown;
-  error?: { name: string; message: string };
+  /** `message` is the error message; `causeChars` the length of the Cause Step Functions received. */
+  error?: { name: string; message: string; causeChars?: number };
   enteredAt: number;
   exitedAt: number;
 }

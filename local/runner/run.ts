@@ -160,6 +160,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
             error: {
               name: e.name,
               message: error instanceof LambdaTaskError ? causeMessage(e.message) : e.message,
+              causeChars: e.message.length,
             },
             enteredAt,
             exitedAt: clock.seconds(),

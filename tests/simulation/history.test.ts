@@ -94,3 +94,32 @@ describe('Step Functions quotas end the execution outright', () => {
     expect(report.error?.cause).toMatch(/^The state\/task '.+' returned a result with a size exceeding/);
   });
 });
+
+describe('Errors as Step Functions keeps them', () => {
+  it('flags a Task error whose name or Lambda cause is over the 256 / 32,768-character limits', async () => {
+    // Prepare
+    const { checkInvariants } = await import('../../local/runner/invariants.ts');
+    const scenario = await loadScenario(new URL('../../local/scenarios/demo.json', import.meta.url).pathname);
+    const report = await runScenario(scenario);
+    const call = (name: string, causeChars: number) => ({
+      state: 'Stop compute',
+      fn: 'StopCompute',
+      input: {},
+      error: { name, message: 'x', causeChars },
+      enteredAt: 0,
+      exitedAt: 0,
+    });
+    const check = (calls: ReturnType<typeof call>[]) =>
+      checkInvariants(scenario, report, { taskCalls: calls } as never).find(
+        (i) => i.name === 'errors-fit-step-functions',
+      );
+    // Act & Assess
+    expect(report.invariants.find((i) => i.name === 'errors-fit-step-functions')?.holds).toBe(true);
+    expect(check([call('TransientError', 32_768)])?.holds).toBe(true);
+    expect(check([call('TransientError', 32_769)])).toMatchObject({
+      holds: false,
+      detail: 'Stop compute: TransientError cause of 32769 characters',
+    });
+    expect(check([call('E'.repeat(257), 10)])?.holds).toBe(false);
+  });
+});
