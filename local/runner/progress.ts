@@ -148,7 +148,7 @@ export function summarize(report: Report, realMs: number): string[] {
     );
   }
   lines.push(
-    `Databricks API calls: ${report.apiCalls.total} · state transitions: ${report.stateTransitions} · max state payload: ${(report.maxStatePayloadBytes / 1024).toFixed(1)} KB`,
+    `Databricks API calls: ${report.apiCalls.total} · state transitions: ${report.stateTransitions} · history events: ${report.historyEvents} · max state payload: ${(report.maxStatePayloadBytes / 1024).toFixed(1)} KB`,
   );
   const retired = (report.output as Json | null)?.oldKeyRetirement as Json | undefined;
   if (retired?.message) lines.push(String(retired.message));
