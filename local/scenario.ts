@@ -148,7 +148,8 @@ const DEFAULT_TIMINGS = {
   /** A cancelled job run stays TERMINATING this long. */
   runCancel: [5, 20],
   workspaceUpdate: [300, 1200],
-  apiLatencyMs: [5, 30],
+  /** Round trip of one Databricks API call, drawn per call (simulated milliseconds). */
+  apiLatencyMs: [50, 300],
 } as const satisfies Record<string, readonly [number, number]>;
 
 const Range = z
