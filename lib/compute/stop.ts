@@ -33,6 +33,7 @@ import {
   countRefs,
   decideRuns,
   hasActions,
+  isActivePipeline,
   isActiveRun,
   isUnpaused,
   mergeRefs,
@@ -41,6 +42,7 @@ import {
   notStopped,
   pausableJob,
   pauseSettings,
+  restoreSet,
   type StopActions,
   snapshotCounts,
   stopActions,
@@ -190,7 +192,9 @@ export async function checkComputeStopped(
   // started during the window, or a continuous job's).
   const toCancel = runs.filter((r) => isActiveRun(r) && r.life_cycle_state !== 'TERMINATING');
   await tolerant('cancel', () => cancelRuns(api, toCancel, limit), undefined);
-  const live = guard ? await readLiveStateTolerant(api, tolerant) : await readLiveState(api, limit);
+  const { live, unreadable } = guard
+    ? await readLiveStateTolerant(api, tolerant)
+    : { live: await readLiveState(api, limit), unreadable: [] };
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
   const restarted = cameBack(actions, state, toCancel, snapshot, {
@@ -209,6 +213,10 @@ export async function checkComputeStopped(
     [...added, ...restarted].map((r) => ({ ...r, seenAt: now })),
   );
   await issueStop(api, actions, limit, guard);
+  // A list that cannot be read while guarding hides what a user may have started: stop again, blindly, what
+  // is known to have run (terminating a terminated cluster, stopping a stopped warehouse or pipeline is a
+  // no-op). Best effort, and it does not count as "still stopping".
+  if (unreadable.length > 0) await issueStop(api, blindStops(snapshot, previous, unreadable), limit, true);
   const remaining = notStopped(state);
   // Back from a PATCH Databricks refused because compute ran: stopping starts again, so does its deadline.
   const update = (item as { update?: { refused?: unknown; patchedAt?: number } }).update;
@@ -449,17 +457,61 @@ function continuousJobIds(snapshot: ComputeSnapshot): Set<number> {
 }
 
 /** The live state kind by kind, a kind whose list fails read as empty (guarding only). */
+type Listed = 'clusters' | 'warehouses' | 'pipelines';
+
 async function readLiveStateTolerant(
   api: WorkspaceApi,
   tolerant: <T>(what: string, read: () => Promise<T>, fallback: T) => Promise<T>,
-): Promise<Omit<ComputeState, 'runs'>> {
+): Promise<{ live: Omit<ComputeState, 'runs'>; unreadable: Listed[] }> {
+  const unreadable: Listed[] = [];
+  const UNREAD = null;
   const [clusters, pools, warehouses, pipelines] = await Promise.all([
-    tolerant('clusters', () => readLiveClusters(api), []),
+    tolerant('clusters', () => readLiveClusters(api), UNREAD),
     tolerant('pools', () => readPools(api), []),
-    tolerant('warehouses', () => readWarehouses(api), []),
-    tolerant('pipelines', () => readPipelines(api, { withSpec: false, concurrency: 1 }), []),
+    tolerant('warehouses', () => readWarehouses(api), UNREAD),
+    tolerant('pipelines', () => readPipelines(api, { withSpec: false, concurrency: 1 }), UNREAD),
   ]);
-  return { clusters, pools, warehouses, pipelines };
+  if (clusters === UNREAD) unreadable.push('clusters');
+  if (warehouses === UNREAD) unreadable.push('warehouses');
+  if (pipelines === UNREAD) unreadable.push('pipelines');
+  return {
+    live: { clusters: clusters ?? [], pools, warehouses: warehouses ?? [], pipelines: pipelines ?? [] },
+    unreadable,
+  };
+}
+
+/**
+ * What to stop again without seeing it, for the kinds whose list could not be read: every cluster, warehouse
+ * and pipeline the snapshot saw running, and whatever was seen coming back earlier in the window.
+ */
+function blindStops(
+  snapshot: ComputeSnapshot,
+  previous: StopCheckResult | undefined,
+  unreadable: readonly Listed[],
+): StopActions {
+  const back = (kind: ResourceRef['kind']) =>
+    (previous?.restartedDuringWindow ?? []).filter((r) => r.kind === kind).map((r) => r.id);
+  const set = restoreSet(snapshot);
+  const ids = (kind: Listed, known: string[], refKind: ResourceRef['kind']) =>
+    unreadable.includes(kind) ? [...new Set([...known, ...back(refKind)])] : [];
+  return {
+    clusters: ids(
+      'clusters',
+      set.clusters.map((c) => c.cluster_id),
+      'cluster',
+    ),
+    warehouses: ids(
+      'warehouses',
+      set.warehouses.map((w) => w.id),
+      'warehouse',
+    ),
+    pipelines: ids(
+      'pipelines',
+      snapshot.pipelines.filter(isActivePipeline).map((p) => p.pipeline_id),
+      'pipeline',
+    ),
+    pools: [],
+  };
 }
 
 /** A stand-in when the snapshot cannot be read while guarding: nothing is known to have run. */

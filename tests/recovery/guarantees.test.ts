@@ -230,6 +230,29 @@ describe('Nothing starts between the stop and the end of the storage wait', () =
   });
 });
 
+describe('Blind to what runs', () => {
+  it('terminates again what ran before when the cluster list keeps failing and a user starts a cluster during the update', async () => {
+    // Prepare: after the stop, every cluster list answers 500; a user starts w1-ui 46 s after it stopped
+    const scenario = baseScenario({
+      timings: { workspaceUpdate: [60, 60] },
+      databricksFaults: [
+        { method: 'GET', path: '/api/2.1/clusters/list', status: 500, times: 1000, skip: 5 },
+        { kind: 'startCluster', cluster_id: 'w1-ui', afterStopSeconds: 46 },
+      ],
+    });
+    // Act
+    const report = await run(scenario);
+    // Assess: nothing the snapshot knew ran unnoticed through the window, even unseen
+    expectSafe(scenario, report, 'cluster list down');
+    const started = report.callLog.find((e) => e.method === 'POST' && path(e) === '/api/2.1/clusters/start');
+    expect(started).toBeUndefined();
+    const terminations = calls(report, 'POST', /clusters\/delete/).filter((e) =>
+      JSON.stringify(e.body).includes('w1-ui'),
+    );
+    expect(terminations.length).toBeGreaterThan(1);
+  });
+});
+
 describe('Restore retries what can still come back', () => {
   it('retries starts that failed with 500, 409 and exhausted 429s, and succeeds', async () => {
     const scenario = baseScenario({
