@@ -1,8 +1,13 @@
 /**
  * `npm run emulator -- [--scenario FILE] [--port N] [--time-scale N]`
  * Serves the Databricks emulator for a scenario until SIGINT/SIGTERM. Prints `listening on http://127.0.0.1:N`
- * first (scripts parse that line), then the workspace URL template and the service principal's client id.
- * A bad scenario exits with code 2 and the InvalidScenario message.
+ * first (scripts parse that line), then the workspace URL template, each workspace's own host (port N+1, N+2, …
+ * in scenario order when --port is given) and the service principal's client id.
+ *
+ * Time runs at real speed unless `--time-scale` says otherwise (the scenario's `timeScale` is for the local
+ * runner): an external client computes a token's expiry from `expires_in` on its own clock, so at any other
+ * speed its tokens would expire before it expects. A bad scenario exits with code 2 and the InvalidScenario
+ * message.
  */
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator/index.ts';
@@ -34,8 +39,8 @@ async function main(): Promise<number> {
     process.stderr.write(`--port must be an integer 0-65535, got ${values.port}\n`);
     return 2;
   }
-  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
-  if (timeScale !== undefined && !(timeScale > 0)) {
+  const timeScale = values['time-scale'] === undefined ? 1 : Number(values['time-scale']);
+  if (!(timeScale > 0)) {
     process.stderr.write(`--time-scale must be a positive number, got ${values['time-scale']}\n`);
     return 2;
   }
@@ -49,14 +54,23 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const emulator = await startEmulator(scenario, { port, timeScale });
+  let emulator: Awaited<ReturnType<typeof startEmulator>>;
+  try {
+    emulator = await startEmulator(scenario, { port, timeScale, workspaceHosts: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    process.stderr.write(
+      `${(error as Error).message}: the emulator needs port ${port} and one more per workspace (${port + 1}…); choose another --port\n`,
+    );
+    return 2;
+  }
   const sp = scenario.databricks.servicePrincipal;
   process.stdout.write(
     [
       `listening on ${emulator.url}`,
       `account id: ${scenario.databricks.accountId} (Account API and OIDC at ${emulator.accountsHost})`,
       `workspace URL template: ${emulator.workspaceUrlTemplate}`,
-      `workspaces: ${scenario.databricks.workspaces.map((w) => `${w.deployment_name} (${w.workspace_id})`).join(', ')}`,
+      `workspaces: ${scenario.databricks.workspaces.map((w) => `${w.deployment_name} (${w.workspace_id}) at ${emulator.workspaceHosts[w.deployment_name]}`).join(', ')}`,
       `service principal client id: ${sp.clientId} (secret: see the scenario)`,
       `time scale: ${emulator.clock.timeScale} simulated seconds per second`,
       '',

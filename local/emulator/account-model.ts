@@ -248,7 +248,15 @@ export class AccountModel {
 
   private requestedFields(body: Json, updateMask: string | null): Json {
     if (updateMask === null) {
-      return Object.fromEntries(Object.entries(body).filter(([field]) => UPDATABLE.has(field)));
+      const fields = Object.entries(body).filter(([field]) => UPDATABLE.has(field));
+      // Nothing to update is a malformed update, not a no-op. (An empty custom_tags still counts as a field:
+      // "Given you provide an empty custom tags, the update would not be applied" — the update docstring.)
+      if (fields.length === 0) {
+        throw invalidParameter(
+          `The update names no field that can be updated; send at least one of ${[...UPDATABLE].join(', ')}`,
+        );
+      }
+      return Object.fromEntries(fields);
     }
     const fields = updateMask
       .split(',')

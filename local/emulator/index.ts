@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type EmulatorClock, SimClock } from '../clock.ts';
 import type { Scenario } from '../scenario.ts';
@@ -18,6 +18,11 @@ export interface StartedEmulator {
   accountsHost: string;
   /** `${url}/ws/{deployment_name}`: the Workspace API of each workspace under a path prefix. */
   workspaceUrlTemplate: string;
+  /**
+   * With `workspaceHosts`: deployment name → `http://127.0.0.1:PORT`, an origin of its own per workspace, as
+   * on Databricks (where the SDKs keep only the origin of a host: a `/ws/…` prefix is dropped). Else empty.
+   */
+  workspaceHosts: Record<string, string>;
   clock: EmulatorClock;
   /**
    * The same API in process, as a `fetch` function for `url`'s host and the workspace URLs (no socket: the
@@ -44,11 +49,13 @@ export interface StartedEmulator {
 
 /**
  * Starts the Databricks emulator for `scenario` on 127.0.0.1 (`port` 0 = any free port). Time runs on
- * `clock` (or a new SimClock at `timeScale`, default the scenario's, else 600).
+ * `clock` (or a new SimClock at `timeScale`, default the scenario's, else 600). `workspaceHosts` also gives
+ * every workspace a listener of its own: on `port + 1`, `port + 2`, … in scenario order when `port` is set,
+ * else on free ports.
  */
 export async function startEmulator(
   scenario: Scenario,
-  options: { port?: number; timeScale?: number; clock?: EmulatorClock } = {},
+  options: { port?: number; timeScale?: number; clock?: EmulatorClock; workspaceHosts?: boolean } = {},
 ): Promise<StartedEmulator> {
   const clock = options.clock ?? new SimClock({ timeScale: options.timeScale ?? scenario.timeScale ?? 600 });
   const sim = new Sim(clock, scenario.databricks.seed, scenario.databricks.timings);
@@ -61,21 +68,28 @@ export async function startEmulator(
     ]),
   );
   const frontend = new HttpFrontend(scenario, account, sim, clock);
-  const server = createServer(frontend.listener);
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const servers: Server[] = [];
+  const port = await listen(servers, frontend.listener, options.port ?? 0);
   const url = `http://127.0.0.1:${port}`;
+  const workspaceHosts: Record<string, string> = {};
+  if (options.workspaceHosts) {
+    try {
+      let next = options.port ? options.port + 1 : 0;
+      for (const w of account.workspaces.values()) {
+        const own = await listen(servers, frontend.listenerFor(w.deployment), next);
+        workspaceHosts[w.deployment] = `http://127.0.0.1:${own}`;
+        if (next !== 0) next++;
+      }
+    } catch (error) {
+      await closeAll(servers);
+      throw error;
+    }
+  }
   return {
     url,
     accountsHost: url,
     workspaceUrlTemplate: `${url}/ws/{deployment_name}`,
+    workspaceHosts,
     clock,
     fetch: frontend.fetch as typeof fetch,
     callLog: () => frontend.log.map((e) => ({ ...e })),
@@ -92,10 +106,37 @@ export async function startEmulator(
       sim.catchUp();
       return sim.starts.map((s) => ({ ...s }));
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeAll(servers),
   };
+}
+
+/** A `node:http` server for `listener` on 127.0.0.1:`port` (0 = any free port); adds it to `servers`. */
+async function listen(
+  servers: Server[],
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  port: number,
+): Promise<number> {
+  const server = createServer(listener);
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+function closeAll(servers: Server[]): Promise<void> {
+  return Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve, reject) => {
+          server.close((error) => (error ? reject(error) : resolve()));
+          server.closeAllConnections();
+        }),
+    ),
+  ).then(() => undefined);
 }

@@ -311,18 +311,21 @@ const warehouseRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult
 
 // ------------------------------------------------------------------------------------------- jobs
 
+/** A `jobs/list` item (`BaseJob`: a `Job` without `run_as_user_name` and paging); tasks only with expand_tasks. */
 function jobListItem(job: Json, expandTasks: boolean): Json {
-  const settings = structuredClone((job.settings ?? {}) as Json);
+  const { run_as_user_name: _runAs, next_page_token: _next, ...item } = structuredClone(job);
+  const settings = (item.settings ?? {}) as Json;
   if (!expandTasks) {
     delete settings.tasks;
     delete settings.job_clusters;
   }
-  return withoutEmpty({
-    job_id: job.job_id,
-    settings,
-    created_time: job.created_time,
-    creator_user_name: job.creator_user_name,
-  });
+  return withoutEmpty({ ...item, settings });
+}
+
+/** A `jobs/get` answer: the job on one page (the emulator does not page a job's arrays). */
+function jobView(job: Json): Json {
+  const { next_page_token: _next, ...view } = structuredClone(job);
+  return view;
 }
 
 const jobRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]> = ['2.1', '2.2'].flatMap(
@@ -353,7 +356,7 @@ const jobRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]> = [
         'GET',
         `/api/${v}/jobs/get`,
         (ctx: RouteContext) =>
-          ok(structuredClone(ws(ctx).compute.job(ctx.query.get('job_id') ?? ctx.body.job_id).obj)),
+          ok(jobView(ws(ctx).compute.job(ctx.query.get('job_id') ?? ctx.body.job_id).obj)),
       ],
       [
         'POST',
@@ -387,7 +390,7 @@ const jobRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]> = [
                 Number(b.obj.run_id) - Number(a.obj.run_id),
             );
           const { page, next } = paginate(items, limit, ctx.query.get('page_token'), (r) =>
-            compute.runView(r),
+            compute.runView(r, true),
           );
           return ok(withoutEmpty({ runs: page, has_more: next !== undefined, next_page_token: next }));
         },
@@ -448,12 +451,12 @@ const pipelineRoutes: Array<[string, string, (ctx: RouteContext) => RouteResult]
   [
     'GET',
     '/api/2.0/pipelines/{id}/updates',
-    (ctx) => {
-      const p = ws(ctx).compute.pipeline(ctx.params.id ?? '');
-      return ok(
-        withoutEmpty({ updates: structuredClone((p.obj.latest_updates as unknown[] | undefined) ?? []) }),
-      );
-    },
+    (ctx) => ok(withoutEmpty({ updates: ws(ctx).compute.pipelineUpdates(ctx.params.id ?? '') })),
+  ],
+  [
+    'GET',
+    '/api/2.0/pipelines/{id}/updates/{update_id}',
+    (ctx) => ok({ update: ws(ctx).compute.pipelineUpdate(ctx.params.id ?? '', ctx.params.update_id ?? '') }),
   ],
 ];
 

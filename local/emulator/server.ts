@@ -10,6 +10,7 @@ import type { Sim } from './sim.ts';
 import type { Json } from './workspace-model.ts';
 
 type ShortListFault = Extract<KindFault, { kind: 'shortList' }>;
+type LiveFault = StatusFault & { left: number; seen: number };
 
 /** One request as the emulator saw it. Bodies never hold secrets: token requests log only grant_type and scope. */
 export interface CallLogEntry {
@@ -31,6 +32,11 @@ export interface EmulatorRequest {
   url: string;
   headers: { host?: string | undefined; authorization?: string | undefined };
   body: string;
+  /**
+   * The workspace (deployment name) whose own host received the request (`workspaceHosts` in index.ts: one
+   * listener per workspace, the way each Databricks workspace has its own host); absent on the shared host.
+   */
+  deployment?: string | undefined;
 }
 
 /** An answer, or none at all (a dropped connection). */
@@ -44,6 +50,23 @@ const SECRET_QUERY_PARAMS = new Set(['client_secret', 'access_token', 'token', '
 interface Token {
   scope: 'account' | string;
   expiresAt: number;
+  /** The service principal it was issued to (whose Retry-After windows apply to its requests). */
+  clientId: string;
+}
+
+/**
+ * A 429 told this client to come back after `until` (simulated seconds): until then every request of the
+ * client to that host that `covers` is answered 429 again, without being served.
+ */
+interface RetryAfterWindow {
+  until: number;
+  covers: (method: string, target: Target) => boolean;
+}
+
+/** Who sent a request and to which host: the key of rate limits and Retry-After windows. */
+interface Caller {
+  client: string;
+  host: string;
 }
 
 interface Target {
@@ -56,15 +79,17 @@ interface Target {
 }
 
 /**
- * The HTTP side of the emulator: routing (account root, `/ws/{deployment}` prefix or `Host` header),
- * OAuth M2M tokens, injected faults, rate limits, simulated latency and the call log. The platform's
- * rules live in the models; this file only speaks HTTP.
+ * The HTTP side of the emulator: routing (account root, `/ws/{deployment}` prefix, `Host` header or a
+ * workspace's own listener), OAuth M2M tokens, injected faults, rate limits and the Retry-After they ask for,
+ * simulated latency and the call log. The platform's rules live in the models; this file only speaks HTTP.
  */
 export class HttpFrontend {
   readonly log: CallLogEntry[] = [];
   private readonly tokens = new Map<string, Token>();
   private readonly buckets = new Map<string, { second: number; count: number }>();
-  private readonly faults: Array<StatusFault & { left: number; seen: number }>;
+  /** Retry-After windows by `client|host|origin` (origin: the rate limit, or one fault). */
+  private readonly retryAfter = new Map<string, RetryAfterWindow>();
+  private readonly faults: LiveFault[];
   private readonly shortLists: Array<ShortListFault & { left: number }>;
   private requests = 0;
 
@@ -83,7 +108,14 @@ export class HttpFrontend {
   }
 
   /** The `node:http` request listener (the standalone emulator and tests that speak HTTP). */
-  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => this.serveSocket(req, res);
+
+  /** A listener for a workspace's own host: every request it receives is for `deployment`. */
+  listenerFor(deployment: string): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => this.serveSocket(req, res, deployment);
+  }
+
+  private serveSocket(req: IncomingMessage, res: ServerResponse, deployment?: string): void {
     readBody(req)
       .then((body) =>
         this.dispatch({
@@ -91,6 +123,7 @@ export class HttpFrontend {
           url: req.url ?? '/',
           headers: { host: req.headers.host, authorization: req.headers.authorization },
           body,
+          deployment,
         }),
       )
       .then((answer) => {
@@ -106,7 +139,7 @@ export class HttpFrontend {
             JSON.stringify({ error_code: 'INTERNAL_ERROR', message: String((error as Error).message) }),
           );
       });
-  };
+  }
 
   /**
    * The same API as a `fetch` function, in process: no socket, so the local runner's virtual time sees every
@@ -163,17 +196,23 @@ export class HttpFrontend {
     try {
       const parsed = isToken ? parseForm(raw) : parseJson(raw);
       entry.body = isToken ? tokenLogBody(parsed as URLSearchParams) : parsed;
+      const caller: Caller = {
+        client: this.clientOf(req, isToken ? (parsed as URLSearchParams) : undefined),
+        host: entry.host ?? 'account',
+      };
+      // A retry sent before the Retry-After of an earlier 429 has passed is throttled again, unserved.
+      this.enforceRetryAfter(caller, method, target, isToken);
       const fault = this.matchFault(method, target);
-      if (fault && !fault.after) drop = this.raise(fault, method);
+      if (fault && !fault.after) drop = this.raise(fault, method, target, caller);
       if (!drop) {
-        this.rateLimit(target);
+        this.rateLimit(target, caller, isToken);
         const result = isToken
           ? this.token(req, target, parsed as URLSearchParams)
           : this.serve(req, method, url, target, parsed);
         status = result.status ?? 200;
         body = method === 'GET' ? this.shorten(target, result.body) : result.body;
         // A lost response: the request took effect, the answer never arrives as sent.
-        if (fault?.after) drop = this.raise(fault, method);
+        if (fault?.after) drop = this.raise(fault, method, target, caller);
       }
     } catch (error) {
       if (error instanceof ApiError) {
@@ -196,11 +235,15 @@ export class HttpFrontend {
     );
     if (latencyMs > 0) await this.clock.sleep(latencyMs);
     if (drop) return { dropped: true };
-    return { status, headers, body: body === undefined ? '' : JSON.stringify(body) };
+    return { status, headers, body: body === undefined ? '' : JSON.stringify(body, omitNull) };
   }
 
   private resolve(req: EmulatorRequest, pathname: string): Target {
     const host = String(req.headers.host ?? '127.0.0.1');
+    if (req.deployment !== undefined) {
+      const ws = this.account.byDeployment.get(req.deployment);
+      return { scope: 'workspace', ws, path: pathname, base: `http://${host}` };
+    }
     const label = host.split('.')[0] ?? '';
     const byHost = host.includes('.') ? this.account.byDeployment.get(label) : undefined;
     if (byHost) return { scope: 'workspace', ws: byHost, path: pathname, base: `http://${host}` };
@@ -308,6 +351,7 @@ export class HttpFrontend {
     this.tokens.set(accessToken, {
       scope: target.ws ? target.ws.deployment : 'account',
       expiresAt: this.sim.t + TOKEN_SECONDS,
+      clientId: sp.clientId,
     });
     return {
       body: { access_token: accessToken, token_type: 'Bearer', expires_in: TOKEN_SECONDS, scope: 'all-apis' },
@@ -335,15 +379,10 @@ export class HttpFrontend {
    * Status faults from the scenario: the first match still having `times` left (past its `skip`) answers
    * instead of the API, or after it (`after`).
    */
-  private matchFault(method: string, target: Target): (StatusFault & { left: number }) | undefined {
+  private matchFault(method: string, target: Target): LiveFault | undefined {
     for (const f of this.faults) {
       if (f.left <= 0) continue;
-      if (f.method !== undefined && f.method !== method) continue;
-      if (!globMatch(f.path, target.path)) continue;
-      if (f.workspace_id !== undefined) {
-        const id = target.ws ? target.ws.id : /\/workspaces\/(\d+)/.exec(target.path)?.[1];
-        if (String(id) !== String(f.workspace_id)) continue;
-      }
+      if (!faultCovers(f, method, target)) continue;
       f.seen++;
       if (f.seen <= f.skip) continue;
       f.left--;
@@ -352,19 +391,28 @@ export class HttpFrontend {
     return undefined;
   }
 
-  /** Applies a matched fault: `true` for a dropped connection, else throws the fault's API error. */
-  private raise(f: StatusFault, method: string): boolean {
-    {
-      if (f.status === 0) return true;
-      const headers: Record<string, string> = {};
-      if (f.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.ceil(f.retryAfterSeconds));
-      throw new ApiError(
-        f.status,
-        f.error_code ?? errorCodeFor(f.status),
-        f.message ?? `Injected fault (scenario): ${method} ${f.path} answers ${f.status}`,
-        headers,
-      );
+  /**
+   * Applies a matched fault: `true` for a dropped connection, else throws the fault's error — on a token
+   * endpoint in the OAuth shape (`{"error", "error_description"}`), elsewhere as `{"error_code", "message"}`.
+   * A 429 with `retryAfterSeconds` opens a Retry-After window over the requests this fault matches.
+   */
+  private raise(f: LiveFault, method: string, target: Target, caller: Caller): boolean {
+    if (f.status === 0) return true;
+    const headers: Record<string, string> = {};
+    if (f.retryAfterSeconds !== undefined) {
+      const seconds = Math.ceil(f.retryAfterSeconds);
+      headers['Retry-After'] = String(seconds);
+      if (f.status === 429) {
+        this.openRetryAfter(caller, `fault:${this.faults.indexOf(f)}`, seconds, (m, t) =>
+          faultCovers(f, m, t),
+        );
+      }
     }
+    const message = f.message ?? `Injected fault (scenario): ${method} ${f.path} answers ${f.status}`;
+    if (isTokenPath(target)) {
+      throw new ApiError(f.status, `oauth:${f.error_code ?? oauthErrorFor(f.status)}`, message, headers);
+    }
+    throw new ApiError(f.status, f.error_code ?? errorCodeFor(f.status), message, headers);
   }
 
   /** `shortList` faults: a list answer that leaves resources out (once per `times`). */
@@ -389,13 +437,17 @@ export class HttpFrontend {
     return body;
   }
 
-  /** Requests per simulated second, per workspace and for the account API (token endpoints exempt). */
-  private rateLimit(target: Target): void {
-    if (isOidcPath(target)) return;
+  /**
+   * Requests per simulated second: per workspace and for the account API (`rateLimits.workspace`/`account`),
+   * and, counted apart, per token endpoint (`rateLimits.token`). Discovery is never limited. Beyond the limit
+   * the answer is 429 with `Retry-After: 1`, which also opens a Retry-After window for the caller on that host.
+   */
+  private rateLimit(target: Target, caller: Caller, isToken: boolean): void {
+    if (isOidcPath(target) && !isToken) return;
     const limits = this.scenario.databricks.rateLimits;
-    const limit = target.ws ? limits.workspace : limits.account;
+    const limit = isToken ? limits.token : target.ws ? limits.workspace : limits.account;
     if (limit === null) return;
-    const key = target.ws ? `ws:${target.ws.deployment}` : 'account';
+    const key = `${isToken ? 'token' : 'api'}:${caller.host}`;
     const second = Math.floor(this.sim.t);
     const bucket = this.buckets.get(key);
     if (!bucket || bucket.second !== second) {
@@ -403,17 +455,86 @@ export class HttpFrontend {
       return;
     }
     bucket.count++;
-    if (bucket.count > limit) {
-      throw new ApiError(
-        429,
-        'REQUEST_LIMIT_EXCEEDED',
-        `Too many requests: the limit is ${limit} requests per second`,
-        {
-          'Retry-After': '1',
-        },
-      );
+    if (bucket.count <= limit) return;
+    this.openRetryAfter(caller, isToken ? 'token' : 'api', 1, (_m, t) => isTokenPath(t) === isToken);
+    throw throttled(isToken, `the limit is ${limit} requests per second`, 1);
+  }
+
+  /**
+   * Who is calling: the service principal of the bearer token (or of the client credentials on a token
+   * request), else `anonymous`. Databricks throttles per caller and workspace (reference §8).
+   */
+  private clientOf(req: EmulatorRequest, form: URLSearchParams | undefined): string {
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Bearer ')) return this.tokens.get(auth.slice(7).trim())?.clientId ?? 'anonymous';
+    if (auth.startsWith('Basic ')) {
+      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
+      return decodeURIComponent(decoded.slice(0, Math.max(0, decoded.indexOf(':'))));
+    }
+    return form?.get('client_id') ?? 'anonymous';
+  }
+
+  private openRetryAfter(
+    caller: Caller,
+    origin: string,
+    seconds: number,
+    covers: RetryAfterWindow['covers'],
+  ): void {
+    this.retryAfter.set(`${caller.client}|${caller.host}|${origin}`, { until: this.sim.t + seconds, covers });
+  }
+
+  /**
+   * A client that comes back before the `Retry-After` it was given gets 429 again, with the seconds still to
+   * wait; the request is not served and does not count against faults. The Python SDK's comment says
+   * Databricks sends Retry-After as integer seconds (databricks-sdk-py `errors/customizer.py`), and a
+   * throttled caller that ignores it stays throttled.
+   */
+  private enforceRetryAfter(caller: Caller, method: string, target: Target, isToken: boolean): void {
+    const prefix = `${caller.client}|${caller.host}|`;
+    for (const [key, window] of this.retryAfter) {
+      if (!key.startsWith(prefix)) continue;
+      if (window.until <= this.sim.t) {
+        this.retryAfter.delete(key);
+        continue;
+      }
+      if (!window.covers(method, target)) continue;
+      const left = Math.max(1, Math.ceil(window.until - this.sim.t));
+      throw throttled(isToken, `retry after ${left} s (the Retry-After of the previous answer)`, left);
     }
   }
+}
+
+/** The 429 of a throttled caller: OAuth-shaped on a token endpoint (reference §2), else REQUEST_LIMIT_EXCEEDED. */
+function throttled(isToken: boolean, why: string, retryAfterSeconds: number): ApiError {
+  const headers = { 'Retry-After': String(retryAfterSeconds) };
+  return isToken
+    ? new ApiError(429, 'oauth:invalid_request', 'Temporarily throttled, too many requests', headers)
+    : new ApiError(429, 'REQUEST_LIMIT_EXCEEDED', `Too many requests: ${why}`, headers);
+}
+
+/** Whether a fault matches a request, whatever its `times` left (the scope of its Retry-After window). */
+function faultCovers(f: StatusFault, method: string, target: Target): boolean {
+  if (f.method !== undefined && f.method !== method) return false;
+  if (!globMatch(f.path, target.path)) return false;
+  if (f.workspace_id === undefined) return true;
+  const id = target.ws ? target.ws.id : /\/workspaces\/(\d+)/.exec(target.path)?.[1];
+  return String(id) === String(f.workspace_id);
+}
+
+/** The OAuth 2.0 `error` (RFC 6749 §5.2) for a bare status on a token endpoint. */
+function oauthErrorFor(status: number): string {
+  if (status === 401) return 'invalid_client';
+  if (status === 503) return 'temporarily_unavailable';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request';
+}
+
+/**
+ * `JSON.stringify` replacer: Databricks serializes its protobuf messages without unset fields, so an answer
+ * never carries `null` (a scenario may hold one, e.g. a workspace without a key: it is left out).
+ */
+function omitNull(key: string, value: unknown): unknown {
+  return value === null && key !== '' ? undefined : value;
 }
 
 function isTokenPath(target: Target): boolean {

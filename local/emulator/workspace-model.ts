@@ -63,6 +63,8 @@ interface RunRecord {
 interface Pipeline {
   obj: Json;
   gen: number;
+  /** Its updates as `GET …/updates` answers them (`UpdateInfo`, newest first). */
+  updates: Json[];
 }
 
 /**
@@ -100,7 +102,12 @@ export class WorkspaceCompute {
         pendingIdle: stats.pending_idle_count ?? 0,
       });
     }
-    for (const h of source.warehouses) this.warehouses.set(h.id, { obj: structuredClone(h) as Json, gen: 0 });
+    for (const h of source.warehouses) {
+      const obj = structuredClone(h) as Json;
+      // The SDK's warehouse waiters read `health.summary` of every poll (sql/api.js): the field is always there.
+      obj.health ??= { status: 'HEALTHY' };
+      this.warehouses.set(h.id, { obj, gen: 0 });
+    }
     for (const j of source.jobs) {
       const obj = structuredClone(j) as Json;
       obj.created_time ??= sim.epochMs(0) - 86_400_000;
@@ -119,8 +126,23 @@ export class WorkspaceCompute {
         endsAt: active && remaining !== undefined ? remaining : undefined,
       });
     }
-    for (const p of source.pipelines)
-      this.pipelines.set(p.pipeline_id, { obj: structuredClone(p) as Json, gen: 0 });
+    for (const p of source.pipelines) {
+      const obj = structuredClone(p) as Json;
+      const latest = Array.isArray(obj.latest_updates) ? (obj.latest_updates as Json[]) : [];
+      // UpdateInfo.creation_time is epoch ms; UpdateStateInfo (latest_updates) has a string (SDK pipelines model).
+      const updates = latest.map((u) => {
+        const ms = epochMsOf(u.creation_time);
+        return {
+          ...structuredClone(u),
+          pipeline_id: p.pipeline_id,
+          ...(ms === undefined ? {} : { creation_time: ms }),
+        };
+      });
+      for (const u of latest) {
+        if (typeof u.creation_time === 'number') u.creation_time = new Date(u.creation_time).toISOString();
+      }
+      this.pipelines.set(p.pipeline_id, { obj, gen: 0, updates });
+    }
     this.nextRunId = Math.max(1000, ...this.runs.keys()) + 1;
 
     for (const f of faults) {
@@ -148,10 +170,16 @@ export class WorkspaceCompute {
 
   // ---------------------------------------------------------------- clusters
 
+  /**
+   * A missing cluster is 400 INVALID_PARAMETER_VALUE "Cluster <id> does not exist", not a 404: the official
+   * SDKs' generated error overrides map exactly this answer to ResourceDoesNotExist (databricks-sdk-go
+   * `apierr/error_overrides.go`, databricks-sdk-py `errors/overrides.py`; the Python SDK's integration test
+   * `test_error_unmarshall` expects it from a real workspace). Every cluster call answers it alike.
+   */
   cluster(id: unknown): Cluster {
     if (typeof id !== 'string' || id === '') throw invalidParameter('Missing required field: cluster_id');
     const c = this.clusters.get(id);
-    if (!c) throw notFound(`Cluster ${id} does not exist`);
+    if (!c) throw invalidParameter(`Cluster ${id} does not exist`);
     return c;
   }
 
@@ -198,6 +226,7 @@ export class WorkspaceCompute {
     c.obj.state_message = '';
     c.obj.terminated_time = this.sim.epochMs();
     this.releaseToPool(c);
+    this.failRunsOn(c);
     const userStart = c.userStart;
     if (userStart && !userStart.used) {
       userStart.used = true;
@@ -223,6 +252,26 @@ export class WorkspaceCompute {
       c.obj.state_message = '';
       c.obj.last_restarted_time = this.sim.epochMs();
     });
+  }
+
+  /**
+   * A job cluster terminated while its run is active takes the run down: the run ends INTERNAL_ERROR / FAILED
+   * (reference §3: "Terminating JOB clusters directly fails the run"; SDK jobs model: INTERNAL_ERROR is the
+   * terminal state of a run whose cluster went away, and the Jobs service then cleans up the cluster). A cluster
+   * the run itself released (`JOB_FINISHED`) does not.
+   */
+  private failRunsOn(c: Cluster): void {
+    const reason = c.obj.termination_reason as Json | undefined;
+    if (reason?.code === 'JOB_FINISHED') return;
+    for (const r of this.runs.values()) {
+      const on = (r.obj.cluster_instance as { cluster_id?: string } | undefined)?.cluster_id;
+      if (on !== c.obj.cluster_id || !this.isActive(r)) continue;
+      this.finishRun(
+        r,
+        'FAILED',
+        `Cluster ${c.obj.cluster_id} was terminated during the run. Reason: ${reason?.code ?? 'UNKNOWN'} (${reason?.type ?? 'SUCCESS'}).`,
+      );
+    }
   }
 
   /** Instances a cluster holds: driver + workers (autoscaling clusters run at min_workers here). */
@@ -345,19 +394,40 @@ export class WorkspaceCompute {
 
   // ---------------------------------------------------------------- SQL warehouses
 
+  /** A missing warehouse is 404 RESOURCE_DOES_NOT_EXIST (no SDK override says otherwise). */
   warehouse(id: string): Warehouse {
     const h = this.warehouses.get(id);
     if (!h) throw notFound(`SQL warehouse ${id} does not exist`);
     return h;
   }
 
-  /** `warehouses/{id}/stop`: RUNNING/STARTING → STOPPING → STOPPED; stopped or stopping: no-op. */
+  /**
+   * The clusters a classic warehouse runs on: `cluster_source` SQL, tagged `SqlWarehouseId` with its id (the
+   * default tag Databricks puts on compute of Databricks SQL: "Monitor usage using cluster, pool, and workspace
+   * tags", learn.microsoft.com/azure/databricks/administration-guide/account-settings/usage-detail-tags-azure).
+   */
+  private sqlClustersOf(h: Warehouse): Cluster[] {
+    return [...this.clusters.values()].filter((c) => {
+      if (c.obj.cluster_source !== 'SQL') return false;
+      const tags = {
+        ...(c.obj.custom_tags as Json | undefined),
+        ...(c.obj.default_tags as Json | undefined),
+      };
+      return tags.SqlWarehouseId === h.obj.id;
+    });
+  }
+
+  /**
+   * `warehouses/{id}/stop`: RUNNING/STARTING → STOPPING → STOPPED; stopped or stopping: no-op. The warehouse's
+   * SQL clusters terminate with it.
+   */
   stopWarehouse(id: string): void {
     const h = this.warehouse(id);
     if (h.obj.state !== 'RUNNING' && h.obj.state !== 'STARTING') return;
     h.gen++;
     const gen = h.gen;
     h.obj.state = 'STOPPING';
+    for (const c of this.sqlClustersOf(h)) this.terminate(c, 'USER_REQUEST');
     this.sim.after(this.sim.draw('warehouseStop', id), () => {
       if (h.gen === gen) this.warehouseStopped(h);
     });
@@ -389,10 +459,12 @@ export class WorkspaceCompute {
     }
   }
 
+  /** STARTING, then RUNNING; its SQL clusters launch with it. */
   private launchWarehouse(h: Warehouse): void {
     h.gen++;
     const gen = h.gen;
     h.obj.state = 'STARTING';
+    for (const c of this.sqlClustersOf(h)) if (c.obj.state === 'TERMINATED') this.launch(c);
     this.sim.after(this.sim.draw('warehouseStart', String(h.obj.id)), () => {
       if (h.gen === gen) h.obj.state = 'RUNNING';
     });
@@ -400,10 +472,11 @@ export class WorkspaceCompute {
 
   // ---------------------------------------------------------------- jobs and runs
 
+  /** A missing job is 400 INVALID_PARAMETER_VALUE "Job <id> does not exist." (see `cluster()`). */
   job(id: unknown): JobRecord {
     const jobId = toInt(id, 'job_id');
     const j = this.jobs.get(jobId);
-    if (!j) throw notFound(`Job ${jobId} does not exist.`);
+    if (!j) throw invalidParameter(`Job ${jobId} does not exist.`);
     return j;
   }
 
@@ -443,10 +516,11 @@ export class WorkspaceCompute {
       this.ensureContinuousRun(j);
   }
 
+  /** A missing run is 400 INVALID_PARAMETER_VALUE "Run <id> does not exist." (see `cluster()`). */
   run(id: unknown): RunRecord {
     const runId = toInt(id, 'run_id');
     const r = this.runs.get(runId);
-    if (!r) throw notFound(`Run ${runId} does not exist.`);
+    if (!r) throw invalidParameter(`Run ${runId} does not exist.`);
     return r;
   }
 
@@ -470,9 +544,15 @@ export class WorkspaceCompute {
     });
   }
 
-  runView(r: RunRecord): Json {
+  /**
+   * The run as `runs/get` (`Run`) or, with `listItem`, as `runs/list` (`BaseRun`, without `iterations`) answers
+   * it. `next_page_token` is left out of both: the emulator answers a run's arrays on one page.
+   */
+  runView(r: RunRecord, listItem = false): Json {
     const view = structuredClone(r.obj);
     for (const field of RUN_PRIVATE) delete view[field];
+    delete view.next_page_token;
+    if (listItem) delete view.iterations;
     return view;
   }
 
@@ -482,12 +562,12 @@ export class WorkspaceCompute {
     return out;
   }
 
-  private finishRun(r: RunRecord, result: 'SUCCESS' | 'CANCELED'): void {
+  private finishRun(r: RunRecord, result: 'SUCCESS' | 'CANCELED' | 'FAILED', message?: string): void {
     r.gen++;
     r.obj.state = {
-      life_cycle_state: 'TERMINATED',
+      life_cycle_state: result === 'FAILED' ? 'INTERNAL_ERROR' : 'TERMINATED',
       result_state: result,
-      state_message: result === 'CANCELED' ? 'Run cancelled.' : '',
+      state_message: message ?? (result === 'CANCELED' ? 'Run cancelled.' : ''),
       user_cancelled_or_timedout: result === 'CANCELED',
     };
     r.obj.end_time = this.sim.epochMs();
@@ -524,6 +604,10 @@ export class WorkspaceCompute {
 
   // ---------------------------------------------------------------- pipelines
 
+  /**
+   * A missing pipeline is 404 RESOURCE_DOES_NOT_EXIST (terraform-provider-databricks waits for a deleted
+   * pipeline with `apierr.IsMissing`, a 404).
+   */
   pipeline(id: string): Pipeline {
     const p = this.pipelines.get(id);
     if (!p) throw notFound(`Pipeline ${id} does not exist.`);
@@ -565,15 +649,24 @@ export class WorkspaceCompute {
     const gen = p.gen;
     p.obj.state = 'STARTING';
     const previous = Array.isArray(p.obj.latest_updates) ? (p.obj.latest_updates as Json[]) : [];
+    const created = this.sim.epochMs();
+    // latest_updates items are UpdateStateInfo (creation_time a string); the updates API answers UpdateInfo
+    // (creation_time epoch ms) — both per the SDK's pipelines model.
     p.obj.latest_updates = [
-      {
-        update_id: updateId,
-        state: 'WAITING_FOR_RESOURCES',
-        creation_time: new Date(this.sim.epochMs()).toISOString(),
-      },
+      { update_id: updateId, state: 'WAITING_FOR_RESOURCES', creation_time: new Date(created).toISOString() },
       ...previous,
     ].slice(0, 5);
     const c = this.pipelineCluster(p);
+    p.updates.unshift({
+      update_id: updateId,
+      pipeline_id: id,
+      state: 'WAITING_FOR_RESOURCES',
+      creation_time: created,
+      cause: 'API_CALL',
+      full_refresh: body.full_refresh === true,
+      ...(c ? { cluster_id: c.obj.cluster_id } : {}),
+      ...(body.validate_only === true ? { validate_only: true } : {}),
+    });
     if (c && c.obj.state === 'TERMINATED') this.launch(c);
     this.sim.recordStart(this.workspaceId, 'pipeline', id, 'api');
     this.sim.after(this.sim.draw('pipelineStart', id), () => {
@@ -584,10 +677,25 @@ export class WorkspaceCompute {
     return updateId;
   }
 
-  /** The list item (`PipelineStateInfo`): everything but the spec. */
+  /** The list item (`PipelineStateInfo`): the state fields only, no spec (SDK pipelines model). */
   pipelineListItem(p: Pipeline): Json {
-    const { spec: _spec, ...rest } = structuredClone(p.obj);
-    return rest;
+    const out: Json = {};
+    for (const field of PIPELINE_STATE_INFO_FIELDS) {
+      if (p.obj[field] !== undefined) out[field] = structuredClone(p.obj[field]);
+    }
+    return out;
+  }
+
+  /** `GET pipelines/{id}/updates/{update_id}`: the update (`UpdateInfo`); a missing one is 404. */
+  pipelineUpdate(id: string, updateId: string): Json {
+    const u = this.pipeline(id).updates.find((x) => x.update_id === updateId);
+    if (!u) throw notFound(`Update ${updateId} does not exist in pipeline ${id}.`);
+    return structuredClone(u);
+  }
+
+  /** `GET pipelines/{id}/updates`: newest first (`UpdateInfo`). */
+  pipelineUpdates(id: string): Json[] {
+    return structuredClone(this.pipeline(id).updates);
   }
 
   private pipelineCluster(p: Pipeline): Cluster | undefined {
@@ -599,6 +707,8 @@ export class WorkspaceCompute {
       ? (p.obj.latest_updates[0] as Json | undefined)
       : undefined;
     if (first) first.state = state;
+    const update = p.updates.find((u) => u.update_id === first?.update_id);
+    if (update) update.state = state;
   }
 
   // ---------------------------------------------------------------- workspace-level views
@@ -719,6 +829,25 @@ export class WorkspaceCompute {
       }
     }
   }
+}
+
+/** pipelines `PipelineStateInfo` (the items of `GET /api/2.0/pipelines`). */
+const PIPELINE_STATE_INFO_FIELDS = [
+  'cluster_id',
+  'creator_user_name',
+  'health',
+  'latest_updates',
+  'name',
+  'pipeline_id',
+  'run_as_user_name',
+  'state',
+];
+
+/** Epoch ms of a scenario time: a number as is, an ISO string parsed. */
+function epochMsOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  const parsed = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(parsed) ? undefined : parsed;
 }
 
 function lifeCycle(r: RunRecord): string {

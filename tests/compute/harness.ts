@@ -13,7 +13,7 @@ import type {
   StopResult,
 } from '../../lib/compute/index.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
-import { clearDatabricksClients, setDatabricksFetch } from '../../lib/databricks/index.ts';
+import { setDatabricksFetch } from '../../lib/databricks/index.ts';
 import type { RotationItem } from '../../lib/rotation.ts';
 import { LocalSecretsManager, secretArn } from '../../local/aws/secrets-manager.ts';
 import { type CallLogEntry, type StartedEmulator, startEmulator } from '../../local/emulator/index.ts';

@@ -188,7 +188,7 @@ describe('DatabricksClient against the emulator', () => {
     );
   });
 
-  it('surfaces an unknown cluster as RESOURCE_DOES_NOT_EXIST', async () => {
+  it('surfaces an unknown cluster as Databricks answers it: 400 INVALID_PARAMETER_VALUE "does not exist"', async () => {
     // Prepare
     const { client } = await setup();
 
@@ -196,7 +196,11 @@ describe('DatabricksClient against the emulator', () => {
     const error = await thrown(() => client.workspace('acme-prod').getCluster('nope'));
 
     // Assess
-    expect([error.status, error.errorCode]).toEqual([404, 'RESOURCE_DOES_NOT_EXIST']);
+    expect([error.status, error.errorCode, error.apiMessage]).toEqual([
+      400,
+      'INVALID_PARAMETER_VALUE',
+      'Cluster nope does not exist',
+    ]);
   });
 
   it('raises DatabricksAuthError for a wrong client secret', async () => {

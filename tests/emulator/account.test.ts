@@ -278,10 +278,9 @@ describe('workspace update (PATCH)', () => {
     const after = await account('GET', `/workspaces/${WS_ID}`);
 
     expect(missing.status).toBe(400);
-    expect(after.body).toMatchObject({
-      managed_services_customer_managed_key_id: NEW,
-      storage_customer_managed_key_id: null,
-    });
+    expect(after.body).toMatchObject({ managed_services_customer_managed_key_id: NEW });
+    // The workspace has no storage key: the field is left out, never null.
+    expect(after.body).not.toHaveProperty('storage_customer_managed_key_id');
   });
 
   it('accepts the older body-only form', async () => {

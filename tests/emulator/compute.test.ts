@@ -140,15 +140,18 @@ describe('clusters', () => {
     expect(live.body.error_code).toBe('INVALID_STATE');
   });
 
-  it('refuses permanent-delete and answers 404 for an unknown cluster', async () => {
+  it('refuses permanent-delete and answers an unknown cluster as Databricks does (400 "does not exist")', async () => {
     const { ws } = await start({ clusters: [{ cluster_id: 'c-1' }] });
 
     const permanent = await ws('POST', '/api/2.1/clusters/permanent-delete', { cluster_id: 'c-1' });
     const unknown = await ws('GET', '/api/2.1/clusters/get?cluster_id=nope');
 
     expect(permanent.status).toBe(400);
-    expect(unknown.status).toBe(404);
-    expect(unknown.body.error_code).toBe('RESOURCE_DOES_NOT_EXIST');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toEqual({
+      error_code: 'INVALID_PARAMETER_VALUE',
+      message: 'Cluster nope does not exist',
+    });
   });
 
   it('accepts the 2.0 clusters API', async () => {
