@@ -517,6 +517,13 @@ const DatabricksSchema = z.strictObject({
     })
     .default({ workspace: null, account: null, token: null }),
   faults: z.array(z.record(z.string(), z.unknown())).default([]),
+  /**
+   * Per-endpoint round trips overriding `timings.apiLatencyMs`: the first entry whose `method` (if given) and
+   * `path` (`*` = one segment, as in faults) match the request wins.
+   */
+  latency: z
+    .array(z.strictObject({ method: z.string().optional(), path: z.string().startsWith('/'), ms: Range }))
+    .default([]),
   seed: z.number().int().default(42),
 });
 

@@ -228,8 +228,12 @@ export class HttpFrontend {
     }
     entry.status = drop ? 0 : status;
     if (entry.body === undefined) delete entry.body;
+    // The round trip: an entry of `databricks.latency` for this endpoint, else `timings.apiLatencyMs`.
+    const override = this.scenario.databricks.latency.find(
+      (l) => (l.method === undefined || l.method.toUpperCase() === method) && globMatch(l.path, target.path),
+    );
     const latencyMs = drawBetween(
-      this.scenario.databricks.timings.apiLatencyMs,
+      override?.ms ?? this.scenario.databricks.timings.apiLatencyMs,
       this.sim.seed,
       `latency:${this.requests++}`,
     );

@@ -49,3 +49,22 @@ describe('Determinism: the report does not depend on the time scale or the machi
     120_000,
   );
 });
+
+describe('API latency model', () => {
+  it('takes each call’s round trip from the endpoint’s override, else from timings.apiLatencyMs', async () => {
+    // Prepare: every call takes exactly 100 ms; then the same with every cluster list taking 5 s
+    const { parseScenario } = await import('../../local/scenario.ts');
+    const raw = JSON.parse(JSON.stringify(await load('demo'))) as { databricks: Record<string, unknown> };
+    raw.databricks.timings = { ...(raw.databricks.timings as object), apiLatencyMs: [100, 100] };
+    const even = parseScenario(raw);
+    raw.databricks.latency = [{ method: 'GET', path: '/api/2.1/clusters/list', ms: [5_000, 5_000] }];
+    const slowLists = parseScenario(raw);
+    // Act
+    const a = await runScenario(even);
+    const b = await runScenario(slowLists);
+    // Assess: slow cluster lists push the update back by seconds
+    const patchAt = (r: typeof a) => r.callLog.find((e) => e.method === 'PATCH')?.t ?? 0;
+    expect(patchAt(b) - patchAt(a)).toBeGreaterThanOrEqual(5);
+    expect(b.status).toBe('SUCCEEDED');
+  }, 60_000);
+});
