@@ -546,6 +546,21 @@ const ScenarioSchema = z.strictObject({
   databricks: DatabricksSchema.default(DatabricksSchema.parse({})),
   settings: SettingsSchema.default({}),
   input: z.unknown().optional(),
+  /**
+   * Several executions on the same clock and emulators (concurrency, duplicate deliveries), instead of
+   * `input`: each starts `startAtSeconds` after the run begins.
+   */
+  executions: z
+    .array(
+      z.strictObject({
+        input: z.unknown(),
+        startAtSeconds: z.number().min(0).default(0),
+        /** Execution name (`$$.Execution.Name`); default `local-<scenario>-<n>`. */
+        name: z.string().min(1).max(80).optional(),
+      }),
+    )
+    .min(1)
+    .optional(),
 });
 
 /**
@@ -557,6 +572,11 @@ export function parseScenario(json: unknown, source?: string) {
   const parsed = ScenarioSchema.safeParse(json);
   if (!parsed.success) throw fromZod(parsed.error, source);
   const raw = parsed.data;
+  if (raw.input !== undefined && raw.executions !== undefined) {
+    throw new InvalidScenario('scenario fields input and executions exclude each other: give one', {
+      details: { field: 'executions', source },
+    });
+  }
   const faults = raw.databricks.faults.map((f, i) => parseFault(f, i, source));
   const scenario = applyDefaults(raw, faults, source);
   checkReferences(scenario, source);
@@ -686,6 +706,7 @@ function applyDefaults(raw: RawScenario, faults: Fault[], source: string | undef
     databricks: { ...databricks, credentials, workspaces, faults },
     settings: raw.settings,
     input: raw.input,
+    executions: raw.executions,
   };
 }
 

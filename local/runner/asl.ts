@@ -24,6 +24,11 @@ export const ASL_PATH = fileURLToPath(
   new URL('../../statemachines/rotate-workspace-key.asl.json', import.meta.url),
 );
 
+/** The one-workspace child state machine the rotation starts per workspace. */
+export const CHILD_ASL_PATH = fileURLToPath(
+  new URL('../../statemachines/rotate-one-workspace.asl.json', import.meta.url),
+);
+
 /** The state machine file, exactly as deployed (placeholders intact). */
 export function readAsl(path = ASL_PATH): string {
   return readFileSync(path, 'utf8');
@@ -34,10 +39,16 @@ export function readAsl(path = ASL_PATH): string {
  * ARNs, so the definition is valid ASL; the local runner then maps each Task to its handler by state name.
  */
 export function substituteArns(text: string, region = 'us-east-1', account = '000000000000'): string {
-  return text.replace(
-    /\$\{(\w+)FunctionArn\}/g,
-    (_, name: string) => `arn:aws:lambda:${region}:${account}:function:cmk-rotator-local-${name}`,
-  );
+  return text
+    .replace(
+      /\$\{(\w+)FunctionArn\}/g,
+      (_, name: string) => `arn:aws:lambda:${region}:${account}:function:cmk-rotator-local-${name}`,
+    )
+    .replace(
+      /\$\{(\w+)StateMachineArn\}/g,
+      (_, name: string) =>
+        `arn:aws:states:${region}:${account}:stateMachine:${name.replace(/[A-Z]/g, (c, i) => `${i > 0 ? '-' : ''}${c.toLowerCase()}`)}`,
+    );
 }
 
 /** Every state of the machine, nested Map/Parallel states included, with its name. */

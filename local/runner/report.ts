@@ -32,6 +32,16 @@ export interface RunTrace {
   retainUntil: string | undefined;
   /** Execution history events, counted as Step Functions writes them (local/runner/history.ts). */
   historyEvents: number;
+  /** The scenario's executions, in the order given, each with the largest figures of it and its children. */
+  executions?: ExecutionSummary[];
+}
+
+export interface ExecutionSummary {
+  name: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  error: { name: string; cause: string } | null;
+  historyEvents: number;
+  maxStatePayloadBytes: number;
 }
 
 export interface DowntimeWindow {
@@ -57,8 +67,10 @@ export interface Report {
   callLog: CallLogEntry[];
   invariants: Invariant[];
   simulatedSeconds: number;
-  /** Execution history events, counted as Step Functions counts them (quota: 25,000). */
+  /** Execution history events, counted as Step Functions counts them (quota: 25,000): the largest execution. */
   historyEvents: number;
+  /** One entry per execution of the scenario (`executions`, or the single `input`), in the order given. */
+  executions: ExecutionSummary[];
 }
 
 /** Calls that stop or pause something (the start of the downtime window). */
@@ -139,6 +151,7 @@ export function buildReport(args: {
     stateTransitions: trace.states.length,
     maxStatePayloadBytes: trace.maxPayloadBytes,
     historyEvents: trace.historyEvents,
+    executions: trace.executions ?? [],
     final,
     callLog,
     invariants: [],

@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { existsSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { setAwsClients } from '../../lib/aws/clients.ts';
@@ -13,7 +15,15 @@ import { LocalSecretsManager, secretArn } from '../aws/secrets-manager.ts';
 import { startEmulator } from '../emulator/index.ts';
 import { InvalidScenario, type Scenario } from '../scenario.ts';
 import { VirtualClock } from '../virtual-time.ts';
-import { type AslMachine, allStates, functionOf, readAsl, substituteArns } from './asl.ts';
+import {
+  ASL_PATH,
+  type AslMachine,
+  allStates,
+  CHILD_ASL_PATH,
+  functionOf,
+  readAsl,
+  substituteArns,
+} from './asl.ts';
 import type { EventLog } from './events.ts';
 import { historyEventsOf, quotaError, STEP_FUNCTIONS_QUOTAS } from './history.ts';
 import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
@@ -36,6 +46,8 @@ export const FUNCTION_MODULES: Record<string, string> = {
   Verify: 'verify',
   FinishRotation: 'finish-rotation',
   AnnounceRetention: 'announce-retention',
+  AcquireWorkspaceLock: 'acquire-workspace-lock',
+  ReleaseWorkspaceLock: 'release-workspace-lock',
 };
 
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -60,21 +72,33 @@ export interface RunOptions {
  * aws-local-stepfunctions with each Task mapped to its real handler. Returns the report (README § Scenarios and reports).
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<Report> {
-  if (scenario.input === undefined) {
+  if (scenario.input === undefined && scenario.executions === undefined) {
     throw new InvalidScenario(
-      'scenario field input is required to run: the execution input or an EventBridge event',
+      'scenario field input (or executions) is required to run: the execution input or an EventBridge event',
       {
         details: { field: 'input' },
       },
     );
   }
-  const handlers = await loadHandlers();
   const timeouts = lambdaTimeouts();
-  const definition = withAwsTaskTimeouts(JSON.parse(substituteArns(readAsl())) as AslMachine);
-  const deployed = JSON.parse(readAsl()) as AslMachine;
-  const machine = new StateMachine(definition as never, {
-    validationOptions: { checkArn: true, checkPaths: true },
+  // The state machines exactly as deployed: the rotation and, when present, the one-workspace child.
+  const machines = MACHINES.filter((m) => m.required || existsSync(m.path)).map((m) => {
+    const text = readAsl(m.path);
+    return {
+      ...m,
+      deployed: JSON.parse(text) as AslMachine,
+      machine: new StateMachine(
+        withAwsTaskTimeouts(JSON.parse(substituteArns(text)) as AslMachine) as never,
+        {
+          validationOptions: { checkArn: true, checkPaths: true },
+        },
+      ),
+    };
   });
+  const handlers = await loadHandlers(machines.map((m) => m.deployed));
+  const [parent] = machines;
+  if (!parent) throw new Error('no state machine definition found');
+  const childOf = (arn: string) => machines.find((m) => arn.endsWith(`:stateMachine:${m.name}`));
   const clock = new VirtualClock({ timeScale: options.timeScale ?? 0, seed: scenario.databricks.seed });
   const emulator = await startEmulator(scenario, { clock });
   const faults = new FaultPlan(scenario.aws.faults);
@@ -118,8 +142,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       historyEvents: 0,
     };
     const localHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const [name, state] of allStates(deployed)) {
+    const executions: ExecutionRecord[] = [];
+    for (const [name, state] of machines.flatMap((m) => allStates(m.deployed))) {
       if (state.Type !== 'Task') continue;
+      if (state.Resource === START_EXECUTION_SYNC) {
+        // A child execution, run in process on the same clock, counted as its own execution.
+        localHandlers[name] = (input) => runChild(input as StartExecutionInput);
+        continue;
+      }
       const fn = functionOf(state);
       const handler = fn ? handlers[fn] : undefined;
       if (!fn || !handler)
@@ -170,83 +200,169 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       };
     }
 
-    let status: 'SUCCEEDED' | 'FAILED' = 'SUCCEEDED';
-    let output: unknown = null;
-    let error: { name: string; cause: string } | null = null;
     const open = new Map<string, { name: string; enteredAt: number; index?: number }>();
     const simSeconds = (epochMs: number) => (epochMs - clock.epochMsAt(0)) / 1000;
-    // Everything from here runs in virtual time: the interpreter's Wait states, Retry intervals and Task
-    // timeouts, the handlers, the emulators.
-    // Deterministic unless given: the same scenario gives the same execution (and snapshot keys).
-    const executionName = options.executionName ?? `local-${scenario.name}`;
     const quotas = options.quotas ?? STEP_FUNCTIONS_QUOTAS;
-    await clock.run(async () => {
-      const execution = machine.run(scenario.input as never, {
-        context: {
-          Execution: {
-            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:execution:rotate-workspace-key:${executionName}`,
-            Name: executionName,
-            Input: scenario.input,
-            StartTime: new Date(clock.now()).toISOString(),
-            RoleArn: `arn:aws:iam::${scenario.aws.accountId}:role/cmk-rotator-local-state-machine`,
-          },
-          StateMachine: {
-            Id: `arn:aws:states:${scenario.aws.region}:${scenario.aws.accountId}:stateMachine:rotate-workspace-key`,
-            Name: 'rotate-workspace-key',
-          },
-        } as never,
-        overrides: { taskResourceLocalHandlers: localHandlers as never },
-      });
+    const region = scenario.aws.region;
+    const account = scenario.aws.accountId;
+    let children = 0;
+
+    /**
+     * Runs one execution of `m` to its end, counting its history and payloads as Step Functions does and
+     * ending it as Step Functions would at a quota (local/runner/history.ts).
+     */
+    const execute = async (
+      m: (typeof machines)[number],
+      input: unknown,
+      name: string,
+      iteration: number | undefined,
+    ): Promise<ExecutionRecord> => {
+      const record: ExecutionRecord = {
+        name,
+        parent: currentExecution.getStore()?.name,
+        stateMachine: m.name,
+        status: 'SUCCEEDED',
+        output: null,
+        error: null,
+        historyEvents: 0,
+        maxStatePayloadBytes: 0,
+      };
+      executions.push(record);
+      const execution = currentExecution.run(record, () =>
+        m.machine.run(input as never, {
+          context: {
+            Execution: {
+              Id: `arn:aws:states:${region}:${account}:execution:${m.name}:${name}`,
+              Name: name,
+              Input: input,
+              StartTime: new Date(clock.now()).toISOString(),
+              RoleArn: `arn:aws:iam::${account}:role/cmk-rotator-local-state-machine`,
+            },
+            StateMachine: { Id: `arn:aws:states:${region}:${account}:stateMachine:${m.name}`, Name: m.name },
+          } as never,
+          overrides: { taskResourceLocalHandlers: localHandlers as never },
+        }),
+      );
       let breach: { name: string; cause: string } | undefined;
       const consume = (async () => {
         for await (const event of execution.eventLogs) {
           // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
           const now = simSeconds(event.timestamp);
           trace.events++;
-          trace.historyEvents += historyEventsOf(event);
-          // Step Functions ends an execution outright at its history and payload quotas (local/runner/history.ts).
-          if (!breach && trace.historyEvents >= quotas.historyEvents && event.type !== 'ExecutionSucceeded') {
+          record.historyEvents += historyEventsOf(event);
+          if (
+            !breach &&
+            record.historyEvents >= quotas.historyEvents &&
+            event.type !== 'ExecutionSucceeded'
+          ) {
             breach = quotaError('history', undefined, quotas.historyEvents);
             execution.abort();
           }
           if (event.type === 'StateEntered' || event.type === 'StateExited') {
             const bytes = Buffer.byteLength(JSON.stringify(event.state.output ?? event.state.input ?? null));
-            trace.maxPayloadBytes = Math.max(trace.maxPayloadBytes, bytes);
+            record.maxStatePayloadBytes = Math.max(record.maxStatePayloadBytes, bytes);
             if (!breach && bytes > quotas.payloadBytes) {
               breach = quotaError('payload', event.state.name);
               execution.abort();
             }
-            const key = `${event.index ?? '-'}:${event.state.name}`;
+            const index = event.index ?? iteration;
+            const key = `${name}:${index ?? '-'}:${event.state.name}`;
             if (event.type === 'StateEntered')
-              open.set(key, { name: event.state.name, enteredAt: now, index: event.index });
+              open.set(key, { name: event.state.name, enteredAt: now, index });
             else {
               const entered = open.get(key);
               open.delete(key);
               trace.states.push({
                 name: event.state.name,
                 type: event.state.type,
-                index: event.index,
+                index,
                 enteredAt: entered?.enteredAt ?? now,
                 exitedAt: now,
               });
             }
           }
-          options.onEvent?.(event, now);
+          // A child's events carry the workspace's iteration, as the inline Map's did.
+          const own = (event as { index?: number }).index;
+          options.onEvent?.(
+            own === undefined && iteration !== undefined
+              ? ({ ...event, index: iteration } as EventLog)
+              : event,
+            now,
+          );
         }
       })();
       try {
-        output = await execution.result;
+        record.output = await execution.result;
       } catch (e) {
-        status = 'FAILED';
-        error = executionError(e);
+        record.status = 'FAILED';
+        record.error = executionError(e);
       }
       await consume;
       if (breach) {
-        status = 'FAILED';
-        output = null;
-        error = breach;
+        record.status = 'FAILED';
+        record.output = null;
+        record.error = breach;
       }
-    });
+      return record;
+    };
+
+    /**
+     * `states:startExecution.sync:2`: starts the child and waits for it. Succeeded → the Task's result is
+     * `{ ExecutionArn, Status, Output }` with `Output` as JSON; failed, aborted or timed out → the Task fails
+     * with `States.TaskFailed`, the cause being the child's description (Step Functions developer guide,
+     * "Start a new AWS Step Functions state machine execution").
+     */
+    async function runChild(input: StartExecutionInput): Promise<unknown> {
+      const m = childOf(String(input.StateMachineArn));
+      if (!m) throw new Error(`no local state machine for ${String(input.StateMachineArn)}`);
+      const iteration = children++;
+      const name = String(input.Name ?? `${m.name}-${iteration}`);
+      const child = await execute(m, input.Input ?? {}, name, iteration);
+      const arn = `arn:aws:states:${region}:${account}:execution:${m.name}:${name}`;
+      if (child.status === 'SUCCEEDED')
+        return { ExecutionArn: arn, Status: 'SUCCEEDED', Output: child.output };
+      const failed = new Error(
+        JSON.stringify({
+          ExecutionArn: arn,
+          Status: 'FAILED',
+          Error: child.error?.name,
+          Cause: child.error?.cause,
+        }),
+      );
+      failed.name = 'States.TaskFailed';
+      throw failed;
+    }
+
+    // Everything from here runs in virtual time: the interpreter's Wait states, Retry intervals and Task
+    // timeouts, the handlers, the emulators. Deterministic names unless given: the same scenario gives the
+    // same executions (and snapshot keys).
+    const planned = scenario.executions ?? [
+      { input: scenario.input, startAtSeconds: 0, name: options.executionName ?? `local-${scenario.name}` },
+    ];
+    const started = await clock.run(() =>
+      Promise.all(
+        planned.map(async (e, i) => {
+          if (e.startAtSeconds > 0) await clock.sleep(e.startAtSeconds * 1000);
+          return execute(parent, e.input, e.name ?? `local-${scenario.name}-${i + 1}`, undefined);
+        }),
+      ),
+    );
+    const failed = started.find((e) => e.status === 'FAILED');
+    const status = failed ? 'FAILED' : 'SUCCEEDED';
+    const output = started[0]?.output ?? null;
+    const error = failed?.error ?? null;
+    // Each started execution's figures are the largest of its own and its children's.
+    const family = (e: ExecutionRecord) => executions.filter((x) => x === e || x.parent === e.name);
+    const perExecution = started.map((e) => ({
+      name: e.name,
+      status: e.status,
+      error: e.error,
+      historyEvents: Math.max(...family(e).map((x) => x.historyEvents)),
+      maxStatePayloadBytes: Math.max(...family(e).map((x) => x.maxStatePayloadBytes)),
+    }));
+    trace.historyEvents = Math.max(...executions.map((e) => e.historyEvents));
+    trace.maxPayloadBytes = Math.max(...executions.map((e) => e.maxStatePayloadBytes));
+    trace.executions = perExecution;
     for (const { name, enteredAt, index } of open.values()) {
       trace.states.push({ name, type: 'Unknown', index, enteredAt, exitedAt: clock.seconds() });
     }
@@ -273,6 +389,37 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 }
 
 const LOCAL_SNAPSHOT_BUCKET = 'cmk-rotator-local-snapshots';
+
+/** The Step Functions integration that starts a child execution and waits for its JSON output. */
+const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+
+/** The state machines the product deploys: the rotation, and the one-workspace child it starts per workspace. */
+const MACHINES = [
+  { name: 'rotate-workspace-key', path: ASL_PATH, required: true },
+  { name: 'rotate-one-workspace', path: CHILD_ASL_PATH, required: false },
+];
+
+interface StartExecutionInput {
+  StateMachineArn?: unknown;
+  Name?: unknown;
+  Input?: unknown;
+}
+
+/** The execution whose handlers are running (a child records its parent). */
+const currentExecution = new AsyncLocalStorage<ExecutionRecord>();
+
+/** One execution of the run, parent or child, with its own figures. */
+interface ExecutionRecord {
+  name: string;
+  /** The execution that started this one (child executions). */
+  parent: string | undefined;
+  stateMachine: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  output: unknown;
+  error: { name: string; cause: string } | null;
+  historyEvents: number;
+  maxStatePayloadBytes: number;
+}
 
 /** The deployment settings of the product, pointed at the emulators. */
 function productEnv(
@@ -312,12 +459,20 @@ function productEnv(
   return env;
 }
 
-async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
+/** The handler of every function the state machines name (a Task without one fails the run at start). */
+async function loadHandlers(machines: readonly AslMachine[]): Promise<Record<string, LambdaHandler>> {
+  const named = new Set(
+    machines
+      .flatMap((m) => allStates(m).map(([, state]) => functionOf(state)))
+      .filter((f) => f !== undefined),
+  );
   const entries = await Promise.all(
-    Object.entries(FUNCTION_MODULES).map(async ([fn, file]) => {
-      const module = (await import(`../../functions/${file}.ts`)) as { handler: LambdaHandler };
-      return [fn, module.handler] as const;
-    }),
+    Object.entries(FUNCTION_MODULES)
+      .filter(([fn]) => named.has(fn))
+      .map(async ([fn, file]) => {
+        const module = (await import(`../../functions/${file}.ts`)) as { handler: LambdaHandler };
+        return [fn, module.handler] as const;
+      }),
   );
   return Object.fromEntries(entries);
 }

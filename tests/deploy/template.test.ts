@@ -51,7 +51,7 @@ const SNAPSHOT_READ = ['s3:GetObject', 's3:ListBucket'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
   plan: [...LOGS, ...SECRET, 'kms:DescribeKey'],
-  'patch-key-policy': [...LOGS, ...SECRET, 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
+  'patch-key-policy': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'register-key-config': [...LOGS, ...SECRET],
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
   'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS],
