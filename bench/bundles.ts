@@ -31,6 +31,7 @@ const IAM_PREFIX: Record<string, string> = {
   'client-secrets-manager': 'secretsmanager',
   'client-sns': 'sns',
   'client-sfn': 'states',
+  'client-dynamodb': 'dynamodb',
 };
 const COMMAND_MODULE = /@aws-sdk[\\/](client-[a-z0-9-]+)[\\/].*[\\/]commands[\\/]([A-Za-z0-9]+)Command\.js$/;
 

@@ -1,4 +1,5 @@
 import { checkComputeStopped, computeDeps, StopCheckItemSchema } from '../lib/compute/index.ts';
+import { keepLease } from '../lib/lock/index.ts';
 import { defineStep } from './commons/handler.ts';
 
 /**
@@ -7,8 +8,9 @@ import { defineStep } from './commons/handler.ts';
  * storage wait instead: whatever starts is stopped again and added to the restore set, and the result says
  * when the wait is over (DESIGN §6.5).
  */
-export const handler = defineStep('check-compute-stopped', StopCheckItemSchema, (item, env) =>
-  checkComputeStopped(item, computeDeps(item, env), {
+export const handler = defineStep('check-compute-stopped', StopCheckItemSchema, async (item, env) => {
+  await keepLease(item, env);
+  return checkComputeStopped(item, computeDeps(item, env), {
     guard: item.workspaceCheck?.status === 'RUNNING' || item.settled?.status === 'SETTLED',
-  }),
-);
+  });
+});

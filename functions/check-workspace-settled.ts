@@ -1,4 +1,5 @@
 import { computeDeps, describeNotRestored, keepComputeStopped } from '../lib/compute/index.ts';
+import { keepLease } from '../lib/lock/index.ts';
 import { checkWorkspaceSettled, SettleItemSchema } from '../lib/workspace/settle.ts';
 import { defineStep } from './commons/handler.ts';
 
@@ -6,12 +7,13 @@ import { defineStep } from './commons/handler.ts';
  * Recovery after a failure at or after the PATCH: wait until the workspace is no longer updating before
  * anything is restarted; stored under `item.settled`.
  */
-export const handler = defineStep('check-workspace-settled', SettleItemSchema, (item, env) =>
-  checkWorkspaceSettled(item, {
+export const handler = defineStep('check-workspace-settled', SettleItemSchema, async (item, env) => {
+  await keepLease(item, env);
+  return checkWorkspaceSettled(item, {
     account: env.databricks().account,
     now: env.clock.now(),
     waitMinutes: env.settings.recoveryWorkspaceWaitMinutes,
     describeStopped: async () => (await describeNotRestored(item, computeDeps(item, env))).summary,
     keepStopped: () => keepComputeStopped(item, computeDeps(item, env)),
-  }),
-);
+  });
+});

@@ -1,15 +1,29 @@
 import { z } from 'zod';
+import { EVENT_RECORD_TTL_SECONDS, ExecutionArnSchema, recordEventOnce } from '../lib/lock/index.ts';
 import { logger } from '../lib/log.ts';
 import { planRotation } from '../lib/plan/plan.ts';
+import { requireLockTable } from '../lib/settings.ts';
 import { defineStep } from './commons/handler.ts';
 
+/**
+ * The plan step's input: the execution input (manual input or EventBridge event) as it came, and the
+ * execution's ARN (`$$.Execution.Id`), which records the event as handled by this execution.
+ */
+export const PlanStepInputSchema = z.object({ input: z.unknown(), executionArn: ExecutionArnSchema });
+
 /** Plan the rotation: the execution input or an EventBridge event becomes an explicit Plan (DESIGN §3). */
-export const handler = defineStep('plan', z.unknown(), async (input, env) => {
+export const handler = defineStep('plan', PlanStepInputSchema, async ({ input, executionArn }, env) => {
   const plan = await planRotation(input, {
     settings: env.settings,
     kms: env.aws.kms,
     account: env.databricks().account,
     now: env.clock.now(),
+    recordEvent: (eventId) =>
+      recordEventOnce(
+        env.aws.dynamodb,
+        requireLockTable(env.settings, 'recognise a second delivery of the same EventBridge event'),
+        { eventId, holder: executionArn, ttlSeconds: EVENT_RECORD_TTL_SECONDS, now: env.clock.now() },
+      ),
   });
   logger.info('plan', {
     mode: plan.mode,

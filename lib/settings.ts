@@ -31,7 +31,15 @@ export const LIMITS = {
   apiConcurrency: 64,
   /** Workspaces rotated in parallel by the Map. */
   maxConcurrentWorkspaces: 40,
+  /** Workspace lock lease: long enough to span the longest storage wait (nothing renews during it). */
+  lockLeaseMinutes: 25 * 60,
 } as const;
+
+/**
+ * Minutes a lease keeps beyond the storage wait: the wait is one Wait state during which nothing renews the
+ * lock, and the step before it may itself be retried for a few minutes.
+ */
+export const LOCK_LEASE_MARGIN_MINUTES = 5;
 
 /** `z.coerce.number()` with an upper bound whose message names the unit and the bound. */
 const bounded = (max: number, unit: string) => z.coerce.number().max(max, `must be at most ${max} (${unit})`);
@@ -76,6 +84,14 @@ const SettingsSchema = z.object({
   /** Where compute snapshots are stored: an S3 bucket in AWS, a directory in local mode. */
   SNAPSHOT_BUCKET: z.string().min(1).optional(),
   SNAPSHOT_DIR: z.string().min(1).optional(),
+  /**
+   * The DynamoDB table of the workspace locks and of the EventBridge event ids already handled (lib/lock).
+   * serverless.yml sets it on the functions that use it; a step that needs it and finds it unset fails
+   * with `InvalidSettings` naming it (`requireLockTable`).
+   */
+  LOCK_TABLE: z.string().min(1).max(255).optional(),
+  /** How long a workspace lock lasts without renewal: what an execution that dies unseen blocks at most. */
+  LOCK_LEASE_MINUTES: bounded(LIMITS.lockLeaseMinutes, 'minutes').int().min(1).default(30),
 });
 
 export interface Settings {
@@ -98,6 +114,9 @@ export interface Settings {
   computeRestoreTimeoutMinutes: number;
   snapshotBucket: string | undefined;
   snapshotDir: string | undefined;
+  /** `undefined` outside a deployment that has the lock table; see `requireLockTable`. */
+  lockTable: string | undefined;
+  lockLeaseMinutes: number;
 }
 
 /** Parses the settings from an environment; a bad one raises `InvalidSettings` naming the variable. */
@@ -137,6 +156,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       { details: { field: 'WORKSPACE_IDS' } },
     );
   }
+  if (s.LOCK_LEASE_MINUTES < s.STORAGE_WAIT_MINUTES + LOCK_LEASE_MARGIN_MINUTES) {
+    throw new InvalidSettings(
+      `setting LOCK_LEASE_MINUTES (${s.LOCK_LEASE_MINUTES}) must be at least STORAGE_WAIT_MINUTES (${s.STORAGE_WAIT_MINUTES}) + ${LOCK_LEASE_MARGIN_MINUTES}: nothing renews the workspace lock during the storage wait, and a lease that ran out there would let another execution take the workspace`,
+      { details: { field: 'LOCK_LEASE_MINUTES' } },
+    );
+  }
   return {
     databricksAccountId: s.DATABRICKS_ACCOUNT_ID,
     accountsHost: s.DATABRICKS_ACCOUNTS_HOST.replace(/\/+$/, ''),
@@ -156,5 +181,19 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     computeRestoreTimeoutMinutes: s.COMPUTE_RESTORE_TIMEOUT_MINUTES,
     snapshotBucket: s.SNAPSHOT_BUCKET,
     snapshotDir: s.SNAPSHOT_DIR,
+    lockTable: s.LOCK_TABLE,
+    lockLeaseMinutes: s.LOCK_LEASE_MINUTES,
   };
+}
+
+/**
+ * The lock table's name, or `InvalidSettings` naming LOCK_TABLE: a step that must lock a workspace or
+ * recognise a duplicate event never goes on without the table (that would silently drop DESIGN §6.6).
+ */
+export function requireLockTable(settings: Pick<Settings, 'lockTable'>, why: string): string {
+  if (settings.lockTable) return settings.lockTable;
+  throw new InvalidSettings(
+    `setting LOCK_TABLE is not set, and it is needed to ${why}; set it to the name of the lock table (serverless.yml passes the LockTable it deploys)`,
+    { details: { field: 'LOCK_TABLE' } },
+  );
 }

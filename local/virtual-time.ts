@@ -93,6 +93,8 @@ export class VirtualClock implements EmulatorClock {
   private seq = 0;
   private activity = 0;
   private pendingImmediates = 0;
+  private busy = 0;
+  private busyEnded: (() => void) | undefined;
   private readonly randomFn: () => number;
   /** Timers fired so far (a measure of how much happened; reports use it). */
   fired = 0;
@@ -208,13 +210,43 @@ export class VirtualClock implements EmulatorClock {
     return result;
   }
 
-  /** Until the zone's work is all waiting on timers: two quiet turns of the real event loop. */
+  /**
+   * Real I/O from inside the simulation (a request over a socket to an embedded server): `start` runs outside
+   * the zone, so the client library's own timers are real ones, and time stands still until it settles —
+   * however long it really takes, it takes no simulated time.
+   */
+  external<T>(start: () => Promise<T>): Promise<T> {
+    return this.track(zone.exit(start));
+  }
+
+  /** Time stands still until `work` (real I/O) settles. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.busy++;
+    this.activity++;
+    const done = () => {
+      this.busy--;
+      this.activity++;
+      this.busyEnded?.();
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Until the zone's work is all waiting on timers: two quiet turns of the real event loop, no I/O in flight. */
   private async idle(): Promise<void> {
     let quiet = 0;
     while (quiet < 2) {
+      if (this.busy > 0) {
+        await new Promise<void>((resolve) => {
+          this.busyEnded = resolve;
+        });
+        this.busyEnded = undefined;
+        quiet = 0;
+        continue;
+      }
       const before = this.activity;
       await new Promise<void>((resolve) => real.setImmediate(resolve));
-      quiet = this.activity === before && this.pendingImmediates === 0 ? quiet + 1 : 0;
+      quiet = this.activity === before && this.pendingImmediates === 0 && this.busy === 0 ? quiet + 1 : 0;
     }
   }
 

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
@@ -13,13 +14,19 @@ export interface SdkClient {
 export interface AwsClients {
   kms: SdkClient;
   secretsManager: SdkClient;
+  /** The workspace lock and the event ledger (lib/lock); locally a client pointed at dynalite. */
+  dynamodb: SdkClient;
 }
 
 let clients: AwsClients | undefined;
 
 /** The AWS clients, created once per container on first use. */
 export function awsClients(): AwsClients {
-  clients ??= { kms: new KMSClient({}), secretsManager: new SecretsManagerClient({}) };
+  clients ??= {
+    kms: new KMSClient({}),
+    secretsManager: new SecretsManagerClient({}),
+    dynamodb: new DynamoDBClient({}),
+  };
   return clients;
 }
 
@@ -28,5 +35,6 @@ export function setAwsClients(next: Partial<AwsClients>): void {
   // Build the real clients only for what is not replaced.
   const kms = next.kms ?? clients?.kms ?? new KMSClient({});
   const secretsManager = next.secretsManager ?? clients?.secretsManager ?? new SecretsManagerClient({});
-  clients = { kms, secretsManager };
+  const dynamodb = next.dynamodb ?? clients?.dynamodb ?? new DynamoDBClient({});
+  clients = { kms, secretsManager, dynamodb };
 }

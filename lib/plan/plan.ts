@@ -4,6 +4,7 @@ import type { KeyUseCase } from '../databricks/types.ts';
 import { InvalidInput } from '../errors.ts';
 import { KeyNotFound } from '../kms/errors.ts';
 import { describeKey, isKeyArn, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
+import type { EventRecord } from '../lock/events.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
 import { StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
@@ -23,6 +24,12 @@ export interface PlanDeps {
   account: AccountApi;
   /** Epoch ms (the clock of the run), for the retention rule. */
   now: number;
+  /**
+   * Records an EventBridge event id as handled by this execution (lib/lock `recordEventOnce`): a duplicate
+   * delivery of an event already handled plans nothing. The plan step always gives it; without it (unit
+   * tests of the rules) events are not deduplicated.
+   */
+  recordEvent?: (eventId: string) => Promise<EventRecord>;
 }
 
 /**
@@ -33,6 +40,16 @@ export interface PlanDeps {
  */
 export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> {
   const trigger = parseTrigger(raw);
+  if (trigger.kind !== 'manual' && trigger.eventId !== undefined && deps.recordEvent) {
+    // EventBridge delivers at least once: the same event (same id) twice rotates at most once (§6.6).
+    const record = await deps.recordEvent(trigger.eventId);
+    if (!record.first) {
+      return noop(
+        eventDefaults(deps.settings, { kind: trigger.kind, eventId: trigger.eventId }),
+        `duplicate delivery of event ${trigger.eventId}, already handled by execution ${record.holder}`,
+      );
+    }
+  }
   switch (trigger.kind) {
     case 'manual':
       return planManual(trigger.input, deps);

@@ -150,7 +150,7 @@ export class WorkspaceCompute {
         const c = this.clusters.get(f.cluster_id);
         if (c && f.afterSeconds !== undefined) c.userStart = { afterSeconds: f.afterSeconds, used: false };
         const userStarts = () => {
-          if (!c || c.obj.state !== 'TERMINATED') return;
+          if (c?.obj.state !== 'TERMINATED') return;
           this.launch(c);
           this.sim.recordStart(this.workspaceId, 'cluster', String(c.obj.cluster_id), 'fault');
         };

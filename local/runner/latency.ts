@@ -30,3 +30,31 @@ export function withLatency(
     },
   };
 }
+
+/**
+ * A client that reaches an embedded server over a real socket (dynalite), made deterministic for virtual
+ * time: calls go one at a time in the order they were made, each takes its simulated round trip, and the
+ * clock stands still while the socket works (`VirtualClock.external`: the SDK runs with real timers), so real I/O time never becomes simulated
+ * time and the answer order never depends on the machine.
+ */
+export function serialized(
+  client: SdkClient,
+  service: string,
+  clock: EmulatorClock & { external<T>(start: () => Promise<T>): Promise<T> },
+  seed: number,
+): SdkClient {
+  let calls = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    send(command: unknown) {
+      assertNotFrozen(`an AWS ${service} call`);
+      const ms = drawBetween(AWS_LATENCY_MS, seed, `aws:${service}:${calls++}`);
+      const turn = queue.then(async () => {
+        await clock.sleep(ms);
+        return clock.external(() => client.send(command));
+      });
+      queue = turn.catch(() => undefined);
+      return turn;
+    },
+  };
+}

@@ -8,6 +8,7 @@ import { setSnapshotS3Client } from '../../lib/compute/snapshot-store.ts';
 import { clearCredentialsCache } from '../../lib/databricks/credentials.ts';
 import { clearDatabricksClients, setDatabricksFetch } from '../../lib/databricks/index.ts';
 import { causeMessage } from '../../lib/errors.ts';
+import { startLocalLockTable } from '../aws/dynamodb.ts';
 import { FaultPlan, faultError } from '../aws/faults.ts';
 import { knownPrincipals, LocalKms } from '../aws/kms.ts';
 import { LocalS3 } from '../aws/s3.ts';
@@ -27,7 +28,7 @@ import {
 import type { EventLog } from './events.ts';
 import { historyEventsOf, quotaError, STEP_FUNCTIONS_QUOTAS } from './history.ts';
 import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
-import { withLatency } from './latency.ts';
+import { serialized, withLatency } from './latency.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
 /** The Lambda module behind each `${XFunctionArn}` placeholder of the ASL. */
@@ -114,15 +115,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     accountId: scenario.aws.accountId,
     region: scenario.aws.region,
   });
+  // The lock table in an embedded DynamoDB (dynalite): the product's own DynamoDB calls, conditions and errors.
+  const lockTable = await startLocalLockTable();
   const previousClock = setClock(clock);
   const previousEnv = { ...process.env };
   try {
-    Object.assign(process.env, productEnv(scenario, emulator));
+    Object.assign(process.env, productEnv(scenario, emulator), { LOCK_TABLE: lockTable.table });
     // Each AWS call takes its simulated round trip (local/runner/latency.ts), then meets the scenario's faults.
     const seed = scenario.databricks.seed;
     setAwsClients({
       kms: withLatency(faults.wrap('kms', kms), 'kms', clock, seed),
       secretsManager: withLatency(faults.wrap('secretsManager', secrets), 'secretsManager', clock, seed),
+      dynamodb: serialized(lockTable.client, 'dynamodb', clock, seed),
     });
     setSnapshotS3Client(withLatency(faults.wrap('s3', s3), 's3', clock, seed));
     // Databricks calls go to the emulator in process: every request is visible to virtual time.
@@ -385,6 +389,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     setSnapshotS3Client(undefined);
     setDatabricksFetch(undefined);
     await emulator.close();
+    await lockTable.close();
   }
 }
 

@@ -44,9 +44,9 @@ describe('Lambda bundles (the esbuild options serverless-esbuild uses)', () => {
       handler: (event: unknown, context: Context) => Promise<unknown>;
     };
     // Act
-    const error = await handler({ workspaceIds: ['not-a-number'], keyAlias: 'alias/x' }, context).catch(
-      (e: unknown) => e,
-    );
+    const input = { workspaceIds: ['not-a-number'], keyAlias: 'alias/x' };
+    const executionArn = 'arn:aws:states:us-east-1:111122223333:execution:rotate-workspace-key-local:test';
+    const error = await handler({ input, executionArn }, context).catch((e: unknown) => e);
     // Assess
     expect((error as Error).name).toBe('InvalidInput');
     expect((error as Error).message).toContain('workspaceIds[0]');

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS, loadSettings } from '../../lib/settings.ts';
+import { LIMITS, LOCK_LEASE_MARGIN_MINUTES, loadSettings, requireLockTable } from '../../lib/settings.ts';
 
 const REQUIRED = {
   DATABRICKS_ACCOUNT_ID: 'acc-0d6c9a2e',
   DATABRICKS_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:databricks-AbCdEf',
+  // A lease long enough for any storage wait, so that each bound is tested on its own.
+  LOCK_LEASE_MINUTES: String(LIMITS.lockLeaseMinutes),
 };
 
 /** What `loadSettings` threw for these variables (fails the test when it did not throw). */
@@ -24,6 +26,7 @@ const BOUNDED: [string, number][] = [
   ['COMPUTE_STOP_TIMEOUT_MINUTES', LIMITS.computeStopTimeoutMinutes],
   ['WORKSPACE_UPDATE_TIMEOUT_MINUTES', LIMITS.workspaceUpdateTimeoutMinutes],
   ['COMPUTE_RESTORE_TIMEOUT_MINUTES', LIMITS.computeRestoreTimeoutMinutes],
+  ['LOCK_LEASE_MINUTES', LIMITS.lockLeaseMinutes],
 ];
 
 describe('loadSettings: bounds', () => {
@@ -56,6 +59,36 @@ describe('loadSettings: bounds', () => {
       (LIMITS.workspaceUpdateTimeoutMinutes * 60) / 30 +
       (2 * LIMITS.computeRestoreTimeoutMinutes * 60) / 20;
     expect(turns * 9).toBeLessThan(25_000);
+  });
+});
+
+describe('loadSettings: the workspace lock', () => {
+  it('leases a lock for 30 minutes by default and has no table unless one is set', () => {
+    const { LOCK_LEASE_MINUTES: _, ...required } = REQUIRED;
+    expect(loadSettings(required)).toMatchObject({ lockLeaseMinutes: 30, lockTable: undefined });
+    expect(loadSettings({ ...required, LOCK_TABLE: 'locks' }).lockTable).toBe('locks');
+  });
+
+  it('refuses a lease that the storage wait could outlast, naming both settings', () => {
+    // Act
+    const error = refusal({ STORAGE_WAIT_MINUTES: '40', LOCK_LEASE_MINUTES: '30' });
+    // Assess
+    expect(error.name).toBe('InvalidSettings');
+    expect(error.details?.field).toBe('LOCK_LEASE_MINUTES');
+    expect(error.message).toContain('must be at least STORAGE_WAIT_MINUTES (40) + 5');
+  });
+
+  it('covers the longest storage wait with the longest lease', () => {
+    expect(LIMITS.lockLeaseMinutes).toBeGreaterThanOrEqual(
+      LIMITS.storageWaitMinutes + LOCK_LEASE_MARGIN_MINUTES,
+    );
+  });
+
+  it('requires the table, naming LOCK_TABLE, where a step needs it', () => {
+    expect(() => requireLockTable({ lockTable: undefined }, 'lock the workspace')).toThrow(
+      /setting LOCK_TABLE is not set, and it is needed to lock the workspace/,
+    );
+    expect(requireLockTable({ lockTable: 'locks' }, 'lock the workspace')).toBe('locks');
   });
 });
 

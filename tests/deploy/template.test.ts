@@ -2,9 +2,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildAllBundles, type FunctionBundle } from '../../bench/bundles.ts';
+import { LOCK_TABLE_SCHEMA, LOCK_TABLE_TTL_ATTRIBUTE } from '../../lib/lock/index.ts';
 import { matchesPattern } from './event-pattern.ts';
 import {
-  ASL_FILE,
   actionsOf,
   type Cfn,
   evaluateCondition,
@@ -21,6 +21,8 @@ import {
 } from './template.ts';
 
 const MACHINE = 'RotateWorkspaceKeyStateMachine';
+/** The per-workspace machine the rotation's Map starts once per workspace (states:startExecution.sync:2). */
+const CHILD_MACHINE = 'RotateOneWorkspaceStateMachine';
 const TOPIC = 'NotificationTopic';
 /** The fixture's execution events stand for this stack's machine. */
 const MACHINE_ARN = fixture('sfn-execution-failed').detail.stateMachineArn as string;
@@ -43,27 +45,80 @@ const STEPS: Record<string, string> = {
   AnnounceRetentionFunctionArn: 'announce-retention',
 };
 const logicalId = (placeholder: string) => placeholder.replace(/FunctionArn$/, '');
+/** The lock steps: Tasks of the per-workspace machine (rotate-one-workspace). */
+const LOCK_STEPS: Record<string, string> = {
+  AcquireWorkspaceLockFunctionArn: 'acquire-workspace-lock',
+  ReleaseWorkspaceLockFunctionArn: 'release-workspace-lock',
+};
+/**
+ * Each state machine: its ASL file, and what its placeholders are bound to — the functions of its own Tasks,
+ * and the machines it starts.
+ */
+const MACHINES: Record<string, { file: string; functions: string[]; machines: Record<string, string> }> = {
+  [MACHINE]: {
+    file: 'rotate-workspace-key.asl.json',
+    functions: [
+      'PlanFunctionArn',
+      'VerifyFunctionArn',
+      'FinishRotationFunctionArn',
+      'AnnounceRetentionFunctionArn',
+    ],
+    machines: { RotateOneWorkspaceStateMachineArn: CHILD_MACHINE },
+  },
+  [CHILD_MACHINE]: {
+    file: 'rotate-one-workspace.asl.json',
+    functions: [
+      ...Object.keys(LOCK_STEPS),
+      'PatchKeyPolicyFunctionArn',
+      'RegisterKeyConfigFunctionArn',
+      'StopComputeFunctionArn',
+      'CheckComputeStoppedFunctionArn',
+      'UpdateWorkspaceFunctionArn',
+      'CheckWorkspaceFunctionArn',
+      'RestoreComputeFunctionArn',
+      'CheckComputeRestoredFunctionArn',
+      'CheckWorkspaceSettledFunctionArn',
+      'ReportComputeNotRestoredFunctionArn',
+    ],
+    machines: {},
+  },
+};
+/** Every function a Task calls: ASL placeholder → functions/<file>.ts. */
+const TASK_FUNCTIONS: Record<string, string> = { ...STEPS, ...LOCK_STEPS };
+/** The only Task that calls no Lambda: the rotation starting a workspace's own execution. */
+const START_CHILD = 'arn:aws:states:::states:startExecution.sync:2';
+/** Functions that no Task calls: targets of EventBridge rules. */
+const EVENT_TARGETS = ['release-locks-on-abort'];
+const ALL_FUNCTIONS = [...Object.values(STEPS), ...Object.values(LOCK_STEPS), ...EVENT_TARGETS].sort();
+const DLQ = 'EventDeliveryDeadLetterQueue';
+const LOCK_TABLE = 'LockTable';
 
 const LOGS = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 const SECRET = ['secretsmanager:GetSecretValue'];
 const SNAPSHOTS = ['s3:GetObject', 's3:PutObject', 's3:ListBucket'];
 const SNAPSHOT_READ = ['s3:GetObject', 's3:ListBucket'];
+const TAKE_LOCK = ['dynamodb:PutItem', 'dynamodb:GetItem'];
+/** The polls renew the workspace lock's lease. */
+const RENEW_LOCK = ['dynamodb:UpdateItem', 'dynamodb:GetItem'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
-  plan: [...LOGS, ...SECRET, 'kms:DescribeKey'],
+  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', ...TAKE_LOCK],
   'patch-key-policy': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'register-key-config': [...LOGS, ...SECRET],
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
-  'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'update-workspace': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy'],
-  'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'restore-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
-  'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject'],
-  'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject', ...RENEW_LOCK],
+  'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'report-compute-not-restored': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
   verify: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'finish-rotation': [...LOGS],
   'announce-retention': [...LOGS, 'sns:Publish'],
+  'acquire-workspace-lock': [...LOGS, ...TAKE_LOCK],
+  'release-workspace-lock': [...LOGS, 'dynamodb:DeleteItem'],
+  'release-locks-on-abort': [...LOGS, 'dynamodb:Query', 'dynamodb:DeleteItem', 'sqs:SendMessage'],
 };
 
 /** Trigger rule → the fixture it exists for. */
@@ -106,7 +161,8 @@ const STAR_RESOURCE_ALLOWED = new Set([
 let template: Template;
 let artifacts: string[];
 let functions: Record<string, Cfn>;
-const asl = JSON.parse(readFileSync(ASL_FILE, 'utf8'));
+const aslText = (machineId: string) =>
+  readFileSync(path.join(ROOT, 'statemachines', MACHINES[machineId]?.file ?? ''), 'utf8');
 
 /** Every Task of the ASL (nested Map processors included). */
 function tasks(states: Record<string, Cfn>): Cfn[] {
@@ -145,15 +201,15 @@ beforeAll(async () => {
 
 describe('npm run package', () => {
   it('packages every function offline, without AWS credentials', () => {
-    expect(artifacts.sort()).toHaveLength(14);
-    expect(Object.keys(functions)).toHaveLength(14);
+    expect(artifacts.sort()).toHaveLength(ALL_FUNCTIONS.length);
+    expect(Object.keys(functions)).toHaveLength(ALL_FUNCTIONS.length);
   });
 });
 
 describe('functions', () => {
   it('deploys one Lambda per step file on nodejs22.x arm64', () => {
     const files = Object.values(functions).map(fnFile).sort();
-    expect(files).toEqual(Object.values(STEPS).sort());
+    expect(files).toEqual(ALL_FUNCTIONS);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -163,17 +219,26 @@ describe('functions', () => {
 
   it('gives every function a role of its own', () => {
     const roles = Object.values(functions).map((fn) => fn.Properties.Role['Fn::GetAtt']?.[0]);
-    expect(new Set(roles).size).toBe(14);
+    expect(new Set(roles).size).toBe(ALL_FUNCTIONS.length);
     for (const role of roles) expect(template.Resources[role]?.Type).toBe('AWS::IAM::Role');
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it("ends every Lambda before its Task's TimeoutSeconds", () => {
-    for (const task of tasks(asl.States)) {
-      const placeholder = /^\$\{(\w+)\}$/.exec(task.Resource)?.[1] ?? '';
-      const fn = functions[`${logicalId(placeholder)}LambdaFunction`];
-      expect(fn, task.Resource).toBeDefined();
-      expect(fn.Properties.Timeout).toBeLessThan(task.TimeoutSeconds);
+  it("ends every Lambda before its Task's TimeoutSeconds, in every state machine", () => {
+    const dir = path.join(ROOT, 'statemachines');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.asl.json'))) {
+      const machine = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
+      for (const task of tasks(machine.States)) {
+        const placeholder = /^\$\{(\w+FunctionArn)\}$/.exec(task.Resource)?.[1];
+        if (placeholder === undefined) {
+          // The one service integration: a child execution has no Lambda behind it.
+          expect(task.Resource, file).toBe(START_CHILD);
+          continue;
+        }
+        const fn = functions[`${logicalId(placeholder)}LambdaFunction`];
+        expect(fn, `${file}: ${task.Resource}`).toBeDefined();
+        expect(fn.Properties.Timeout, `${file}: ${task.Resource}`).toBeLessThan(task.TimeoutSeconds);
+      }
     }
   });
 
@@ -215,53 +280,139 @@ describe('functions', () => {
   });
 });
 
-describe('state machine', () => {
-  it('deploys statemachines/rotate-workspace-key.asl.json unchanged', () => {
-    expect(template.Resources[MACHINE]?.Properties.Definition).toEqual(asl);
-  });
+describe('state machines', () => {
+  const machineIds = Object.keys(MACHINES);
+  const props = (id: string) => template.Resources[id]?.Properties;
+  const role = () => {
+    const roles = new Set(machineIds.map((id) => props(id)?.RoleArn['Fn::GetAtt'][0]));
+    expect(roles.size).toBe(1);
+    return [...roles][0] as string;
+  };
+  /** The ARNs, as `Fn::Sub` strings, of the per-workspace machine and of its executions. */
+  const childArn = (resource: 'stateMachine' | 'execution') =>
+    `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${resource}:${props(CHILD_MACHINE).StateMachineName}`;
 
-  it('substitutes exactly the placeholders of the ASL file, each with its own function', () => {
-    const placeholders = new Set(
-      [...readFileSync(ASL_FILE, 'utf8').matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]),
+  it('deploys every file of statemachines/, and only those, as a state machine of this template', () => {
+    const files = readdirSync(path.join(ROOT, 'statemachines')).filter((f) => f.endsWith('.asl.json'));
+    expect(files.sort()).toEqual(machineIds.map((id) => MACHINES[id]?.file).sort());
+    expect(Object.keys(resourcesOfType(template, 'AWS::StepFunctions::StateMachine')).sort()).toEqual(
+      [...machineIds].sort(),
     );
-    const substitutions = template.Resources[MACHINE]?.Properties.DefinitionSubstitutions;
-    expect(Object.keys(substitutions).sort()).toEqual([...placeholders].sort());
-    for (const [placeholder, value] of Object.entries(substitutions)) {
-      const fnId = `${logicalId(placeholder)}LambdaFunction`;
-      expect(value).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
-      expect(fnFile(functions[fnId])).toBe(STEPS[placeholder]);
-    }
   });
 
-  it('is a STANDARD machine logging errors to its own log group by default', () => {
-    const props = template.Resources[MACHINE]?.Properties;
-    expect(props.StateMachineType).toBe('STANDARD');
-    expect(props.LoggingConfiguration.Level).toBe('ERROR');
-    expect(props.LoggingConfiguration.Destinations).toEqual([
-      { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['StateMachineLogGroup', 'Arn'] } } },
-    ]);
-    expect(resolve(template, props.TracingConfiguration)).toEqual({ Enabled: false });
+  it.each(machineIds)('deploys the ASL file of %s unchanged', (id) => {
+    expect(props(id)?.Definition).toEqual(JSON.parse(aslText(id)));
   });
 
-  it('may invoke the fourteen step functions and nothing else', () => {
-    const statements = roleStatements(
-      template,
-      template.Resources[MACHINE]?.Properties.RoleArn['Fn::GetAtt'][0],
-    );
+  it.each(machineIds)(
+    'substitutes exactly the placeholders of the ASL file of %s, each with its own function or machine',
+    (id) => {
+      const own = MACHINES[id] as (typeof MACHINES)[string];
+      const placeholders = new Set([...aslText(id).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
+      const substitutions = props(id)?.DefinitionSubstitutions;
+      expect(Object.keys(substitutions).sort()).toEqual([...placeholders].sort());
+      expect(Object.keys(substitutions).sort()).toEqual(
+        [...own.functions, ...Object.keys(own.machines)].sort(),
+      );
+      for (const [placeholder, value] of Object.entries(substitutions)) {
+        const machine = own.machines[placeholder];
+        if (machine !== undefined) {
+          expect(value, placeholder).toEqual({ Ref: machine });
+          expect(template.Resources[machine]?.Type).toBe('AWS::StepFunctions::StateMachine');
+          continue;
+        }
+        const fnId = `${logicalId(placeholder)}LambdaFunction`;
+        expect(value, placeholder).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+        expect(fnFile(functions[fnId]), placeholder).toBe(TASK_FUNCTIONS[placeholder]);
+      }
+    },
+  );
+
+  it('gives every Task function to exactly one machine', () => {
+    const given = machineIds.flatMap((id) => MACHINES[id]?.functions ?? []);
+    expect(given.sort()).toEqual(Object.keys(TASK_FUNCTIONS).sort());
+  });
+
+  it('names the machines after the stage', () => {
+    expect(props(MACHINE).StateMachineName).toBe('rotate-workspace-key-local');
+    expect(props(CHILD_MACHINE).StateMachineName).toBe('rotate-one-workspace-local');
+  });
+
+  it.each(machineIds)(
+    'runs %s as a STANDARD machine under the state-machine role, logging errors to the state-machine log group by default',
+    (id) => {
+      const p = props(id);
+      expect(p.StateMachineType).toBe('STANDARD');
+      expect(p.RoleArn).toEqual({ 'Fn::GetAtt': ['StateMachineRole', 'Arn'] });
+      expect(p.LoggingConfiguration.Level).toBe('ERROR');
+      expect(p.LoggingConfiguration.Destinations).toEqual([
+        { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['StateMachineLogGroup', 'Arn'] } } },
+      ]);
+      expect(resolve(template, p.TracingConfiguration)).toEqual({ Enabled: false });
+    },
+  );
+
+  it('may invoke the sixteen Task functions and nothing else', () => {
+    const statements = roleStatements(template, role());
     const invoke = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:')));
     expect(invoke.flatMap(actionsOf)).toEqual(['lambda:InvokeFunction']);
-    expect(
-      invoke
-        .flatMap((s) => s.Resource)
-        .map((r: Cfn) => r['Fn::GetAtt'][0])
-        .sort(),
-    ).toEqual(
-      Object.keys(STEPS)
+    const invoked = invoke.flatMap((s) => s.Resource).map((r: Cfn) => r['Fn::GetAtt'][0]);
+    expect(invoked).toHaveLength(16);
+    expect(invoked.sort()).toEqual(
+      Object.keys(TASK_FUNCTIONS)
         .map((p) => `${logicalId(p)}LambdaFunction`)
         .sort(),
     );
-    const others = statements.filter((s) => !invoke.includes(s)).flatMap(actionsOf);
+    // Besides invoking, running the child executions (next test) and what has no resource-level permission.
+    const others = statements
+      .filter((s) => !invoke.includes(s))
+      .flatMap(actionsOf)
+      .filter((a) => !a.startsWith('states:') && !a.startsWith('events:'));
     for (const action of others) expect(STAR_RESOURCE_ALLOWED.has(action), action).toBe(true);
+  });
+
+  it('may start, follow and stop executions of the per-workspace machine only, as .sync needs and no more', () => {
+    const sync = roleStatements(template, role())
+      .filter((s) => actionsOf(s).some((a) => a.startsWith('states:') || a.startsWith('events:')))
+      .map((s) => ({
+        Effect: s.Effect,
+        Action: [...actionsOf(s)].sort(),
+        Resource: s.Resource,
+        Condition: s.Condition,
+      }));
+    // Step Functions developer guide, "IAM policies for AWS Step Functions" (synchronous StartExecution).
+    expect(sync).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['states:StartExecution'],
+        Resource: { 'Fn::Sub': childArn('stateMachine') },
+        Condition: undefined,
+      },
+      {
+        Effect: 'Allow',
+        Action: ['states:DescribeExecution', 'states:StopExecution'],
+        Resource: { 'Fn::Sub': `${childArn('execution')}:*` },
+        Condition: undefined,
+      },
+      {
+        Effect: 'Allow',
+        Action: ['events:DescribeRule', 'events:PutRule', 'events:PutTargets'],
+        Resource: {
+          'Fn::Sub':
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+            'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule',
+        },
+        Condition: undefined,
+      },
+    ]);
+  });
+
+  it('leaves Step Functions actions to the state-machine role and to EventBridge starting the rotation', () => {
+    for (const { where, statement } of allStatements()) {
+      if (statement.Effect !== 'Allow' || !actionsOf(statement).some((a) => a.startsWith('states:')))
+        continue;
+      expect(['StateMachineRole', 'StartExecutionRole'], where).toContain(where);
+    }
   });
 });
 
@@ -303,6 +454,8 @@ describe('EventBridge rules', () => {
           Id: 'rotate-workspace-key',
           Arn: { Ref: MACHINE },
           RoleArn: { 'Fn::GetAtt': ['StartExecutionRole', 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [DLQ, 'Arn'] } },
         },
       ]);
     }
@@ -503,15 +656,23 @@ describe('IAM', () => {
   });
 
   describe('against the AWS calls in each bundle', () => {
-    /** Commands the SDK bundles for its own plumbing, never called for a general-purpose bucket. */
-    const SDK_INTERNAL = new Set(['s3:CreateSession']);
+    /**
+     * Commands the SDK bundles for its own plumbing: S3 sessions are never created for a general-purpose
+     * bucket, and DynamoDB endpoint discovery is off unless a client turns it on.
+     */
+    const SDK_INTERNAL = new Set(['s3:CreateSession', 'dynamodb:DescribeEndpoints']);
+    /** Grants a service uses on the function's behalf, not the code: Lambda's on-failure destination. */
+    const FOR_THE_PLATFORM: Record<string, string[]> = { 'release-locks-on-abort': ['sqs:SendMessage'] };
     /**
      * Every step is built on functions/commons/handler.ts, which can lazily create the Databricks client;
-     * these two steps never call Databricks, so the secret read in their bundle is unreachable.
+     * these steps never call Databricks, so the secret read in their bundle is unreachable.
      */
     const UNREACHABLE: Record<string, string[]> = {
       'finish-rotation': ['secretsmanager:GetSecretValue'],
       'announce-retention': ['secretsmanager:GetSecretValue'],
+      'acquire-workspace-lock': ['secretsmanager:GetSecretValue'],
+      'release-workspace-lock': ['secretsmanager:GetSecretValue'],
+      'release-locks-on-abort': ['secretsmanager:GetSecretValue'],
       // The snapshot store is one module: only check-compute-restored closes the open-snapshot pointer
       // (DeleteObject), and the report of what is still stopped never writes.
       'stop-compute': ['s3:DeleteObject'],
@@ -529,28 +690,42 @@ describe('IAM', () => {
     }, 120_000);
 
     it('grants every AWS call a function bundle can make', () => {
+      // Every function's missing grants at once, so that one failure names them all.
+      const missing: Record<string, string[]> = {};
       for (const bundle of bundles) {
         const granted = new Set(roleStatements(template, roleOf(bundle.name)).flatMap(actionsOf));
         const needed = bundle.awsActions.filter(
           (a) => !SDK_INTERNAL.has(a) && !(UNREACHABLE[bundle.name] ?? []).includes(a),
         );
-        expect(
-          needed.filter((a) => !granted.has(a)),
-          bundle.name,
-        ).toEqual([]);
+        const notGranted = needed.filter((a) => !granted.has(a));
+        if (notGranted.length > 0) missing[bundle.name] = notGranted;
+      }
+      expect(missing).toEqual({});
+    });
+
+    it('gives LOCK_TABLE to exactly the functions whose bundle calls DynamoDB', () => {
+      for (const bundle of bundles) {
+        const fn = Object.values(functions).find((f) => fnFile(f) === bundle.name);
+        const callsDynamoDb = bundle.awsActions.some(
+          (a) => a.startsWith('dynamodb:') && !SDK_INTERNAL.has(a),
+        );
+        expect(fn.Properties.Environment.Variables.LOCK_TABLE, bundle.name).toEqual(
+          callsDynamoDb ? { Ref: LOCK_TABLE } : undefined,
+        );
       }
     });
 
     it('grants no AWS call a function bundle cannot make', () => {
+      const extra: Record<string, string[]> = {};
       for (const bundle of bundles) {
         const granted = roleStatements(template, roleOf(bundle.name))
           .flatMap(actionsOf)
-          .filter((a) => !a.startsWith('logs:') && a !== 's3:ListBucket');
-        expect(
-          granted.filter((a) => !bundle.awsActions.includes(a)),
-          bundle.name,
-        ).toEqual([]);
+          .filter((a) => !a.startsWith('logs:') && a !== 's3:ListBucket')
+          .filter((a) => !(FOR_THE_PLATFORM[bundle.name] ?? []).includes(a));
+        const unused = granted.filter((a) => !bundle.awsActions.includes(a));
+        if (unused.length > 0) extra[bundle.name] = unused;
       }
+      expect(extra).toEqual({});
     });
   });
 });
@@ -576,5 +751,213 @@ describe('snapshot bucket', () => {
       template.Resources.SnapshotBucketPolicy?.Properties.PolicyDocument,
     ).Statement;
     expect(tls).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+  });
+});
+
+describe('lock table', () => {
+  const props = () => resolve(template, template.Resources[LOCK_TABLE]?.Properties);
+
+  it('has the keys and indexes the lock code queries (lib/lock LOCK_TABLE_SCHEMA)', () => {
+    const { AttributeDefinitions, KeySchema, GlobalSecondaryIndexes, BillingMode } = props();
+    expect({ AttributeDefinitions, KeySchema, GlobalSecondaryIndexes, BillingMode }).toEqual(
+      LOCK_TABLE_SCHEMA,
+    );
+  });
+
+  it('bills on demand, expires items by TTL, keeps point-in-time recovery and is encrypted', () => {
+    expect(props()).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: LOCK_TABLE_TTL_ATTRIBUTE, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('outlives the stack: a held lock or an event record is never deleted with it', () => {
+    const table = template.Resources[LOCK_TABLE] as Cfn;
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(props().TableName).toBeUndefined();
+  });
+
+  it('is reached on the table or its indexes only, and each role keeps to its own items', () => {
+    const table = { 'Fn::GetAtt': [LOCK_TABLE, 'Arn'] };
+    const indexes = [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+      { 'Fn::Sub': '${LockTable.Arn}/index/byHolder' },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+      { 'Fn::Sub': '${LockTable.Arn}/index/byRootExecution' },
+    ];
+    const leading = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });
+    const roles = new Set<string>();
+    for (const { where, statement } of allStatements()) {
+      const dynamo = actionsOf(statement).filter((a) => a.startsWith('dynamodb:'));
+      if (dynamo.length === 0) continue;
+      roles.add(where);
+      if (dynamo.includes('dynamodb:Query')) {
+        expect(dynamo, where).toEqual(['dynamodb:Query']);
+        expect(statement.Resource, where).toEqual(indexes);
+        continue;
+      }
+      expect(statement.Resource, where).toEqual(table);
+      // The plan records events; every other role touches workspace locks only.
+      expect(statement.Condition, where).toEqual(leading(where === 'PlanRole' ? 'event#*' : 'lock#*'));
+    }
+    expect([...roles].sort()).toEqual([
+      'AcquireWorkspaceLockRole',
+      // The four polls renew the lease of the lock they hold.
+      'CheckComputeRestoredRole',
+      'CheckComputeStoppedRole',
+      'CheckWorkspaceRole',
+      'CheckWorkspaceSettledRole',
+      'PlanRole',
+      'ReleaseLocksOnAbortRole',
+      'ReleaseWorkspaceLockRole',
+    ]);
+  });
+});
+
+describe('event delivery', () => {
+  const rules = () => resourcesOfType(template, 'AWS::Events::Rule');
+  it('retries every target of every rule for a day, then sends the event to the dead-letter queue', () => {
+    for (const [ruleId, rule] of Object.entries(rules())) {
+      const targets = rule.Properties.Targets as Cfn[];
+      expect(targets.length, ruleId).toBeGreaterThan(0);
+      for (const target of targets) {
+        expect(target.RetryPolicy, ruleId).toEqual({
+          MaximumRetryAttempts: 185,
+          MaximumEventAgeInSeconds: 86400,
+        });
+        expect(target.DeadLetterConfig, ruleId).toEqual({ Arn: { 'Fn::GetAtt': [DLQ, 'Arn'] } });
+      }
+    }
+  });
+
+  it('keeps undelivered events encrypted, for two weeks, and lets only the rules of this stack send them', () => {
+    const queue = resolve(template, template.Resources[DLQ]?.Properties);
+    expect(queue).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    const policy = template.Resources.EventDeliveryDeadLetterQueuePolicy?.Properties;
+    expect(policy.Queues).toEqual([{ Ref: DLQ }]);
+    const [allow, tls] = resolve(template, policy.PolicyDocument).Statement as Statement[];
+    expect(allow).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': [DLQ, 'Arn'] },
+    });
+    // Every rule that is deployed (conditions applied) is named, and nothing else.
+    const deployed = Object.entries(rules())
+      .filter(([, r]) => r.Condition === undefined || evaluateCondition(template, r.Condition))
+      .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    expect(allow?.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': deployed } });
+    expect(tls).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+  });
+
+  it('alarms on the first message in the dead-letter queue', () => {
+    expect(template.Resources.EventDeliveryDeadLetterAlarm?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [DLQ, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: TOPIC }],
+    });
+  });
+
+  it("alarms on every rule's FailedInvocations, deployed with the rule", () => {
+    const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.Namespace === 'AWS/Events',
+    );
+    for (const [ruleId, rule] of Object.entries(rules())) {
+      const mine = alarms.filter((a) => a.Properties.Dimensions?.[0]?.Value?.Ref === ruleId);
+      expect(mine, ruleId).toHaveLength(1);
+      expect(mine[0]?.Condition, ruleId).toBe(rule.Condition);
+      expect(mine[0]?.Properties, ruleId).toMatchObject({
+        MetricName: 'FailedInvocations',
+        Dimensions: [{ Name: 'RuleName', Value: { Ref: ruleId } }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: TOPIC }],
+      });
+    }
+  });
+});
+
+describe('release of the locks of an ended execution', () => {
+  const rule = () => template.Resources.ReleaseLocksOnAbortRule?.Properties;
+  const PARENT_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:rotate-workspace-key-local';
+  const CHILD_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:rotate-one-workspace-local';
+  const PSEUDO: Record<string, string> = { Partition: 'aws', Region: 'us-east-1', AccountId: '111122223333' };
+  /** The ARN CloudFormation gives a state machine of this template in us-east-1. */
+  const arnOf = (machineId: string) =>
+    `arn:aws:states:us-east-1:111122223333:stateMachine:${template.Resources[machineId]?.Properties.StateMachineName}`;
+  /** The rule's pattern with Ref and Fn::Sub resolved as CloudFormation would in us-east-1. */
+  const pattern = () =>
+    JSON.parse(
+      JSON.stringify(
+        resolve(template, rule().EventPattern, {
+          [MACHINE]: arnOf(MACHINE),
+          [CHILD_MACHINE]: arnOf(CHILD_MACHINE),
+        }),
+      ),
+      (_, v) =>
+        v && typeof v === 'object' && typeof v['Fn::Sub'] === 'string'
+          ? (v['Fn::Sub'] as string).replace(/\$\{AWS::(\w+)\}/g, (_m, name: string) => PSEUDO[name] ?? _m)
+          : v,
+    );
+  const event = (status: string, stateMachineArn: string) => {
+    const base = fixture('sfn-execution-failed');
+    return { ...base, detail: { ...base.detail, status, stateMachineArn } };
+  };
+
+  it.each(['ABORTED', 'TIMED_OUT', 'FAILED'])(
+    'sends a %s execution of either machine of this stage to release-locks-on-abort',
+    (status) => {
+      expect(matchesPattern(pattern(), event(status, PARENT_ARN))).toBe(true);
+      expect(matchesPattern(pattern(), event(status, CHILD_ARN))).toBe(true);
+    },
+  );
+
+  it('ignores running and successful executions, and the machines of other stages', () => {
+    for (const status of ['RUNNING', 'SUCCEEDED']) {
+      expect(matchesPattern(pattern(), event(status, PARENT_ARN))).toBe(false);
+      expect(matchesPattern(pattern(), event(status, CHILD_ARN))).toBe(false);
+    }
+    expect(matchesPattern(pattern(), event('ABORTED', PARENT_ARN.replace('-local', '-prod')))).toBe(false);
+    expect(matchesPattern(pattern(), event('ABORTED', CHILD_ARN.replace('-local', '-prod')))).toBe(false);
+    expect(matchesPattern(pattern(), event('ABORTED', `${CHILD_ARN}-other`))).toBe(false);
+  });
+
+  it('names every state machine this template deploys, by reference, and nothing else', () => {
+    const machines = Object.keys(resourcesOfType(template, 'AWS::StepFunctions::StateMachine'));
+    expect(machines.sort()).toEqual([CHILD_MACHINE, MACHINE].sort());
+    expect(rule().EventPattern.detail.stateMachineArn).toEqual([{ Ref: MACHINE }, { Ref: CHILD_MACHINE }]);
+    for (const id of machines) {
+      expect(matchesPattern(pattern(), event('ABORTED', arnOf(id))), id).toBe(true);
+    }
+    expect([arnOf(MACHINE), arnOf(CHILD_MACHINE)]).toEqual([PARENT_ARN, CHILD_ARN]);
+  });
+
+  it('invokes only release-locks-on-abort, which only this rule may invoke', () => {
+    expect(rule().Targets.map((t: Cfn) => t.Arn)).toEqual([
+      { 'Fn::GetAtt': ['ReleaseLocksOnAbortLambdaFunction', 'Arn'] },
+    ]);
+    expect(fnFile(functions.ReleaseLocksOnAbortLambdaFunction)).toBe('release-locks-on-abort');
+    expect(template.Resources.ReleaseLocksOnAbortPermission?.Properties).toEqual({
+      FunctionName: { 'Fn::GetAtt': ['ReleaseLocksOnAbortLambdaFunction', 'Arn'] },
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['ReleaseLocksOnAbortRule', 'Arn'] },
+    });
+  });
+
+  it('sends the event to the dead-letter queue when the function itself keeps failing', () => {
+    expect(template.Resources.ReleaseLocksOnAbortInvokeConfig?.Properties).toMatchObject({
+      FunctionName: { Ref: 'ReleaseLocksOnAbortLambdaFunction' },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [DLQ, 'Arn'] } } },
+    });
   });
 });

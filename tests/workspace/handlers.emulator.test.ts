@@ -17,6 +17,7 @@ import type {
   WorkspaceCheckResult,
   WorkspaceUpdateResult,
 } from '../../lib/workspace/schemas.ts';
+import { startLocalLockTable } from '../../local/aws/dynamodb.ts';
 import { LocalKms } from '../../local/aws/kms.ts';
 import { LocalSecretsManager, secretArn } from '../../local/aws/secrets-manager.ts';
 import { type StartedEmulator, startEmulator } from '../../local/emulator/index.ts';
@@ -33,6 +34,9 @@ const context = {
 } as unknown as Context;
 const invoke = <T>(fn: (event: unknown, ctx: Context) => Promise<unknown>, event: unknown) =>
   fn(JSON.parse(JSON.stringify(event)), context) as Promise<T>;
+const EXECUTION_ARN = 'arn:aws:states:us-east-1:111122223333:execution:rotate-workspace-key-local:test-1';
+/** The plan Task's input as the state machine builds it: the execution input and the execution's ARN. */
+const planStep = (input: unknown, executionArn = EXECUTION_ARN) => ({ input, executionArn });
 
 let running: { emu: StartedEmulator; previousClock: Clock; previousEnv: NodeJS.ProcessEnv } | undefined;
 
@@ -116,6 +120,14 @@ async function start(options: Options = {}) {
   return { emu, kms, writes };
 }
 
+/** The lock table in dynalite, as LOCK_TABLE of the steps (the test's `start` restores the environment). */
+async function useLockTable() {
+  const locks = await startLocalLockTable();
+  setAwsClients({ dynamodb: locks.client });
+  process.env.LOCK_TABLE = locks.table;
+  return locks;
+}
+
 function itemOf(p: Plan): RotationItem {
   const workspace = p.workspaces[0];
   if (!workspace || !p.target) throw new Error('plan has no workspace');
@@ -149,7 +161,7 @@ async function pollUntilDone(
 }
 
 async function rotateUpToUpdate(input: Record<string, unknown>) {
-  const p = await invoke<Plan>(plan, input);
+  const p = await invoke<Plan>(plan, planStep(input));
   const item = itemOf(p);
   const keyConfig = await invoke<KeyConfigResult>(registerKeyConfig, item);
   const update = await invoke<WorkspaceUpdateResult>(updateWorkspace, { ...item, keyConfig });
@@ -235,11 +247,10 @@ describe('Steps against the Databricks emulator', () => {
 
   it('refuses a second storage key in the plan and touches nothing', async () => {
     const { writes, kms } = await start({ storageKeyConfigId: 'cfg-old' });
-    const error = await invoke(plan, {
-      workspaceIds: [WS],
-      keyArn: arnOf(NEW_KEY),
-      useCases: ['MANAGED_SERVICES', 'STORAGE'],
-    }).catch((e: Error) => e);
+    const error = await invoke(
+      plan,
+      planStep({ workspaceIds: [WS], keyArn: arnOf(NEW_KEY), useCases: ['MANAGED_SERVICES', 'STORAGE'] }),
+    ).catch((e: Error) => e);
     expect((error as Error).name).toBe('StorageKeyAlreadySet');
     expect(writes()).toEqual([]);
     expect(kms.calls().filter((c) => c.operation !== 'DescribeKey')).toEqual([]);
@@ -247,7 +258,7 @@ describe('Steps against the Databricks emulator', () => {
 
   it('rejects bad manual input naming the field, before any Databricks or KMS call', async () => {
     const { emu, kms } = await start();
-    const error = await invoke(plan, { workspaceIds: ['prod'], keyArn: arnOf(NEW_KEY) }).catch(
+    const error = await invoke(plan, planStep({ workspaceIds: ['prod'], keyArn: arnOf(NEW_KEY) })).catch(
       (e: Error) => e,
     );
     expect((error as Error).name).toBe('InvalidInput');
@@ -258,7 +269,7 @@ describe('Steps against the Databricks emulator', () => {
 
   it('sends no PATCH when the key policy lost the Databricks grant', async () => {
     const { writes } = await start({ newKeyPolicy: policyGranting([]) });
-    const p = await invoke<Plan>(plan, { workspaceIds: [WS], keyArn: arnOf(NEW_KEY) });
+    const p = await invoke<Plan>(plan, planStep({ workspaceIds: [WS], keyArn: arnOf(NEW_KEY) }));
     const item = itemOf(p);
     const keyConfig = await invoke<KeyConfigResult>(registerKeyConfig, item);
     const error = await invoke(updateWorkspace, { ...item, keyConfig }).catch((e: Error) => e);
@@ -280,7 +291,8 @@ describe('Steps against the Databricks emulator', () => {
     };
     // the watched alias still names the old key: nothing to rotate to, only verify
     process.env.WATCHED_ALIAS = 'alias/databricks-old';
-    const p = await invoke<Plan>(plan, event);
+    const locks = await useLockTable();
+    const p = await invoke<Plan>(plan, planStep(event));
     const result = await invoke<{ workspaces: Array<{ workspaceId: number; policyRepatched: boolean }> }>(
       verify,
       p,
@@ -289,5 +301,28 @@ describe('Steps against the Databricks emulator', () => {
     expect(result.workspaces).toEqual([expect.objectContaining({ workspaceId: WS, policyRepatched: true })]);
     expect(kms.calls().map((c) => c.operation)).toContain('PutKeyPolicy');
     expect(writes()).toEqual([]);
+    // A second delivery of the same event, to another execution, plans nothing.
+    const duplicate = await invoke<Plan>(plan, planStep(event, `${EXECUTION_ARN}-2`));
+    expect(duplicate).toMatchObject({ mode: 'noop', workspaces: [] });
+    expect(duplicate.reason).toBe(
+      `duplicate delivery of event rotation-1, already handled by execution ${EXECUTION_ARN}`,
+    );
+    await locks.close();
+  });
+
+  it('refuses an event when LOCK_TABLE is not set, before any Databricks or KMS call', async () => {
+    const { emu, kms } = await start();
+    const event = {
+      id: 'rotation-2',
+      'detail-type': 'KMS CMK Rotation',
+      source: 'aws.kms',
+      resources: [arnOf(OLD_KEY)],
+      detail: { 'key-id': OLD_KEY },
+    };
+    const error = await invoke(plan, planStep(event)).catch((e: Error) => e);
+    expect((error as Error).name).toBe('InvalidSettings');
+    expect((error as Error).message).toContain('setting LOCK_TABLE is not set');
+    expect(emu.callLog()).toEqual([]);
+    expect(kms.calls()).toEqual([]);
   });
 });

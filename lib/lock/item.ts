@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { SdkClient } from '../aws/clients.ts';
+import { logger } from '../log.ts';
+import { requireLockTable, type Settings } from '../settings.ts';
+import { parseInput } from '../validate.ts';
+import { type HeldLock, renewWorkspaceLock } from './lease.ts';
+
+/** An execution ARN (`$$.Execution.Id`): the holder of a lock. */
+export const ExecutionArnSchema = z.string().min(1).max(2048);
+
+/** What the state machine stores under `item.lock` once the lock is taken (acquire's result). */
+export const HeldLockSchema = z.object({ holder: ExecutionArnSchema, expiresAt: z.number() });
+
+/** What a step needs to use the lock: the DynamoDB client, the settings, and the time (epoch ms). */
+export interface LockEnv {
+  client: SdkClient;
+  settings: Pick<Settings, 'lockTable' | 'lockLeaseMinutes'>;
+  now: number;
+}
+
+/** The lease of a lock taken or renewed now (LOCK_LEASE_MINUTES). */
+export function leaseSeconds(settings: Pick<Settings, 'lockLeaseMinutes'>): number {
+  return settings.lockLeaseMinutes * 60;
+}
+
+/**
+ * Renews the workspace lock the item holds (`item.lock`, acquire's result) for another lease: what every
+ * poll step calls so that a long rotation keeps its lock. A no-op (`undefined`) when the item carries no
+ * held lock (an execution that never locked, or one still waiting with `lock.busy`). The lock taken over by
+ * another execution, or gone: `WorkspaceLockLost`.
+ */
+export async function renewIfHeld(
+  item: { workspace: { workspaceId: number }; lock?: unknown },
+  env: LockEnv,
+): Promise<HeldLock | undefined> {
+  if (item.lock === undefined || item.lock === null) return undefined;
+  if ((item.lock as { busy?: unknown }).busy === true) return undefined;
+  const held = parseInput(HeldLockSchema, item.lock, 'the lock the item carries (lock)');
+  return renewWorkspaceLock(env.client, requireLockTable(env.settings, 'renew the workspace lock'), {
+    workspaceId: item.workspace.workspaceId,
+    holder: held.holder,
+    leaseSeconds: leaseSeconds(env.settings),
+    now: env.now,
+  });
+}
+
+/** The lock environment of a step (`defineStep`'s `env`). */
+export function lockEnv(env: {
+  settings: LockEnv['settings'];
+  aws: { dynamodb: SdkClient };
+  clock: { now(): number };
+}): LockEnv {
+  return { client: env.aws.dynamodb, settings: env.settings, now: env.clock.now() };
+}
+
+/**
+ * The polls' renewal (check-compute-stopped, check-workspace, check-workspace-settled,
+ * check-compute-restored): best effort. A renewal that fails is logged, never thrown: failing a poll would
+ * send the rotation down its compensation path, restarting compute in the middle of a key change — worse
+ * than a lease that runs out (the lease outlasts any gap between polls many times over).
+ */
+export async function keepLease(
+  item: { workspace: { workspaceId: number }; lock?: unknown },
+  env: Parameters<typeof lockEnv>[0],
+): Promise<void> {
+  if (item.lock === undefined || item.lock === null) return;
+  try {
+    await renewIfHeld(item, lockEnv(env));
+  } catch (error) {
+    logger.error('the workspace lock could not be renewed; the rotation goes on', {
+      workspaceId: item.workspace.workspaceId,
+      errorName: (error as Error).name,
+      error: (error as Error).message,
+    });
+  }
+}
