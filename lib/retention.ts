@@ -136,3 +136,42 @@ export const RetentionNoticeSchema = z.object({
   newKeyArn: z.string(),
   workspaceIds: z.array(z.number()),
 });
+
+/** Characters kept of a workspace's cause and what is still stopped in its compact result. */
+const COMPACT = { cause: 1_000, stillStopped: 3_000, cameBack: 20 } as const;
+
+/**
+ * A workspace's result as its own execution hands it to the rotation: only what `finishRotation` and an
+ * operator reading the output need, each text bounded (a Lambda Cause is reduced to its message), so a
+ * rotation of hundreds of workspaces keeps its Map output far below Step Functions' 256 KB. The workspace's
+ * execution keeps the full detail in its own history.
+ */
+export function compactRotationResult(result: unknown): unknown {
+  const parsed = RotationResultSchema.safeParse(result);
+  if (!parsed.success) return result;
+  const r = parsed.data as RotationResult & {
+    keyConfig?: unknown;
+    restored?: unknown;
+    cameBackDuringWindow?: { count?: number; events?: unknown[] } | null;
+  };
+  const text = (value: string | undefined, chars: number) =>
+    value === undefined ? {} : { value: clip(causeMessage(value), chars) };
+  const out: Record<string, unknown> = { workspaceId: r.workspaceId, status: r.status };
+  for (const field of ['keyChanged', 'computeRestored', 'error', 'restoreError'] as const) {
+    if (r[field] !== undefined) out[field] = r[field];
+  }
+  const cause = text(r.cause, COMPACT.cause).value;
+  if (cause !== undefined) out.cause = cause;
+  const restoreCause = text(r.restoreCause, COMPACT.cause).value;
+  if (restoreCause !== undefined) out.restoreCause = restoreCause;
+  if (r.stillStopped !== undefined) out.stillStopped = clip(r.stillStopped, COMPACT.stillStopped);
+  if (typeof r.update?.patchedAt === 'number') out.update = { patchedAt: r.update.patchedAt };
+  if (r.cameBackDuringWindow && typeof r.cameBackDuringWindow === 'object') {
+    const { count, events } = r.cameBackDuringWindow;
+    out.cameBackDuringWindow = {
+      count: count ?? 0,
+      events: Array.isArray(events) ? events.slice(0, COMPACT.cameBack) : [],
+    };
+  }
+  return out;
+}

@@ -254,11 +254,15 @@ function busy(workspaceId: number, current: Item): WorkspaceBusy {
   const holder = str(current, 'holder') as string;
   const acquiredAt = num(current, 'acquiredAt');
   const expiresAt = num(current, 'expiresAt');
+  const root = str(current, 'rootExecution');
   const since = acquiredAt === undefined ? '' : ` since ${isoOf(acquiredAt)}`;
   const until = expiresAt === undefined ? '' : `, lease until ${isoOf(expiresAt)}`;
+  // The rotation an operator started (or EventBridge did) is the root; the holder is its workspace execution.
+  const startedBy =
+    root === undefined || root === holder ? '' : ` (the workspace execution of rotation ${root})`;
   return new WorkspaceBusy(
-    `workspace ${workspaceId} is locked by execution ${holder}${since}${until}; this execution touched nothing. Let that execution finish (or stop it: its lock is then released), then start again, or start with "waitForLock": true to wait for it.`,
-    { details: { workspaceId, holder, acquiredAt, expiresAt } },
+    `workspace ${workspaceId} is locked by execution ${holder}${startedBy}${since}${until}; this execution touched nothing. Let that execution finish (or stop it: its lock is then released), then start again, or start with "waitForLock": true to wait for it.`,
+    { details: { workspaceId, holder, rootExecution: root, acquiredAt, expiresAt } },
   );
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { logger } from '../log.ts';
+import { compactRotationResult } from '../retention.ts';
 import { requireLockTable } from '../settings.ts';
 import { WorkspaceBusy } from './errors.ts';
 import { ExecutionArnSchema, type LockEnv, leaseSeconds } from './item.ts';
@@ -74,7 +75,7 @@ export type ReleaseLockInput = z.infer<typeof ReleaseLockInputSchema>;
 
 /**
  * Releases the workspace's lock if this execution holds it (after compensation, never before), and
- * returns `input.result` unchanged when there is one, else `{ released }`.
+ * returns `input.result` made compact (`compactRotationResult`) when there is one, else `{ released }`.
  */
 export async function giveUpWorkspaceLock(input: ReleaseLockInput, env: LockEnv): Promise<unknown> {
   const table = requireLockTable(env.settings, 'release the workspace lock');
@@ -85,7 +86,8 @@ export async function giveUpWorkspaceLock(input: ReleaseLockInput, env: LockEnv)
   logger.info(released ? 'workspace lock released' : 'workspace lock was not held by this execution', {
     workspaceId: input.workspace.workspaceId,
   });
-  return input.result === undefined ? { released } : input.result;
+  // The workspace's result goes to the rotation's Map: compact, so hundreds of them fit its payload quota.
+  return input.result === undefined ? { released } : compactRotationResult(input.result);
 }
 
 /**

@@ -451,7 +451,9 @@ export function rotationPlan(
       ...plannedBase(view),
       changes,
       storageAdded: changes.storage,
-      steps: stepsFor(view, changes, request, settings),
+      // The steps in words are for the operator reading a plan: spelled out for the first workspaces only,
+      // so a plan of hundreds stays far below Step Functions' 256 KB payload (they read the same for all).
+      steps: planned.length < STEPS_SPELLED_OUT ? stepsFor(view, changes, request, settings) : [],
     });
   }
   const oldKeyArns = [
@@ -492,6 +494,9 @@ export function rotationPlan(
     oldKeyArns,
   };
 }
+
+/** Workspaces of a plan whose steps are spelled out (`PlannedWorkspace.steps`); the others' are empty. */
+export const STEPS_SPELLED_OUT = 20;
 
 function stepsFor(
   view: WorkspaceView,

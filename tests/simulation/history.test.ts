@@ -79,7 +79,9 @@ describe('Step Functions quotas end the execution outright', () => {
     // The workspace's own execution reaches it first: it ends outright, and the rotation fails naming it.
     expect(capped.status).toBe('FAILED');
     expect(capped.error?.cause).toContain('"Error":"States.Runtime"');
-    expect(capped.error?.cause).toContain('The execution reached the maximum number of history events (100).');
+    expect(capped.error?.cause).toContain(
+      'The execution reached the maximum number of history events (100).',
+    );
   });
 
   it('fails with States.DataLimitExceeded when a state’s payload is over the quota', async () => {
