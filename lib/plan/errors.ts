@@ -14,3 +14,6 @@ export class OldKeyRetiredTooEarly extends RotatorError {}
 
 /** A key used for STORAGE is being disabled or deleted: storage keys can never be replaced. */
 export class StorageKeyCannotBeRotated extends RotatorError {}
+
+/** At these settings one workspace's rotation could outgrow Step Functions' execution history (§6.10). */
+export class HistoryBudgetExceeded extends RotatorError {}

@@ -14,6 +14,7 @@ import {
   OldKeyRetiredTooEarly,
   StorageKeyCannotBeRotated,
 } from './errors.ts';
+import { assertHistoryBudget } from './history-budget.ts';
 import { describeWorkspace, loadScope, type Scope, useCasesOfKey, type WorkspaceView } from './scope.ts';
 import { type KeyEventKind, type ManualInput, parseTrigger, type Trigger } from './trigger.ts';
 
@@ -410,6 +411,8 @@ export function rotationPlan(
   request: RotationRequest,
 ): Plan {
   const { target } = request;
+  // Before anything else: a rotation that could outgrow Step Functions' history is refused, not started.
+  assertHistoryBudget(settings, request.drainTimeoutMinutes);
   const wantsMs = request.useCases.includes('MANAGED_SERVICES');
   const wantsStorage = request.useCases.includes('STORAGE');
   const planned: PlannedWorkspace[] = [];
