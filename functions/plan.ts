@@ -1,38 +1,61 @@
 import { z } from 'zod';
-import { EVENT_RECORD_TTL_SECONDS, ExecutionArnSchema, recordEventOnce } from '../lib/lock/index.ts';
+import {
+  EVENT_RECORD_TTL_SECONDS,
+  ExecutionArnSchema,
+  readLock,
+  recordEventOnce,
+} from '../lib/lock/index.ts';
 import { logger } from '../lib/log.ts';
 import { planRotation } from '../lib/plan/plan.ts';
 import { requireLockTable } from '../lib/settings.ts';
 import { defineStep } from './commons/handler.ts';
 
 /**
- * The plan step's input: the execution input (manual input or EventBridge event) as it came, and the
- * execution's ARN (`$$.Execution.Id`), which records the event as handled by this execution.
+ * The plan step's input: the execution input (manual input or EventBridge event) as it came, the
+ * execution's ARN (`$$.Execution.Id`), which records the event as handled by this execution, and when it
+ * started (`$$.Execution.StartTime`), which bounds a `waitForLock` wait.
  */
-export const PlanStepInputSchema = z.object({ input: z.unknown(), executionArn: ExecutionArnSchema });
+export const PlanStepInputSchema = z.object({
+  input: z.unknown(),
+  executionArn: ExecutionArnSchema,
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+});
 
 /** Plan the rotation: the execution input or an EventBridge event becomes an explicit Plan (DESIGN §3). */
-export const handler = defineStep('plan', PlanStepInputSchema, async ({ input, executionArn }, env) => {
-  const plan = await planRotation(input, {
-    settings: env.settings,
-    kms: env.aws.kms,
-    account: env.databricks().account,
-    now: env.clock.now(),
-    recordEvent: (eventId) =>
-      recordEventOnce(
-        env.aws.dynamodb,
-        requireLockTable(env.settings, 'recognise a second delivery of the same EventBridge event'),
-        { eventId, holder: executionArn, ttlSeconds: EVENT_RECORD_TTL_SECONDS, now: env.clock.now() },
-      ),
-  });
-  logger.info('plan', {
-    mode: plan.mode,
-    dryRun: plan.dryRun,
-    reason: plan.reason,
-    trigger: plan.trigger,
-    targetKeyArn: plan.target?.keyArn,
-    workspaceIds: plan.workspaces.map((w) => w.workspaceId),
-    emergency: plan.emergency,
-  });
-  return plan;
-});
+export const handler = defineStep(
+  'plan',
+  PlanStepInputSchema,
+  async ({ input, executionArn, startedAt }, env) => {
+    const plan = await planRotation(input, {
+      settings: env.settings,
+      kms: env.aws.kms,
+      account: env.databricks().account,
+      now: env.clock.now(),
+      ...(startedAt === undefined ? {} : { startedAt: Date.parse(startedAt) }),
+      lockHolder: async (workspaceId) => {
+        const table = requireLockTable(env.settings, 'see whether a workspace is locked (waitForLock)');
+        const lock = await readLock(env.aws.dynamodb, table, workspaceId);
+        const holder = lock?.holder?.S;
+        const expiresAt = Number(lock?.expiresAt?.N ?? 0);
+        // An expired lease holds nothing, whether or not DynamoDB's TTL has deleted it yet.
+        return holder !== undefined && expiresAt * 1000 > env.clock.now() ? holder : undefined;
+      },
+      recordEvent: (eventId) =>
+        recordEventOnce(
+          env.aws.dynamodb,
+          requireLockTable(env.settings, 'recognise a second delivery of the same EventBridge event'),
+          { eventId, holder: executionArn, ttlSeconds: EVENT_RECORD_TTL_SECONDS, now: env.clock.now() },
+        ),
+    });
+    logger.info('plan', {
+      mode: plan.mode,
+      dryRun: plan.dryRun,
+      reason: plan.reason,
+      trigger: plan.trigger,
+      targetKeyArn: plan.target?.keyArn,
+      workspaceIds: plan.workspaces.map((w) => w.workspaceId),
+      emergency: plan.emergency,
+    });
+    return plan;
+  },
+);

@@ -40,7 +40,8 @@ export const PlannedWorkspaceSchema = z.object({
 });
 export type PlannedWorkspace = z.infer<typeof PlannedWorkspaceSchema>;
 
-export const PlanModeSchema = z.enum(['rotate', 'verify', 'noop']);
+/** `wait`: a manual start with `waitForLock` found a planned workspace locked; the state machine plans again. */
+export const PlanModeSchema = z.enum(['rotate', 'verify', 'noop', 'wait']);
 export type PlanMode = z.infer<typeof PlanModeSchema>;
 
 export const PlanSchema = z.object({

@@ -1,9 +1,10 @@
 import type { SdkClient } from '../aws/clients.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import type { KeyUseCase } from '../databricks/types.ts';
-import { InvalidInput } from '../errors.ts';
+import { InvalidInput, listSome } from '../errors.ts';
 import { KeyNotFound } from '../kms/errors.ts';
 import { describeKey, isKeyArn, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
+import { WorkspaceBusy } from '../lock/errors.ts';
 import type { EventRecord } from '../lock/events.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
@@ -31,7 +32,14 @@ export interface PlanDeps {
    * tests of the rules) events are not deduplicated.
    */
   recordEvent?: (eventId: string) => Promise<EventRecord>;
+  /** The execution holding a workspace's lock, if any (lib/lock); for manual starts with `waitForLock`. */
+  lockHolder?: (workspaceId: number) => Promise<string | undefined>;
+  /** Epoch ms at which this execution started (`$$.Execution.StartTime`): bounds a `waitForLock` wait. */
+  startedAt?: number;
 }
+
+/** How long a manual start with `waitForLock` waits for another execution's lock (DESIGN §6.6). */
+export const LOCK_WAIT_MINUTES = 240;
 
 /**
  * Turns the execution input or an EventBridge event into an explicit `Plan` (DESIGN §3, §4): which
@@ -52,13 +60,73 @@ export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> 
     }
   }
   switch (trigger.kind) {
-    case 'manual':
-      return planManual(trigger.input, deps);
+    case 'manual': {
+      let plan: Plan;
+      try {
+        plan = await planManual(trigger.input, deps);
+      } catch (error) {
+        // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
+        const id = (error as { details?: { workspaceId?: unknown } }).details?.workspaceId;
+        if (
+          !trigger.input.waitForLock ||
+          (error as Error).name !== 'WorkspaceNotRunning' ||
+          typeof id !== 'number'
+        )
+          throw error;
+        const waiting = await waitingForLocks(
+          {
+            ...eventDefaults(deps.settings, { kind: 'manual' }),
+            mode: 'rotate',
+            workspaces: [],
+            oldKeyArns: [],
+          },
+          true,
+          deps,
+          [id],
+        );
+        if (waiting.mode !== 'wait') throw error;
+        return waiting;
+      }
+      return waitingForLocks(plan, trigger.input.waitForLock, deps);
+    }
     case 'aliasMoved':
       return planAliasMoved(trigger, deps);
     default:
       return planKeyEvent(trigger, deps);
   }
+}
+
+/**
+ * `waitForLock`: a rotation whose workspaces another execution holds is not started but waited for — the
+ * plan says `wait` and the state machine plans again a minute later, from what the workspaces show then (so
+ * a workspace that the other execution has meanwhile rotated is no longer planned). After
+ * `LOCK_WAIT_MINUTES` it fails with `WorkspaceBusy`, having touched nothing.
+ */
+async function waitingForLocks(
+  plan: Plan,
+  waitForLock: boolean,
+  deps: PlanDeps,
+  workspaceIds: readonly number[] = plan.workspaces.map((w) => w.workspaceId),
+): Promise<Plan> {
+  if (!waitForLock || plan.mode !== 'rotate' || plan.dryRun || !deps.lockHolder) return plan;
+  const held: string[] = [];
+  for (const id of workspaceIds) {
+    const holder = await deps.lockHolder(id);
+    if (holder !== undefined) held.push(`${id} (by ${holder})`);
+  }
+  if (held.length === 0) return plan;
+  const waited = deps.now - (deps.startedAt ?? deps.now);
+  if (waited >= LOCK_WAIT_MINUTES * 60_000) {
+    throw new WorkspaceBusy(
+      `waited ${LOCK_WAIT_MINUTES} min for locked workspace(s) ${listSome(held, 10)}; this execution touched nothing. Start again when they are free.`,
+      { details: { workspaces: held.slice(0, 100) } },
+    );
+  }
+  return {
+    ...plan,
+    mode: 'wait',
+    reason: `waiting for workspace(s) locked by another execution: ${listSome(held, 10)} (planned again every minute, at most ${LOCK_WAIT_MINUTES} min)`,
+  };
 }
 
 /** The knobs of a rotation that do not depend on the workspace. */

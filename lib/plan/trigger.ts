@@ -58,6 +58,11 @@ export const ManualInputSchema = z
       .default(['MANAGED_SERVICES']),
     reuseKeyForClusterVolumes: z.boolean().default(true),
     dryRun: z.boolean().default(false),
+    /**
+     * A planned workspace locked by another execution: wait (planning again every minute, at most
+     * LOCK_WAIT_MINUTES) instead of failing with WorkspaceBusy.
+     */
+    waitForLock: z.boolean().default(false),
     activeRuns: ActiveRunsPolicySchema.default('wait'),
     drainTimeoutMinutes: z
       .number()

@@ -800,8 +800,15 @@ describe('lock table', () => {
         continue;
       }
       expect(statement.Resource, where).toEqual(table);
-      // The plan records events; every other role touches workspace locks only.
-      expect(statement.Condition, where).toEqual(leading(where === 'PlanRole' ? 'event#*' : 'lock#*'));
+      // The plan records events and only reads locks (waitForLock); every other role touches locks only.
+      if (where === 'PlanRole' && dynamo.includes('dynamodb:PutItem')) {
+        expect(statement.Condition, where).toEqual(leading('event#*'));
+      } else if (where === 'PlanRole') {
+        expect(dynamo, where).toEqual(['dynamodb:GetItem']);
+        expect(statement.Condition, where).toEqual(leading('lock#*'));
+      } else {
+        expect(statement.Condition, where).toEqual(leading('lock#*'));
+      }
     }
     expect([...roles].sort()).toEqual([
       'AcquireWorkspaceLockRole',

@@ -15,13 +15,13 @@ type Json = Record<string, unknown>;
 const scenarioFile = (name: string) =>
   new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname;
 
-async function twoExecutions(name: string, gapSeconds: number): Promise<Report> {
+async function twoExecutions(name: string, gapSeconds: number, second: Json = {}): Promise<Report> {
   const raw = JSON.parse(JSON.stringify(await loadScenario(scenarioFile(name)))) as Json;
-  const input = raw.input;
+  const input = raw.input as Json;
   delete raw.input;
   raw.executions = [
     { input, startAtSeconds: 0, name: 'first' },
-    { input, startAtSeconds: gapSeconds, name: 'second' },
+    { input: { ...input, ...second }, startAtSeconds: gapSeconds, name: 'second' },
   ];
   return runScenario(parseScenario(raw));
 }
@@ -57,6 +57,20 @@ describe('Two executions on one workspace', () => {
     },
     120_000,
   );
+});
+
+describe('waitForLock', () => {
+  it('waits for the execution holding the workspace, then plans again from what the workspace shows', async () => {
+    // Act: the second starts 30 s after the first, asking to wait
+    const report = await twoExecutions('rotate-managed-services', 30, { waitForLock: true });
+    // Assess: it waited, then found the workspace already on the target key: one PATCH, one stop, both succeed
+    expect(report.executions.map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(accepted(report, 'PATCH', /\/workspaces\//)).toHaveLength(1);
+    expect(report.states.filter((s) => s.name === 'Stop compute')).toHaveLength(1);
+    const waits = report.states.filter((s) => s.name === 'Wait for the locked workspaces');
+    expect(waits.length).toBeGreaterThan(5);
+    expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
+  }, 120_000);
 });
 
 describe('Duplicate EventBridge deliveries', () => {
