@@ -55,3 +55,34 @@ export function largeScenario(resources: number): Scenario {
   demo.databricks.rateLimits = { workspace: null, account: null };
   return parseScenario(demo);
 }
+
+/**
+ * `count` workspaces of a few resources each (one running cluster, one terminated, one warehouse), all on
+ * the scenario's managed-services key, rotated by one manual execution: the account-size rows of the bench.
+ */
+export function manyWorkspacesScenario(count: number): Scenario {
+  type Json = Record<string, unknown>;
+  const raw = JSON.parse(
+    readFileSync(new URL('../local/scenarios/rotate-managed-services.json', import.meta.url), 'utf8'),
+  ) as Json & { databricks: Json & { workspaces: Json[] }; input: Json; settings: Json };
+  const template = raw.databricks.workspaces[0] as Json;
+  const ids = Array.from({ length: count }, (_, i) => 2_000_000_000_000_000 + i);
+  raw.databricks.workspaces = ids.map((id, i) => ({
+    workspace_id: id,
+    workspace_name: `ws-${i}`,
+    deployment_name: `ws-${i}`,
+    aws_region: template.aws_region,
+    workspace_status: 'RUNNING',
+    managed_services_customer_managed_key_id: template.managed_services_customer_managed_key_id,
+    clusters: [
+      { cluster_id: `c-${i}-a`, cluster_name: 'etl', state: 'RUNNING', cluster_source: 'UI' },
+      { cluster_id: `c-${i}-b`, cluster_name: 'adhoc', state: 'TERMINATED', cluster_source: 'UI' },
+    ],
+    warehouses: [{ id: `wh${i}`, name: 'bi', state: 'RUNNING', warehouse_type: 'PRO' }],
+  }));
+  raw.name = `workspaces-${count}`;
+  raw.databricks.rateLimits = { workspace: null, account: null, token: null };
+  raw.input = { ...raw.input, workspaceIds: ids };
+  raw.settings = { ...raw.settings, workspaceIds: ids, maxConcurrentWorkspaces: 40 };
+  return parseScenario(raw);
+}

@@ -18,7 +18,7 @@ const runs = Math.max(1, Number(values.runs));
 
 const { runScenario } = await import('../local/runner/run.ts');
 const { loadScenario } = await import('../local/scenario.ts');
-const { largeScenario } = await import('./large.ts');
+const { largeScenario, manyWorkspacesScenario } = await import('./large.ts');
 const { mergeDatabricksStatements } = await import('../lib/kms/policy.ts');
 
 const median = (xs: number[]) => {
@@ -70,6 +70,22 @@ for (const name of [...shipped, 'large-1000']) {
   }
   console.log(
     `| ${name} | ${median(real).toFixed(0)} | ${median(window).toFixed(0)} | ${median(minimum).toFixed(0)} | ${median(ratio).toFixed(2)} | ${median(calls)} | ${median(transitions)} | ${median(history)} | ${median(payload)} |`,
+  );
+}
+
+console.log(
+  '\n# Account size: workspaces of a few resources each, one execution (run once; simulated figures exact)',
+);
+console.log(
+  '| workspaces | status | real s | largest history (of 25,000) | largest state payload B (of 262,144) | simulated h |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const count of [250, 1000]) {
+  const started = performance.now();
+  const report = await runScenario(manyWorkspacesScenario(count));
+  const status = report.status === 'SUCCEEDED' ? 'SUCCEEDED' : `FAILED ${report.error?.name ?? ''}`;
+  console.log(
+    `| ${count} | ${status} | ${((performance.now() - started) / 1000).toFixed(0)} | ${report.historyEvents} | ${report.maxStatePayloadBytes} | ${(report.simulatedSeconds / 3600).toFixed(1)} |`,
   );
 }
 
