@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,
   ExecutionArnSchema,
@@ -7,6 +8,7 @@ import {
 } from '../lib/lock/index.ts';
 import { logger } from '../lib/log.ts';
 import { planRotation } from '../lib/plan/plan.ts';
+import { storeLongPlan } from '../lib/plan/stored.ts';
 import { requireLockTable } from '../lib/settings.ts';
 import { defineStep } from './commons/handler.ts';
 
@@ -56,6 +58,7 @@ export const handler = defineStep(
       workspaceIds: plan.workspaces.map((w) => w.workspaceId),
       emergency: plan.emergency,
     });
-    return plan;
+    // A long plan is kept in the snapshot store; the state carries only the workspace ids (256 KB per state).
+    return storeLongPlan(plan, snapshotStoreFor(env.settings), executionArn);
   },
 );

@@ -146,7 +146,7 @@ const COMPACT = { cause: 1_000, stillStopped: 3_000, cameBack: 20 } as const;
  * rotation of hundreds of workspaces keeps its Map output far below Step Functions' 256 KB. The workspace's
  * execution keeps the full detail in its own history.
  */
-export function compactRotationResult(result: unknown): unknown {
+export function compactRotationResult(result: unknown, budgetBytes = 5_000): unknown {
   const parsed = RotationResultSchema.safeParse(result);
   if (!parsed.success) return result;
   const r = parsed.data as RotationResult & {
@@ -172,6 +172,25 @@ export function compactRotationResult(result: unknown): unknown {
       count: count ?? 0,
       events: Array.isArray(events) ? events.slice(0, COMPACT.cameBack) : [],
     };
+  }
+  return fitBudget(out, budgetBytes);
+}
+
+/**
+ * Cuts the texts of a compact result until it fits `budgetBytes` (what is still stopped first, then the
+ * causes, then what came back); the id, status, error names and whether compute was restored always stay.
+ */
+function fitBudget(out: Record<string, unknown>, budgetBytes: number): Record<string, unknown> {
+  const size = () => Buffer.byteLength(JSON.stringify(out));
+  for (const field of ['stillStopped', 'restoreCause', 'cause'] as const) {
+    const text = out[field];
+    if (size() <= budgetBytes || typeof text !== 'string') continue;
+    const room = Math.max(40, text.length - (size() - budgetBytes));
+    out[field] = clip(text, room);
+  }
+  if (size() > budgetBytes && out.cameBackDuringWindow) {
+    const back = out.cameBackDuringWindow as { count: number };
+    out.cameBackDuringWindow = { count: back.count, events: [] };
   }
   return out;
 }

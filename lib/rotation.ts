@@ -74,6 +74,15 @@ export const PlanSchema = z.object({
   /** Workspaces rotated in parallel by the Map. */
   maxConcurrency: z.number().int().min(1),
   workspaces: z.array(PlannedWorkspaceSchema),
+  /**
+   * A long plan (more than `INLINE_PLAN_WORKSPACES`, lib/plan/stored.ts) keeps its workspaces in the
+   * snapshot store: `workspaces` is then empty, the Map iterates these ids, and each workspace's execution
+   * loads its own entry from `planLocation`.
+   */
+  workspaceIds: z.array(z.number().int()).optional(),
+  planLocation: z.object({ key: z.string(), where: z.string() }).optional(),
+  /** Bytes each workspace's result may take in the rotation's state (`compactRotationResult`). */
+  resultBudgetBytes: z.number().int().positive().optional(),
   /** ARNs of the keys being replaced (for the retention notice). */
   oldKeyArns: z.array(z.string()),
 });

@@ -17,7 +17,7 @@ const csv = z.string().transform((s) =>
  */
 export const LIMITS = {
   /** Workspaces one execution input or WORKSPACE_IDS may name. */
-  workspaceIds: 500,
+  workspaceIds: 1000,
   /** Old-key retention: 30 days (one Wait state, whose execution can last a year). */
   oldKeyRetentionHours: 720,
   /** Storage wait (one Wait state): Databricks asks for 20 minutes; a day is plenty of margin. */

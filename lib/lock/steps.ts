@@ -70,6 +70,8 @@ export const ReleaseLockInputSchema = z.looseObject({
   workspace: LockedWorkspaceSchema,
   holder: ExecutionArnSchema,
   result: z.unknown().optional(),
+  /** Bytes the result may take in the rotation's state (the plan's `resultBudgetBytes`). */
+  resultBudgetBytes: z.number().int().positive().optional(),
 });
 export type ReleaseLockInput = z.infer<typeof ReleaseLockInputSchema>;
 
@@ -87,7 +89,9 @@ export async function giveUpWorkspaceLock(input: ReleaseLockInput, env: LockEnv)
     workspaceId: input.workspace.workspaceId,
   });
   // The workspace's result goes to the rotation's Map: compact, so hundreds of them fit its payload quota.
-  return input.result === undefined ? { released } : compactRotationResult(input.result);
+  return input.result === undefined
+    ? { released }
+    : compactRotationResult(input.result, input.resultBudgetBytes);
 }
 
 /**

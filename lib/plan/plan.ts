@@ -541,6 +541,7 @@ export function rotationPlan(
   }
   return {
     mode: planned.length > 0 ? 'rotate' : 'noop',
+    resultBudgetBytes: resultBudgetBytes(planned.length),
     dryRun: request.dryRun,
     reason:
       planned.length > 0
@@ -564,6 +565,15 @@ export function rotationPlan(
     workspaces: planned,
     oldKeyArns,
   };
+}
+
+/**
+ * Bytes each workspace's result may take in the rotation's state: the results of all workspaces share about
+ * 150 KB of the 256 KB a state may hold (the rest is the plan), from 5,000 bytes each for a few workspaces
+ * down to 150 (id, status, error name, whether compute was restored) for a thousand.
+ */
+export function resultBudgetBytes(workspaces: number): number {
+  return Math.max(150, Math.min(5_000, Math.floor(150_000 / Math.max(1, workspaces))));
 }
 
 /** Workspaces of a plan whose steps are spelled out (`PlannedWorkspace.steps`); the others' are empty. */

@@ -49,6 +49,7 @@ export const FUNCTION_MODULES: Record<string, string> = {
   AnnounceRetention: 'announce-retention',
   AcquireWorkspaceLock: 'acquire-workspace-lock',
   ReleaseWorkspaceLock: 'release-workspace-lock',
+  LoadWorkspacePlan: 'load-workspace-plan',
 };
 
 type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;

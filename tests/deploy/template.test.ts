@@ -49,6 +49,7 @@ const logicalId = (placeholder: string) => placeholder.replace(/FunctionArn$/, '
 const LOCK_STEPS: Record<string, string> = {
   AcquireWorkspaceLockFunctionArn: 'acquire-workspace-lock',
   ReleaseWorkspaceLockFunctionArn: 'release-workspace-lock',
+  LoadWorkspacePlanFunctionArn: 'load-workspace-plan',
 };
 /**
  * Each state machine: its ASL file, and what its placeholders are bound to — the functions of its own Tasks,
@@ -102,7 +103,7 @@ const TAKE_LOCK = ['dynamodb:PutItem', 'dynamodb:GetItem'];
 const RENEW_LOCK = ['dynamodb:UpdateItem', 'dynamodb:GetItem'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
-  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', ...TAKE_LOCK],
+  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', ...TAKE_LOCK, 's3:PutObject'],
   'patch-key-policy': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'register-key-config': [...LOGS, ...SECRET],
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
@@ -118,6 +119,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'announce-retention': [...LOGS, 'sns:Publish'],
   'acquire-workspace-lock': [...LOGS, ...TAKE_LOCK],
   'release-workspace-lock': [...LOGS, 'dynamodb:DeleteItem'],
+  'load-workspace-plan': [...LOGS, 's3:GetObject'],
   'release-locks-on-abort': [...LOGS, 'dynamodb:Query', 'dynamodb:DeleteItem', 'sqs:SendMessage'],
 };
 
@@ -263,7 +265,8 @@ describe('functions', () => {
   it('passes the snapshot bucket to the compute steps and the topic to announce-retention only', () => {
     for (const fn of Object.values(functions)) {
       const vars = fn.Properties.Environment.Variables;
-      const compute = /compute|^check-workspace/.test(fnFile(fn));
+      // The compute steps, and the plan and its loader (a long plan is kept in the snapshot bucket).
+      const compute = /compute|^check-workspace|^plan$|^load-workspace-plan$/.test(fnFile(fn));
       expect(vars.SNAPSHOT_BUCKET, fnFile(fn)).toEqual(compute ? { Ref: 'SnapshotBucket' } : undefined);
       expect(vars.NOTIFICATION_TOPIC_ARN, fnFile(fn)).toEqual(
         fnFile(fn) === 'announce-retention' ? { Ref: TOPIC } : undefined,
@@ -352,12 +355,12 @@ describe('state machines', () => {
     },
   );
 
-  it('may invoke the sixteen Task functions and nothing else', () => {
+  it('may invoke the seventeen Task functions and nothing else', () => {
     const statements = roleStatements(template, role());
     const invoke = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:')));
     expect(invoke.flatMap(actionsOf)).toEqual(['lambda:InvokeFunction']);
     const invoked = invoke.flatMap((s) => s.Resource).map((r: Cfn) => r['Fn::GetAtt'][0]);
-    expect(invoked).toHaveLength(16);
+    expect(invoked).toHaveLength(17);
     expect(invoked.sort()).toEqual(
       Object.keys(TASK_FUNCTIONS)
         .map((p) => `${logicalId(p)}LambdaFunction`)
@@ -649,8 +652,12 @@ describe('IAM', () => {
             ? // Only the "compute stopped under this snapshot" pointers may be deleted.
               // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
               { 'Fn::Sub': '${SnapshotBucket.Arn}/open/*' }
-            : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
-              { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
+            : where === 'PlanRole' || where === 'LoadWorkspacePlanRole'
+              ? // The plan and its loader reach long plans only.
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+                { 'Fn::Sub': '${SnapshotBucket.Arn}/plans/*' }
+              : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+                { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
       );
     }
   });
@@ -681,6 +688,9 @@ describe('IAM', () => {
       'restore-compute': ['s3:DeleteObject'],
       'check-workspace-settled': ['s3:DeleteObject'],
       'report-compute-not-restored': ['s3:PutObject', 's3:DeleteObject'],
+      // A long plan: the plan step only writes it, its loader only reads it (and never calls Databricks).
+      plan: ['s3:GetObject', 's3:DeleteObject'],
+      'load-workspace-plan': ['s3:PutObject', 's3:DeleteObject', 'secretsmanager:GetSecretValue'],
     };
     let bundles: FunctionBundle[];
     let cleanup: () => Promise<void>;

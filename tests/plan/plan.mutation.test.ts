@@ -110,6 +110,7 @@ describe('Plan: the steps a dry run shows', () => {
     // Assess
     expect(plan).toEqual({
       mode: 'rotate',
+      resultBudgetBytes: 5000,
       dryRun: false,
       reason: `manual request: rotating 1 workspace(s) to ${NEW_ARN}`,
       trigger: { kind: 'manual', keyArn: NEW_ARN },

@@ -58,9 +58,9 @@ describe('parseTrigger: manual input bounds', () => {
     ['maxConcurrency', '2.5', { maxConcurrency: 2.5 }, ''],
     [
       'workspaceIds',
-      'with 501 ids',
-      { workspaceIds: Array.from({ length: 501 }, (_, i) => WS + i) },
-      'at most 500',
+      'with 1001 ids',
+      { workspaceIds: Array.from({ length: 1001 }, (_, i) => WS + i) },
+      'at most 1000',
     ],
     ['workspaceIds', 'empty', { workspaceIds: [] }, 'at least one'],
     ['useCases', 'repeating STORAGE', { useCases: ['STORAGE', 'STORAGE'] }, ''],

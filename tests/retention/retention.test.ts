@@ -241,3 +241,35 @@ describe('finishRotation', () => {
     },
   );
 });
+
+describe('compactRotationResult', () => {
+  it('keeps what the finish step needs, cutting the texts to the budget and reducing a Lambda cause to its message', async () => {
+    // Prepare
+    const { compactRotationResult } = await import('../../lib/retention.ts');
+    const failed = {
+      workspaceId: 7,
+      status: 'FAILED',
+      error: 'ComputeNotRestored',
+      cause: lambdaCause('ComputeNotRestored', `cluster ${'c'.repeat(4_000)} did not start`),
+      computeRestored: false,
+      stillStopped: `clusters: ${'x'.repeat(6_000)}`,
+      keyConfig: { id: 'cfg', big: 'y'.repeat(2_000) },
+      update: { patchedAt: 5, fields: ['a'] },
+    };
+    // Act
+    const roomy = compactRotationResult(failed) as Record<string, unknown>;
+    const tight = compactRotationResult(failed, 150) as Record<string, unknown>;
+    // Assess
+    expect(roomy.keyConfig).toBeUndefined();
+    expect(roomy.update).toEqual({ patchedAt: 5 });
+    expect(String(roomy.cause)).toMatch(/^cluster c+/);
+    expect(Buffer.byteLength(JSON.stringify(roomy))).toBeLessThanOrEqual(5_000);
+    expect(tight).toMatchObject({
+      workspaceId: 7,
+      status: 'FAILED',
+      error: 'ComputeNotRestored',
+      computeRestored: false,
+    });
+    expect(Buffer.byteLength(JSON.stringify(tight))).toBeLessThan(400);
+  });
+});
