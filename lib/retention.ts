@@ -166,7 +166,7 @@ export function compactRotationResult(result: unknown, budgetBytes = 5_000): unk
   if (restoreCause !== undefined) out.restoreCause = restoreCause;
   if (r.stillStopped !== undefined) out.stillStopped = clip(r.stillStopped, COMPACT.stillStopped);
   if (typeof r.update?.patchedAt === 'number') out.update = { patchedAt: r.update.patchedAt };
-  if (r.cameBackDuringWindow && typeof r.cameBackDuringWindow === 'object') {
+  if (r.cameBackDuringWindow && typeof r.cameBackDuringWindow === 'object' && r.cameBackDuringWindow.count) {
     const { count, events } = r.cameBackDuringWindow;
     out.cameBackDuringWindow = {
       count: count ?? 0,
@@ -178,7 +178,8 @@ export function compactRotationResult(result: unknown, budgetBytes = 5_000): unk
 
 /**
  * Cuts the texts of a compact result until it fits `budgetBytes` (what is still stopped first, then the
- * causes, then what came back); the id, status, error names and whether compute was restored always stay.
+ * causes, then what came back), then drops them; the id, status, error names and whether compute was
+ * restored always stay.
  */
 function fitBudget(out: Record<string, unknown>, budgetBytes: number): Record<string, unknown> {
   const size = () => Buffer.byteLength(JSON.stringify(out));
@@ -191,6 +192,11 @@ function fitBudget(out: Record<string, unknown>, budgetBytes: number): Record<st
   if (size() > budgetBytes && out.cameBackDuringWindow) {
     const back = out.cameBackDuringWindow as { count: number };
     out.cameBackDuringWindow = { count: back.count, events: [] };
+  }
+  // Still too long (a rotation of hundreds of workspaces): the texts go; the workspace's own execution keeps
+  // them, and its id, status, error name and whether compute was restored stay here.
+  for (const field of ['stillStopped', 'restoreCause', 'cause'] as const) {
+    if (size() > budgetBytes) delete out[field];
   }
   return out;
 }

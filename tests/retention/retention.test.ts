@@ -270,6 +270,6 @@ describe('compactRotationResult', () => {
       error: 'ComputeNotRestored',
       computeRestored: false,
     });
-    expect(Buffer.byteLength(JSON.stringify(tight))).toBeLessThan(400);
+    expect(Buffer.byteLength(JSON.stringify(tight))).toBeLessThanOrEqual(150);
   });
 });
