@@ -35,6 +35,7 @@ import {
   hasActions,
   isActivePipeline,
   isActiveRun,
+  isRunningCluster,
   isUnpaused,
   mergeRefs,
   mergeRestoreSet,
@@ -481,8 +482,9 @@ async function readLiveStateTolerant(
 }
 
 /**
- * What to stop again without seeing it, for the kinds whose list could not be read: every cluster, warehouse
- * and pipeline the snapshot saw running, and whatever was seen coming back earlier in the window.
+ * What to stop again without seeing it, for the kinds whose list could not be read: every cluster (of any
+ * source), warehouse and pipeline the snapshot saw running, and whatever was seen coming back earlier in the
+ * window.
  */
 function blindStops(
   snapshot: ComputeSnapshot,
@@ -495,9 +497,10 @@ function blindStops(
   const ids = (kind: Listed, known: string[], refKind: ResourceRef['kind']) =>
     unreadable.includes(kind) ? [...new Set([...known, ...back(refKind)])] : [];
   return {
+    // Every cluster the snapshot saw running, job clusters too: any of them can be started again unseen.
     clusters: ids(
       'clusters',
-      set.clusters.map((c) => c.cluster_id),
+      snapshot.clusters.filter(isRunningCluster).map((c) => c.cluster_id),
       'cluster',
     ),
     warehouses: ids(

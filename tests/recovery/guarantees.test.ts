@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallLogEntry } from '../../local/emulator/index.ts';
 import type { Report } from '../../local/runner/report.ts';
+import { parseScenario } from '../../local/scenario.ts';
 import { baseScenario, expectSafe, type Json, NEW_KEY, OLD_KEY, run } from './harness.ts';
 
 /** The guarantees of recovery (DESIGN §4, §6), each driven through the runner on the emulators. */
@@ -248,6 +249,49 @@ describe('Blind to what runs', () => {
     expect(started).toBeUndefined();
     const terminations = calls(report, 'POST', /clusters\/delete/).filter((e) =>
       JSON.stringify(e.body).includes('w1-ui'),
+    );
+    expect(terminations.length).toBeGreaterThan(1);
+  });
+});
+
+describe('Blind to what runs, job clusters too', () => {
+  it('terminates again, unseen, a job cluster someone restarts while the cluster list keeps failing (chaos seed 4242)', async () => {
+    // Prepare: a running job cluster; after the stop every cluster list answers 500; it is started again 61 s later
+    const raw = JSON.parse(
+      JSON.stringify(
+        baseScenario({
+          timings: { workspaceUpdate: [60, 180] },
+          settings: { storageWaitMinutes: 5, computeRestoreTimeoutMinutes: 20 },
+          databricksFaults: [
+            { method: 'GET', path: '/api/2.1/clusters/list', status: 500, times: 1000, skip: 6 },
+          ],
+        }),
+      ),
+    ) as { databricks: { workspaces: Array<{ clusters: Json[] }>; faults: Json[] } };
+    raw.databricks.faults.push({ kind: 'startCluster', cluster_id: 'w1-job', afterStopSeconds: 61 });
+    // The workspace runs one job cluster and nothing else (as in the chaos run that found it).
+    Object.assign(raw.databricks.workspaces[0] ?? {}, {
+      clusters: [{ cluster_id: 'w1-job', cluster_name: 'job-run', state: 'RUNNING', cluster_source: 'JOB' }],
+      warehouses: [],
+      instancePools: [],
+      jobs: [],
+      pipelines: [],
+      runs: [],
+    });
+    (raw as unknown as { input: Json }).input.activeRuns = 'cancel';
+    (raw as unknown as { databricks: Json }).databricks.seed = 15;
+    const scenario = parseScenario(raw);
+    // Act
+    const report = await run(scenario);
+    // Assess: nothing is left running. (It is stopped without being seen, so the execution cannot report it
+    // as having come back: the one clause of the window invariant this case cannot meet.)
+    const window = report.invariants.find((i) => i.name === 'nothing-started-during-window');
+    expect(window?.detail).not.toContain('left running');
+    expect(report.invariants.filter((i) => !i.holds && i.name !== 'nothing-started-during-window')).toEqual(
+      [],
+    );
+    const terminations = calls(report, 'POST', /clusters\/delete/).filter((e) =>
+      JSON.stringify(e.body).includes('w1-job'),
     );
     expect(terminations.length).toBeGreaterThan(1);
   });
