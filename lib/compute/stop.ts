@@ -217,7 +217,23 @@ export async function checkComputeStopped(
   // A list that cannot be read while guarding hides what a user may have started: stop again, blindly, what
   // is known to have run (terminating a terminated cluster, stopping a stopped warehouse or pipeline is a
   // no-op). Best effort, and it does not count as "still stopping".
-  if (unreadable.length > 0) await issueStop(api, blindStops(snapshot, previous, unreadable), limit, true);
+  if (unreadable.length > 0) {
+    const blind = blindStops(snapshot, previous, unreadable);
+    await issueStop(api, blind, limit, true);
+    // Recorded once each, marked UNSEEN, so the rotation's result names what was stopped without being seen.
+    if (stored) {
+      const unseen: ResourceRef[] = [
+        ...blind.clusters.map((id) => ({ kind: 'cluster' as const, id })),
+        ...blind.warehouses.map((id) => ({ kind: 'warehouse' as const, id })),
+        ...blind.pipelines.map((id) => ({ kind: 'pipeline' as const, id })),
+      ];
+      await tolerant(
+        'restore additions',
+        () => recordCameBack(deps, item.compute.snapshotKey, snapshot, live, unseen, { unseen: true }),
+        [],
+      );
+    }
+  }
   const remaining = notStopped(state);
   // Back from a PATCH Databricks refused because compute ran: stopping starts again, so does its deadline.
   const update = (item as { update?: { refused?: unknown; patchedAt?: number } }).update;
@@ -388,6 +404,7 @@ export async function recordCameBack(
   snapshot: ComputeSnapshot,
   live: Omit<ComputeState, 'runs'>,
   restarted: readonly ResourceRef[] = [],
+  options: { unseen?: boolean } = {},
 ): Promise<ResourceRef[]> {
   const additions = await loadAdditions(deps.store, snapshotKey);
   const restoring = additions ? mergeRestoreSet(snapshot, additions) : snapshot;
@@ -436,7 +453,9 @@ export async function recordCameBack(
         kind: r.kind,
         id: r.id,
         seenAt: now,
-        state: states.get(`${r.kind}:${r.id}`),
+        state:
+          states.get(`${r.kind}:${r.id}`) ??
+          (options.unseen ? 'UNSEEN: stopped again while its list could not be read' : undefined),
       })),
     ].slice(0, 4 * MAX_EVENTS),
     count: before.count + refs.length + seenAgain.length,
