@@ -96,8 +96,6 @@ export class VirtualClock implements EmulatorClock {
   private busy = 0;
   private busyEnded: (() => void) | undefined;
   private readonly randomFn: () => number;
-  /** Timers fired so far (a measure of how much happened; reports use it). */
-  fired = 0;
 
   constructor(options: { startEpochMs?: number; timeScale?: number; seed?: number } = {}) {
     const scale = options.timeScale ?? 0;
@@ -203,7 +201,6 @@ export class VirtualClock implements EmulatorClock {
       }
       this.nowMs = Math.max(this.nowMs, next.until);
       if (next.every !== undefined) this.push({ ...next, until: this.nowMs + next.every, seq: this.seq++ });
-      this.fired++;
       this.activity++;
       next.fire();
     }
@@ -301,11 +298,6 @@ export class VirtualClock implements EmulatorClock {
 
 function before(a: Timer, b: Timer): boolean {
   return a.until < b.until || (a.until === b.until && a.seq < b.seq);
-}
-
-/** The clock of the simulation the caller runs in, if any. */
-export function currentVirtualClock(): VirtualClock | undefined {
-  return zone.getStore();
 }
 
 let installed = false;

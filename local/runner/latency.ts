@@ -20,11 +20,10 @@ export function withLatency(
   clock: EmulatorClock,
   seed: number,
 ): SdkClient {
-  let calls = 0;
+  const roundTrip = roundTrips(service, seed);
   return {
     async send(command: unknown) {
-      assertNotFrozen(`an AWS ${service} call`);
-      const ms = drawBetween(AWS_LATENCY_MS, seed, `aws:${service}:${calls++}`);
+      const ms = roundTrip();
       await clock.sleep(ms);
       return client.send(command);
     },
@@ -43,12 +42,11 @@ export function serialized(
   clock: EmulatorClock & { external<T>(start: () => Promise<T>): Promise<T> },
   seed: number,
 ): SdkClient {
-  let calls = 0;
+  const roundTrip = roundTrips(service, seed);
   let queue: Promise<unknown> = Promise.resolve();
   return {
     send(command: unknown) {
-      assertNotFrozen(`an AWS ${service} call`);
-      const ms = drawBetween(AWS_LATENCY_MS, seed, `aws:${service}:${calls++}`);
+      const ms = roundTrip();
       const turn = queue.then(async () => {
         await clock.sleep(ms);
         return clock.external(() => client.send(command));
@@ -56,5 +54,17 @@ export function serialized(
       queue = turn.catch(() => undefined);
       return turn;
     },
+  };
+}
+
+/**
+ * The next call's simulated round trip for `service` (the n-th draw of the seed), after checking the calling
+ * handler's invocation is not frozen.
+ */
+function roundTrips(service: string, seed: number): () => number {
+  let calls = 0;
+  return () => {
+    assertNotFrozen(`an AWS ${service} call`);
+    return drawBetween(AWS_LATENCY_MS, seed, `aws:${service}:${calls++}`);
   };
 }

@@ -27,7 +27,6 @@ export interface RunTrace {
   startedAtSim: number;
   states: StateRecord[];
   taskCalls: TaskCall[];
-  events: number;
   maxPayloadBytes: number;
   retainUntil: string | undefined;
   /** Execution history events, counted as Step Functions writes them (local/runner/history.ts). */

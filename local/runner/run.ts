@@ -141,7 +141,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       startedAtSim: clock.seconds(),
       states: [],
       taskCalls: [],
-      events: 0,
       maxPayloadBytes: 0,
       retainUntil: undefined,
       historyEvents: 0,
@@ -253,7 +252,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         for await (const event of execution.eventLogs) {
           // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
           const now = simSeconds(event.timestamp);
-          trace.events++;
           record.historyEvents += historyEventsOf(event);
           if (
             !breach &&
