@@ -21,19 +21,22 @@ export const PlanStepInputSchema = z.object({
   input: z.unknown(),
   executionArn: ExecutionArnSchema,
   startedAt: z.iso.datetime({ offset: true }).optional(),
+  /** Set by "Re-check the key": the second look at a key in use that stopped working (plan mode `recheck`). */
+  recheck: z.boolean().optional(),
 });
 
 /** Plan the rotation: the execution input or an EventBridge event becomes an explicit Plan (DESIGN §3). */
 export const handler = defineStep(
   'plan',
   PlanStepInputSchema,
-  async ({ input, executionArn, startedAt }, env) => {
+  async ({ input, executionArn, startedAt, recheck }, env) => {
     const plan = await planRotation(input, {
       settings: env.settings,
       kms: env.aws.kms,
       account: env.databricks().account,
       now: env.clock.now(),
       ...(startedAt === undefined ? {} : { startedAt: Date.parse(startedAt) }),
+      ...(recheck === undefined ? {} : { recheck }),
       lockHolder: async (workspaceId) => {
         const table = requireLockTable(env.settings, 'see whether a workspace is locked (waitForLock)');
         const lock = await readLock(env.aws.dynamodb, table, workspaceId);

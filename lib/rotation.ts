@@ -40,8 +40,12 @@ export const PlannedWorkspaceSchema = z.object({
 });
 export type PlannedWorkspace = z.infer<typeof PlannedWorkspaceSchema>;
 
-/** `wait`: a manual start with `waitForLock` found a planned workspace locked; the state machine plans again. */
-export const PlanModeSchema = z.enum(['rotate', 'verify', 'noop', 'wait']);
+/**
+ * `wait`: a manual start with `waitForLock` found a planned workspace locked; the state machine plans again.
+ * `recheck`: a key in use stopped working; the state machine waits `recheckSeconds` and plans again with
+ * `recheck: true`, which either succeeds (the key is usable again) or fails naming the workspaces.
+ */
+export const PlanModeSchema = z.enum(['rotate', 'verify', 'noop', 'wait', 'recheck']);
 export type PlanMode = z.infer<typeof PlanModeSchema>;
 
 export const PlanSchema = z.object({
@@ -85,6 +89,12 @@ export const PlanSchema = z.object({
   resultBudgetBytes: z.number().int().positive().optional(),
   /** ARNs of the keys being replaced (for the retention notice). */
   oldKeyArns: z.array(z.string()),
+  /** How many workspaces the plan touches (rotates or verifies): what a dry run would change. */
+  workspaceCount: z.number().int().min(0).optional(),
+  /** Mode `recheck`: seconds to wait before reading the key again (KEY_RECHECK_GRACE_MINUTES). */
+  recheckSeconds: z.number().int().min(0).optional(),
+  /** Mode `verify`: re-grant Databricks in a key policy that no longer does, instead of `KeyPolicyDrift`. */
+  repairPolicy: z.boolean().optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 

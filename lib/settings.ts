@@ -1,6 +1,37 @@
 import { z } from 'zod';
 import { clip, fieldPath, InvalidSettings, listSome } from './errors.ts';
 
+/** `true`/`false` (any case) from the environment. */
+const flag = z
+  .string()
+  .refine((s) => /^(true|false)$/i.test(s.trim()), 'must be true or false')
+  .transform((s) => s.trim().toLowerCase() === 'true');
+
+/**
+ * A Databricks host (or host template): `https://` only, so credentials and tokens never cross the network in
+ * clear. Plain `http://` is accepted only for a loopback host (localhost, 127.x.x.x, [::1]): local mode, where
+ * the emulator listens on this machine.
+ */
+const databricksUrl = (what: string) =>
+  z
+    .string()
+    .refine((u) => /^https?:\/\//i.test(u), `must be a URL starting with https:// (${what})`)
+    .refine(
+      (u) => /^https:\/\//i.test(u) || isLoopbackUrl(u),
+      `must use https:// (${what}); plain http:// is refused outside local mode (a loopback host)`,
+    );
+
+function isLoopbackUrl(url: string): boolean {
+  const host = /^http:\/\/(\[[^\]]+\]|[^/:?#]+)/i.exec(url)?.[1]?.toLowerCase();
+  if (!host) return false;
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127(\.\d{1,3}){3}$/.test(host)
+  );
+}
+
 const csv = z.string().transform((s) =>
   s
     .split(',')
@@ -33,6 +64,8 @@ export const LIMITS = {
   maxConcurrentWorkspaces: 40,
   /** Workspace lock lease: long enough to span the longest storage wait (nothing renews during it). */
   lockLeaseMinutes: 25 * 60,
+  /** Grace delay before re-reading a disabled key in use (one Wait state). */
+  keyRecheckGraceMinutes: 24 * 60,
 } as const;
 
 /**
@@ -50,10 +83,11 @@ const bounded = (max: number, unit: string) => z.coerce.number().max(max, `must 
  */
 const SettingsSchema = z.object({
   DATABRICKS_ACCOUNT_ID: z.string().min(1),
-  DATABRICKS_ACCOUNTS_HOST: z.url().default('https://accounts.cloud.databricks.com'),
+  DATABRICKS_ACCOUNTS_HOST: databricksUrl('the Databricks accounts host').default(
+    'https://accounts.cloud.databricks.com',
+  ),
   /** `{deployment_name}` is replaced by the workspace's deployment name. */
-  DATABRICKS_WORKSPACE_URL_TEMPLATE: z
-    .string()
+  DATABRICKS_WORKSPACE_URL_TEMPLATE: databricksUrl('the workspace URL template')
     .refine((s) => s.includes('{deployment_name}'), 'must contain {deployment_name}')
     .default('https://{deployment_name}.cloud.databricks.com'),
   DATABRICKS_CREDENTIALS_SECRET_ARN: z.string().min(1),
@@ -92,6 +126,34 @@ const SettingsSchema = z.object({
   LOCK_TABLE: z.string().min(1).max(255).optional(),
   /** How long a workspace lock lasts without renewal: what an execution that dies unseen blocks at most. */
   LOCK_LEASE_MINUTES: bounded(LIMITS.lockLeaseMinutes, 'minutes').int().min(1).default(30),
+  /**
+   * The AWS account this deployment runs in (serverless.yml: `AWS::AccountId`): an event of another account
+   * is not acted on. Unset, the account of DATABRICKS_CREDENTIALS_SECRET_ARN stands for it.
+   */
+  DEPLOYMENT_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .optional(),
+  /** The region this deployment runs in (Lambda sets AWS_REGION): an event of another region is not acted on. */
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name')
+    .optional(),
+  /**
+   * A key in use was disabled, scheduled for deletion or lost its material: minutes to wait before reading
+   * it again (a mistaken DisableKey is often undone within minutes; nothing is touched meanwhile).
+   */
+  KEY_RECHECK_GRACE_MINUTES: bounded(LIMITS.keyRecheckGraceMinutes, 'minutes').min(0).default(10),
+  /**
+   * Opt-in: a key in use that is still unusable after the grace delay moves its workspaces to the watched
+   * alias's key (downtime, and it does not rescue data only the old key can read). Default: alarm only.
+   */
+  EMERGENCY_ROTATION: flag.default(false),
+  /**
+   * After KMS rotated a key's material: re-grant Databricks in a key policy that no longer does. Default
+   * false: a missing grant may be a deliberate revocation, so it is reported (KeyPolicyDrift), not undone.
+   */
+  REPAIR_POLICY_ON_ROTATION: flag.default(false),
 });
 
 export interface Settings {
@@ -117,6 +179,13 @@ export interface Settings {
   /** `undefined` outside a deployment that has the lock table; see `requireLockTable`. */
   lockTable: string | undefined;
   lockLeaseMinutes: number;
+  /** The AWS account of this deployment: events of other accounts are no-ops. */
+  deploymentAccountId: string | undefined;
+  /** The AWS region of this deployment: events of other regions are no-ops. */
+  deploymentRegion: string | undefined;
+  keyRecheckGraceMinutes: number;
+  emergencyRotation: boolean;
+  repairPolicyOnRotation: boolean;
 }
 
 /** Parses the settings from an environment; a bad one raises `InvalidSettings` naming the variable. */
@@ -183,7 +252,18 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     snapshotDir: s.SNAPSHOT_DIR,
     lockTable: s.LOCK_TABLE,
     lockLeaseMinutes: s.LOCK_LEASE_MINUTES,
+    deploymentAccountId: s.DEPLOYMENT_ACCOUNT_ID ?? arnPart(s.DATABRICKS_CREDENTIALS_SECRET_ARN, 4),
+    deploymentRegion: s.AWS_REGION ?? arnPart(s.DATABRICKS_CREDENTIALS_SECRET_ARN, 3),
+    keyRecheckGraceMinutes: s.KEY_RECHECK_GRACE_MINUTES,
+    emergencyRotation: s.EMERGENCY_ROTATION,
+    repairPolicyOnRotation: s.REPAIR_POLICY_ON_ROTATION,
   };
+}
+
+/** Field `index` of an ARN (3 = region, 4 = account), when it is one and the field is not empty. */
+function arnPart(arn: string, index: 3 | 4): string | undefined {
+  const parts = arn.split(':');
+  return parts[0] === 'arn' && parts.length >= 6 && parts[index] ? parts[index] : undefined;
 }
 
 /**

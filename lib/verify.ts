@@ -4,12 +4,20 @@ import type { CustomerManagedKey, KeyUseCase } from './databricks/types.ts';
 import { InvalidInput, RotatorError, TransientError } from './errors.ts';
 import { databricksGrantFor } from './kms/grant.ts';
 import { describeKey, type KeyFacts, keyUnusableReason } from './kms/key.ts';
-import { ensureDatabricksKeyPolicy } from './kms/key-policy.ts';
+import { ensureDatabricksKeyPolicy, readKeyPolicy } from './kms/key-policy.ts';
+import { missingDatabricksGrants } from './kms/policy.ts';
 import type { Plan } from './rotation.ts';
 import type { Settings } from './settings.ts';
 
 /** Checks failed that cannot be fixed without downtime; the message lists every problem. */
 export class VerificationFailed extends RotatorError {}
+
+/**
+ * The key policy no longer grants Databricks what the workspaces on the key need, and repair was not asked
+ * (REPAIR_POLICY_ON_ROTATION, or `"repairPolicy": true` in a manual verification): it may be a deliberate
+ * revocation, so it is reported, not undone. The message names the missing statements.
+ */
+export class KeyPolicyDrift extends RotatorError {}
 
 export interface VerifyDeps {
   account: AccountApi;
@@ -24,6 +32,8 @@ export interface VerifiedWorkspace {
   policyRepatched: boolean;
   /** Statements added to the key policy (by Sid). */
   added: string[];
+  /** What the key policy lacks (drift found and not repaired). */
+  missing?: string[];
   /** What was found, in words (problems and notes). */
   findings: string[];
 }
@@ -38,8 +48,10 @@ function isTransient(error: unknown): boolean {
 /**
  * The no-downtime reconciliation after KMS rotated a key's material in place (plan mode `verify`): for
  * each planned workspace, its key configuration(s) still exist and point at the key, the key is usable in
- * the workspace's region, and its policy still grants Databricks — a drifted policy is re-patched. No
- * compute is touched. Problems that need downtime or a human raise `VerificationFailed` listing them all.
+ * the workspace's region, and its policy still grants Databricks. A drifted policy is re-patched only when
+ * the plan says `repairPolicy`; otherwise it raises `KeyPolicyDrift` naming what is missing (a revoked grant
+ * may be the security team's decision). No compute is touched. Other problems that need downtime or a
+ * human raise `VerificationFailed` listing them all.
  */
 export async function verifyKeyUse(
   plan: Plan,
@@ -63,6 +75,7 @@ export async function verifyKeyUse(
 
   const results: VerifiedWorkspace[] = [];
   const problems: string[] = [];
+  const drift: string[] = [];
   // Sequential on purpose: every workspace shares the key policy, and concurrent read-modify-write of one
   // policy would lose statements.
   for (const planned of plan.workspaces) {
@@ -117,13 +130,23 @@ export async function verifyKeyUse(
         settings: deps.settings,
         account: deps.account,
       });
-      const patched = await ensureDatabricksKeyPolicy(deps.kms, keyArn, grant);
-      result.policyRepatched = patched.changed;
-      result.added = patched.added;
-      if (patched.changed) {
-        result.findings.push(
-          `the key policy had drifted: re-patched it (added ${patched.added.join(', ') || 'none'}; merged ${patched.merged.join(', ') || 'none'})`,
-        );
+      if (plan.repairPolicy) {
+        const patched = await ensureDatabricksKeyPolicy(deps.kms, keyArn, grant);
+        result.policyRepatched = patched.changed;
+        result.added = patched.added;
+        if (patched.changed) {
+          result.findings.push(
+            `the key policy had drifted: re-patched it as asked (added ${patched.added.join(', ') || 'none'}; merged ${patched.merged.join(', ') || 'none'})`,
+          );
+        }
+      } else {
+        const missing = missingDatabricksGrants(await readKeyPolicy(deps.kms, keyArn), grant);
+        if (missing.length > 0) {
+          result.missing = missing;
+          const text = `the key policy no longer grants Databricks ${uses.join(' and ')}: missing ${missing.join('; ')}`;
+          problem(text);
+          drift.push(`workspace ${id}: ${text}`);
+        }
       }
     } catch (error) {
       if (isTransient(error) || !(error instanceof RotatorError)) throw error;
@@ -132,6 +155,12 @@ export async function verifyKeyUse(
     if (result.findings.length === 0)
       result.findings.push(`key configuration(s) and key policy of ${keyArn} are sound`);
     results.push(result);
+  }
+  if (drift.length > 0) {
+    throw new KeyPolicyDrift(
+      `the policy of KMS key ${keyArn} no longer grants Databricks what ${drift.length} workspace(s) need, and repair was not asked: ${problems.join('; ')}. If the grant was revoked on purpose, this is expected: those workspaces will fail to use the key. Otherwise restore it: start a verification with {"verify": true, "keyArn": "${keyArn}", "repairPolicy": true, "workspaceIds": [...]}, or set REPAIR_POLICY_ON_ROTATION=true.`,
+      { details: { keyArn, missing: drift, problems, workspaces: results } },
+    );
   }
   if (problems.length > 0) {
     throw new VerificationFailed(

@@ -199,6 +199,8 @@ const KeySchema = z.looseObject({
   origin: KeyOrigin.default('AWS_KMS'),
   aliases: z.array(z.string().startsWith('alias/')).default([]),
   policy: PolicySchema.optional(),
+  /** The key's state changes during the run (the security team disables, re-enables, cancels a deletion). */
+  stateChanges: z.array(z.strictObject({ afterSeconds: z.number().min(0), state: KeyState })).optional(),
 });
 
 /**
@@ -537,6 +539,12 @@ const SettingsSchema = z.looseObject({
   apiConcurrency: z.number().int().min(1).optional(),
   policyAccountIds: z.array(z.string()).optional(),
   databricksPrincipalArn: z.string().startsWith('arn:').optional(),
+  /** EMERGENCY_ROTATION: rotate away from a key in use still unusable after the grace delay (default false). */
+  emergencyRotation: z.boolean().optional(),
+  /** REPAIR_POLICY_ON_ROTATION: re-grant Databricks after a KMS rotation event (default false: KeyPolicyDrift). */
+  repairPolicyOnRotation: z.boolean().optional(),
+  /** KEY_RECHECK_GRACE_MINUTES: how long to wait before reading a disabled key in use again (default 10). */
+  keyRecheckGraceMinutes: z.number().min(0).optional(),
 });
 
 const ScenarioSchema = z.strictObject({

@@ -17,3 +17,18 @@ export class StorageKeyCannotBeRotated extends RotatorError {}
 
 /** At these settings one workspace's rotation could outgrow Step Functions' execution history (§6.10). */
 export class HistoryBudgetExceeded extends RotatorError {}
+
+/**
+ * A key that workspaces use is disabled (after the grace delay it still was): their data is unreadable once
+ * Databricks' key cache expires. Undone by `aws kms enable-key`.
+ */
+export class KeyInUseDisabled extends RotatorError {}
+
+/** A key that workspaces use is pending deletion: undone by `aws kms cancel-key-deletion` then `enable-key`. */
+export class KeyInUsePendingDeletion extends RotatorError {}
+
+/** The imported key material of a key that workspaces use expired: undone by importing the same material. */
+export class KeyMaterialExpired extends RotatorError {}
+
+/** A key that workspaces use no longer exists (deleted): nothing undoes it. */
+export class KeyInUseDeleted extends RotatorError {}

@@ -1,23 +1,48 @@
 import type { SdkClient } from '../aws/clients.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import type { KeyUseCase } from '../databricks/types.ts';
-import { InvalidInput, listSome } from '../errors.ts';
+import { InvalidInput, InvalidSettings, listSome } from '../errors.ts';
 import { KeyNotFound } from '../kms/errors.ts';
-import { describeKey, isKeyArn, type KeyFacts, keyIdOf, keyRegion, keyUnusableReason } from '../kms/key.ts';
+import {
+  describeKey,
+  isKeyArn,
+  type KeyFacts,
+  keyIdOf,
+  keyRegion,
+  keyUnusableReason,
+  parseKmsArn,
+} from '../kms/key.ts';
 import { WorkspaceBusy } from '../lock/errors.ts';
 import type { EventRecord } from '../lock/events.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
 import { StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
 import {
+  KeyInUseDeleted,
+  KeyInUseDisabled,
+  KeyInUsePendingDeletion,
   KeyInUseWithoutSuccessor,
+  KeyMaterialExpired,
   NoWorkspacesInScope,
   OldKeyRetiredTooEarly,
   StorageKeyCannotBeRotated,
 } from './errors.ts';
 import { assertHistoryBudget } from './history-budget.ts';
-import { describeWorkspace, loadScope, type Scope, useCasesOfKey, type WorkspaceView } from './scope.ts';
-import { type KeyEventKind, type ManualInput, parseTrigger, type Trigger } from './trigger.ts';
+import {
+  describeWorkspace,
+  loadScope,
+  type Scope,
+  type ScopeSource,
+  useCasesOfKey,
+  type WorkspaceView,
+} from './scope.ts';
+import {
+  type EventOrigin,
+  type KeyEventKind,
+  type ManualInput,
+  parseTrigger,
+  type Trigger,
+} from './trigger.ts';
 
 /** What planning reads: settings, KMS (DescribeKey only) and the Account API (list calls only). */
 export interface PlanDeps {
@@ -36,6 +61,11 @@ export interface PlanDeps {
   lockHolder?: (workspaceId: number) => Promise<string | undefined>;
   /** Epoch ms at which this execution started (`$$.Execution.StartTime`): bounds a `waitForLock` wait. */
   startedAt?: number;
+  /**
+   * The second look at a key in use that stopped working, after the grace delay (plan mode `recheck`): a key
+   * still unusable now fails (or, with EMERGENCY_ROTATION, rotates) instead of being re-checked again.
+   */
+  recheck?: boolean;
 }
 
 /** How long a manual start with `waitForLock` waits for another execution's lock (DESIGN §6.6). */
@@ -49,6 +79,12 @@ export const LOCK_WAIT_MINUTES = 240;
  */
 export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> {
   const trigger = parseTrigger(raw);
+  if (trigger.kind !== 'manual') {
+    // Events are evidence, not orders (DESIGN §3): one of another account or region is not acted on.
+    const foreign = foreignEventReason(trigger, deps.settings);
+    if (foreign)
+      return noop(eventDefaults(deps.settings, { kind: trigger.kind, eventId: trigger.eventId }), foreign);
+  }
   if (trigger.kind !== 'manual' && trigger.eventId !== undefined && deps.recordEvent) {
     // EventBridge delivers at least once: the same event (same id) twice rotates at most once (§6.6).
     const record = await deps.recordEvent(trigger.eventId);
@@ -150,11 +186,16 @@ export interface RotationRequest {
 
 async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
   const { settings } = deps;
+  const source = manualScopeSource(input, settings);
   const target = await resolveManualTarget(input, deps.kms);
-  const source = input.workspaceIds
-    ? { ids: input.workspaceIds, field: 'workspaceIds' }
-    : { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' };
   const scope = await loadScope(deps.account, source);
+  if (input.verify) {
+    const base = eventDefaults(settings, { kind: 'manual', keyArn: target.arn });
+    const users = scope.views.filter((v) => useCasesOfKey(v, target.arn).length > 0);
+    if (users.length === 0) return noop(base, `no workspace in scope uses ${target.arn}; nothing to verify`);
+    const plan = verifyPlan(base, users, target.arn, input.repairPolicy ?? settings.repairPolicyOnRotation);
+    return { ...plan, dryRun: input.dryRun, reason: `manual verification: ${plan.reason}` };
+  }
   return rotationPlan(scope.views, settings, {
     trigger: { kind: 'manual', keyArn: target.arn },
     target,
@@ -170,6 +211,21 @@ async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
     why: 'manual request',
     explicit: scope.explicit,
   });
+}
+
+/**
+ * The workspaces a manual start names (DESIGN §5): its `workspaceIds`, else the deployment's WORKSPACE_IDS;
+ * every workspace of the account only with an explicit `"allWorkspaces": true` — a start that forgot the ids
+ * must not reach every workspace the key does.
+ */
+function manualScopeSource(input: ManualInput, settings: Settings): ScopeSource {
+  if (input.workspaceIds) return { ids: input.workspaceIds, field: 'workspaceIds' };
+  if (settings.workspaceIds) return { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' };
+  if (input.allWorkspaces) return { ids: undefined, field: 'allWorkspaces' };
+  throw new InvalidInput(
+    `execution input field workspaceIds is required: name the workspaces ("workspaceIds": [1234567890123456]), set the deployment's WORKSPACE_IDS, or give "allWorkspaces": true to ${input.verify ? 'verify' : 'rotate'} every workspace of Databricks account ${settings.databricksAccountId} that the key concerns`,
+    { details: { field: 'workspaceIds' } },
+  );
 }
 
 async function resolveManualTarget(input: ManualInput, kms: SdkClient): Promise<KeyFacts> {
@@ -220,7 +276,8 @@ async function planAliasMoved(
       `alias ${trigger.aliasName} is not the watched alias (${settings.watchedAlias ?? 'none configured'}); nothing to do`,
     );
   }
-  const target = await describeKey(deps.kms, trigger.keyRef);
+  const target = await resolveEventKey(deps, trigger.keyRef);
+  if (!target) return noop(base, unresolvedKeyReason(trigger.keyRef, settings));
   const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
   // Rule (stateless): with WORKSPACE_IDS the configured workspaces follow the alias. Without it, the
   // alias's workspaces are those whose managed-services key configuration was registered under the alias
@@ -258,62 +315,223 @@ async function planKeyEvent(
       `the ${what} call failed (${trigger.failedWith}); the key did not change`,
     );
   }
-  const keyArn = isKeyArn(trigger.keyRef)
-    ? trigger.keyRef
-    : (await describeKey(deps.kms, trigger.keyRef)).arn;
+  let keyArn: string;
+  if (isKeyArn(trigger.keyRef)) {
+    keyArn = trigger.keyRef;
+  } else {
+    // A bare key id or an alias is looked up in this account only after the event was found to be of this
+    // account (foreignEventReason); one that names no key here is not acted on.
+    const resolved = await resolveEventKey(deps, trigger.keyRef);
+    if (!resolved)
+      return noop(
+        eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId }),
+        unresolvedKeyReason(trigger.keyRef, settings),
+      );
+    keyArn = resolved.arn;
+  }
   const base = eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId, keyArn });
   const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
   const users = scope.views.filter((v) => useCasesOfKey(v, keyArn).length > 0);
-  const msUsers = users.filter((v) => v.managedServicesKeyArn === keyArn);
 
   if (trigger.kind === 'keyRotated') {
+    // Material rotated in place: the ARN is unchanged, so no workspace changes key. Only verify (DESIGN §3).
     if (users.length === 0)
       return noop(base, `key ${keyArn} (${what}) is not used by any workspace in scope`);
-    const successor = await findSuccessor(deps, keyArn, msUsers);
-    if (successor.key && msUsers.length > 0) {
-      return rotationPlan(msUsers, settings, {
-        ...rotationDefaults(settings),
-        trigger: base.trigger,
-        target: successor.key,
-        targetAlias: settings.watchedAlias,
-        why: `${what} of ${keyArn}; the watched alias ${settings.watchedAlias} now points at ${successor.key.arn}`,
-        explicit: true,
-      });
-    }
-    return verifyPlan(base, users, keyArn);
+    return verifyPlan(base, users, keyArn, settings.repairPolicyOnRotation);
   }
 
-  // The key is about to stop working (disabled, deletion scheduled, deleted, material expired).
-  if (users.length > 0) {
-    const storageUsers = users.filter((v) => v.storageKeyArn === keyArn);
-    if (storageUsers.length > 0) {
-      const names = storageUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
-      throw new StorageKeyCannotBeRotated(
-        `KMS key ${keyArn} (${what}) is the storage key of workspace(s) ${names}; a storage key can never be replaced, so those workspaces will lose access to their root storage. Re-enable the key or cancel its deletion (kms:EnableKey / kms:CancelKeyDeletion) now.`,
-        { details: { keyArn, workspaceIds: storageUsers.map((v) => v.workspace.workspace_id) } },
-      );
-    }
-    const successor = await findSuccessor(deps, keyArn, msUsers);
-    if (!successor.key) {
-      const names = msUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
-      throw new KeyInUseWithoutSuccessor(
-        `KMS key ${keyArn} (${what}) still protects the managed services of workspace(s) ${names}, and ${successor.why}. Re-enable the key or cancel its deletion, or point ${settings.watchedAlias ?? 'the watched alias (setting WATCHED_ALIAS)'} at a new enabled key in the same region to rotate them.`,
-        { details: { keyArn, workspaceIds: msUsers.map((v) => v.workspace.workspace_id) } },
-      );
-    }
-    return rotationPlan(msUsers, settings, {
-      ...rotationDefaults(settings),
-      trigger: base.trigger,
-      target: successor.key,
-      targetAlias: settings.watchedAlias,
-      activeRuns: 'cancel',
-      emergency: true,
-      why: `emergency: ${what} of ${keyArn}, which workspaces still use; moving them to ${successor.key.arn} (watched alias ${settings.watchedAlias})`,
-      explicit: true,
-    });
+  if (users.length === 0) {
+    assertNotWithinRetention(scope, keyArn, what, deps);
+    return noop(base, `key ${keyArn} (${what}) is not used by any workspace in scope`);
   }
-  assertNotWithinRetention(scope, keyArn, what, deps);
-  return noop(base, `key ${keyArn} (${what}) is not used by any workspace in scope`);
+  return planKeyStopped(trigger, deps, base, keyArn, users);
+}
+
+/**
+ * A key that workspaces use was disabled, scheduled for deletion, deleted or lost its imported material
+ * (DESIGN §3). Rotating away does not rescue the data (Databricks needs the old key for 24 h after a
+ * rotation), undoing the change does: so the key is read again after a grace delay (plan mode `recheck`),
+ * and a key still unusable then fails with a named error listing the workspaces and the command that undoes
+ * it, touching no compute. Only with EMERGENCY_ROTATION does it move the managed services of those
+ * workspaces to the watched alias's key, after the same re-check.
+ */
+async function planKeyStopped(
+  trigger: Extract<Trigger, { kind: KeyEventKind }>,
+  deps: PlanDeps,
+  base: Plan,
+  keyArn: string,
+  users: readonly WorkspaceView[],
+): Promise<Plan> {
+  const { settings } = deps;
+  const what = EVENT_WORDS[trigger.kind];
+  const using = users.map(
+    (v) => `${describeWorkspace(v.workspace)} (${useCasesOfKey(v, keyArn).join(' and ')})`,
+  );
+  const key = await resolveEventKey(deps, keyArn);
+  if (key && keyUsable(key)) {
+    return noop(
+      base,
+      `notice: ${what} of ${keyArn} was reported, but the key is ${key.state} now${deps.recheck ? ` (read again after ${settings.keyRecheckGraceMinutes} min)` : ''}; workspace(s) ${listSome(using, 20)} keep using it, nothing to do`,
+    );
+  }
+  const state = key?.state ?? 'deleted';
+  if (!deps.recheck && key && settings.keyRecheckGraceMinutes > 0) {
+    return {
+      ...base,
+      mode: 'recheck',
+      recheckSeconds: Math.round(settings.keyRecheckGraceMinutes * 60),
+      reason: `${what} of ${keyArn}, which workspace(s) ${listSome(using, 20)} use: the key is ${state}. Reading it again in ${settings.keyRecheckGraceMinutes} min (KEY_RECHECK_GRACE_MINUTES); nothing is touched meanwhile.`,
+      workspaceCount: users.length,
+    };
+  }
+  if (settings.emergencyRotation) return emergencyRotation(deps, base, keyArn, what, users);
+  throw keyInUseError(keyArn, key, what, users, using, settings);
+}
+
+/** KMS can use the key (Databricks' needs are checked elsewhere): Enabled, or changing but not stopped. */
+function keyUsable(key: KeyFacts): boolean {
+  return key.state === 'Enabled';
+}
+
+/** The named error for a key in use that is still unusable, with the command that undoes the change. */
+function keyInUseError(
+  keyArn: string,
+  key: KeyFacts | undefined,
+  what: string,
+  users: readonly WorkspaceView[],
+  using: readonly string[],
+  settings: Settings,
+): Error {
+  const region = keyRegion(keyArn);
+  const cli = (verb: string) => `aws kms ${verb} --key-id ${keyArn} --region ${region}`;
+  const workspaces = `workspace(s) ${listSome(using, 20)}`;
+  const after =
+    settings.keyRecheckGraceMinutes > 0 ? ` and still was ${settings.keyRecheckGraceMinutes} min later` : '';
+  const impact =
+    'Databricks cannot read or write their data with it once its key cache expires; rotating away does not help (data written before still needs this key). No compute was touched';
+  const details = {
+    keyArn,
+    keyState: key?.state ?? 'deleted',
+    workspaceIds: users.map((v) => v.workspace.workspace_id),
+    event: what,
+  };
+  if (!key) {
+    return new KeyInUseDeleted(
+      `KMS key ${keyArn} (${what}) no longer exists, and ${workspaces} use it: their data protected by it cannot be decrypted, and nothing in KMS undoes a deletion. Contact Databricks support for the affected workspaces.`,
+      { details },
+    );
+  }
+  switch (key.state) {
+    case 'PendingDeletion':
+    case 'PendingReplicaDeletion':
+      return new KeyInUsePendingDeletion(
+        `KMS key ${keyArn} is pending deletion (${what})${after}, and ${workspaces} use it. ${impact}. Undo it: ${cli('cancel-key-deletion')} && ${cli('enable-key')} (a cancelled deletion leaves the key disabled).`,
+        { details },
+      );
+    case 'PendingImport':
+      return new KeyMaterialExpired(
+        `the imported key material of KMS key ${keyArn} expired or was deleted (${what})${after}, and ${workspaces} use it. ${impact}. Undo it: import the same key material again (${cli('get-parameters-for-import')} --wrapping-algorithm RSAES_OAEP_SHA_256 --wrapping-key-spec RSA_4096, then aws kms import-key-material --key-id ${keyArn} --region ${region} with the wrapped material and import token).`,
+        { details },
+      );
+    case 'Unavailable':
+      return new KeyInUseDisabled(
+        `KMS key ${keyArn} is Unavailable (its custom key store is disconnected; ${what})${after}, and ${workspaces} use it. ${impact}. Undo it: reconnect the custom key store (aws kms connect-custom-key-store --custom-key-store-id <id> --region ${region}).`,
+        { details },
+      );
+    default:
+      return new KeyInUseDisabled(
+        `KMS key ${keyArn} is ${key.state} (${what})${after}, and ${workspaces} use it. ${impact}. Undo it: ${cli('enable-key')}.`,
+        { details },
+      );
+  }
+}
+
+/** Opt-in (EMERGENCY_ROTATION): move the managed services of a stopped key's workspaces to the watched alias's key. */
+async function emergencyRotation(
+  deps: PlanDeps,
+  base: Plan,
+  keyArn: string,
+  what: string,
+  users: readonly WorkspaceView[],
+): Promise<Plan> {
+  const { settings } = deps;
+  const storageUsers = users.filter((v) => v.storageKeyArn === keyArn);
+  if (storageUsers.length > 0) {
+    const names = storageUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
+    throw new StorageKeyCannotBeRotated(
+      `KMS key ${keyArn} (${what}) is the storage key of workspace(s) ${names}; a storage key can never be replaced, so those workspaces will lose access to their root storage. Re-enable the key or cancel its deletion (kms:EnableKey / kms:CancelKeyDeletion) now.`,
+      { details: { keyArn, workspaceIds: storageUsers.map((v) => v.workspace.workspace_id) } },
+    );
+  }
+  const msUsers = users.filter((v) => v.managedServicesKeyArn === keyArn);
+  const successor = await findSuccessor(deps, keyArn, msUsers);
+  if (!successor.key) {
+    const names = msUsers.map((v) => describeWorkspace(v.workspace)).join(', ');
+    throw new KeyInUseWithoutSuccessor(
+      `KMS key ${keyArn} (${what}) still protects the managed services of workspace(s) ${names}, and ${successor.why}. Re-enable the key or cancel its deletion, or point ${settings.watchedAlias ?? 'the watched alias (setting WATCHED_ALIAS)'} at a new enabled key in the same region to rotate them.`,
+      { details: { keyArn, workspaceIds: msUsers.map((v) => v.workspace.workspace_id) } },
+    );
+  }
+  return rotationPlan(msUsers, settings, {
+    ...rotationDefaults(settings),
+    trigger: base.trigger,
+    target: successor.key,
+    targetAlias: settings.watchedAlias,
+    activeRuns: 'cancel',
+    emergency: true,
+    why: `emergency (EMERGENCY_ROTATION): ${what} of ${keyArn}, still unusable after the grace delay; moving its workspaces' managed services to ${successor.key.arn} (watched alias ${settings.watchedAlias})`,
+    explicit: true,
+  });
+}
+
+/**
+ * Why an event is not this deployment's to act on, or `undefined` when it is: its `account` and `region`
+ * must be the deployment's, and a key or alias it names by ARN must be of that account and region. An event
+ * without them cannot be attributed and is not acted on either.
+ */
+function foreignEventReason(
+  trigger: { eventId: string | undefined; origin: EventOrigin; keyRef: string },
+  settings: Settings,
+): string | undefined {
+  const account = settings.deploymentAccountId;
+  const region = settings.deploymentRegion;
+  if (!account || !region) {
+    throw new InvalidSettings(
+      `setting ${account ? 'AWS_REGION' : 'DEPLOYMENT_ACCOUNT_ID'} is not set, and it is needed to check that an event belongs to this deployment`,
+      { details: { field: account ? 'AWS_REGION' : 'DEPLOYMENT_ACCOUNT_ID' } },
+    );
+  }
+  const event = `event ${trigger.eventId ?? '(no id)'}`;
+  const { origin } = trigger;
+  if (origin.account !== account) {
+    return origin.account === undefined
+      ? `${event} carries no account, so it cannot be attributed to this deployment's account ${account}; not acted on`
+      : `${event} comes from AWS account ${origin.account}, not this deployment's account ${account}; not acted on`;
+  }
+  if (origin.region !== region) {
+    return origin.region === undefined
+      ? `${event} carries no region, so it cannot be attributed to this deployment's region ${region}; not acted on`
+      : `${event} comes from region ${origin.region}, not this deployment's region ${region}; not acted on`;
+  }
+  const arn = parseKmsArn(trigger.keyRef);
+  if (arn && (arn.accountId !== account || arn.region !== region)) {
+    return `${event} names ${trigger.keyRef}, which is not a key of this deployment's account ${account} in ${region}; not acted on`;
+  }
+  return undefined;
+}
+
+/** The key an event names, described in this account; `undefined` when no such key exists here. */
+async function resolveEventKey(deps: PlanDeps, ref: string): Promise<KeyFacts | undefined> {
+  try {
+    return await describeKey(deps.kms, ref);
+  } catch (error) {
+    if (error instanceof KeyNotFound) return undefined;
+    throw error;
+  }
+}
+
+function unresolvedKeyReason(ref: string, settings: Settings): string {
+  return `the event names key ${ref}, which does not resolve to a key of this deployment's account ${settings.deploymentAccountId} in ${settings.deploymentRegion}; not acted on`;
 }
 
 const EVENT_WORDS: Record<KeyEventKind, string> = {
@@ -425,7 +643,12 @@ function noop(base: Plan, reason: string): Plan {
 }
 
 /** KMS rotated K's material in place: check, without downtime, that every workspace on K is still sound. */
-function verifyPlan(base: Plan, users: readonly WorkspaceView[], keyArn: string): Plan {
+function verifyPlan(
+  base: Plan,
+  users: readonly WorkspaceView[],
+  keyArn: string,
+  repairPolicy: boolean,
+): Plan {
   const useCases = new Set<KeyUseCase>();
   const workspaces: PlannedWorkspace[] = users.map((view) => {
     const uses = useCasesOfKey(view, keyArn);
@@ -437,7 +660,9 @@ function verifyPlan(base: Plan, users: readonly WorkspaceView[], keyArn: string)
       steps: [
         `check that the key configuration(s) for ${uses.join(' and ')} still exist and point at ${keyArn}`,
         `check that ${keyArn} is enabled, symmetric, ENCRYPT_DECRYPT and in ${view.region}`,
-        `re-patch the key policy of ${keyArn} if it no longer grants Databricks ${uses.join(' and ')}`,
+        repairPolicy
+          ? `re-patch the key policy of ${keyArn} if it no longer grants Databricks ${uses.join(' and ')}`
+          : `fail with KeyPolicyDrift if the key policy of ${keyArn} no longer grants Databricks ${uses.join(' and ')} (repair not asked)`,
         'touch no compute (no downtime)',
       ],
     };
@@ -449,6 +674,8 @@ function verifyPlan(base: Plan, users: readonly WorkspaceView[], keyArn: string)
     target: { keyArn, keyId: keyIdOf(keyArn), region: keyRegion(keyArn) },
     useCases: [...useCases].sort(),
     workspaces,
+    workspaceCount: workspaces.length,
+    repairPolicy,
   };
 }
 
@@ -545,8 +772,9 @@ export function rotationPlan(
     dryRun: request.dryRun,
     reason:
       planned.length > 0
-        ? `${request.why}: rotating ${planned.length} workspace(s) to ${target.arn}${skippedText}`
-        : `${request.why}: nothing to change${skippedText}`,
+        ? `${request.dryRun ? 'dry run, nothing changed: ' : ''}${request.why}: ${request.dryRun ? 'would rotate' : 'rotating'} ${planned.length} workspace(s) to ${target.arn}${skippedText}`
+        : `${request.dryRun ? 'dry run: ' : ''}${request.why}: nothing to change${skippedText}`,
+    workspaceCount: planned.length,
     trigger: stripUndefined(request.trigger),
     target: {
       keyArn: target.arn,

@@ -81,8 +81,34 @@ export const ManualInputSchema = z
       )
       .optional(),
     maxConcurrency: z.number().int().min(1).max(40).optional(),
+    /**
+     * Touch every workspace of the account that the key reaches: needed when neither `workspaceIds` nor
+     * the deployment's WORKSPACE_IDS names them (DESIGN §5), so that no start reaches all by omission.
+     */
+    allWorkspaces: z.boolean().optional(),
+    /**
+     * Verify, without downtime, the workspaces that use the key (configurations and key policy), as after a
+     * KMS rotation of its material: no compute is touched and no workspace changes key.
+     */
+    verify: z.boolean().default(false),
+    /** With `verify`: re-grant Databricks in a key policy that no longer does (else `KeyPolicyDrift`). */
+    repairPolicy: z.boolean().optional(),
   })
   .superRefine((input, ctx) => {
+    if (input.allWorkspaces !== undefined && input.workspaceIds !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allWorkspaces'],
+        message: 'cannot be given with workspaceIds: either name the workspaces or ask for all of them',
+      });
+    }
+    if (input.repairPolicy !== undefined && !input.verify) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repairPolicy'],
+        message: 'applies to a verification only: give it with "verify": true',
+      });
+    }
     if (input.keyArn === undefined && input.keyAlias === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -101,6 +127,7 @@ export type Trigger =
   | {
       kind: 'aliasMoved';
       eventId: string | undefined;
+      origin: EventOrigin;
       aliasName: string;
       /** The alias's new target: a key ARN when the event carries it, else the id the caller passed. */
       keyRef: string;
@@ -110,10 +137,17 @@ export type Trigger =
   | {
       kind: KeyEventKind;
       eventId: string | undefined;
+      origin: EventOrigin;
       /** The key the event is about: a key ARN when the event carries it, else id/alias to resolve. */
       keyRef: string;
       failedWith: string | undefined;
     };
+
+/** Where an event says it comes from (the envelope's `account` and `region`), to check before acting. */
+export interface EventOrigin {
+  account: string | undefined;
+  region: string | undefined;
+}
 
 /** What makes an object an event worth classifying: string `detail-type` and `source`. */
 const EventHeadSchema = z.looseObject({ 'detail-type': z.string(), source: z.string() });
@@ -248,7 +282,7 @@ export function parseTrigger(raw: unknown): Trigger {
       throw new InvalidInput(`${described} names no key (resources[] and detail.key-id are empty)`, {
         details: { field: 'detail.key-id' },
       });
-    return { kind: simpleKind, eventId: event.id, keyRef, failedWith: undefined };
+    return { kind: simpleKind, eventId: event.id, origin: originOf(event), keyRef, failedWith: undefined };
   }
 
   if (detailType !== CLOUDTRAIL) throw unsupported(described);
@@ -278,7 +312,14 @@ export function parseTrigger(raw: unknown): Trigger {
         },
       );
     }
-    return { kind, eventId: event.id, aliasName, keyRef, failedWith: detail.errorCode };
+    return {
+      kind,
+      eventId: event.id,
+      origin: originOf(event),
+      aliasName,
+      keyRef,
+      failedWith: detail.errorCode,
+    };
   }
   const responseKey = nonEmpty(response.keyId);
   const keyRef =
@@ -289,7 +330,11 @@ export function parseTrigger(raw: unknown): Trigger {
     throw new InvalidInput(`CloudTrail ${eventName} event lacks requestParameters.keyId`, {
       details: { field: 'detail.requestParameters.keyId' },
     });
-  return { kind, eventId: event.id, keyRef, failedWith: detail.errorCode };
+  return { kind, eventId: event.id, origin: originOf(event), keyRef, failedWith: detail.errorCode };
+}
+
+function originOf(event: { account?: string | undefined; region?: string | undefined }): EventOrigin {
+  return { account: event.account, region: event.region };
 }
 
 function unsupported(what: string): UnsupportedEvent {

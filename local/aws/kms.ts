@@ -32,6 +32,11 @@ export interface ScenarioKey {
   description?: string | undefined;
   rotationEnabled?: boolean | undefined;
   rotationPeriodInDays?: number | undefined;
+  /**
+   * What the security team does to the key during the run, on the run's clock: e.g. a key disabled at the
+   * start and enabled again 5 minutes later is `state: "Disabled"` and `[{ afterSeconds: 300, state: "Enabled" }]`.
+   */
+  stateChanges?: Array<{ afterSeconds: number; state: string }> | undefined;
 }
 
 export interface KmsCall {
@@ -63,6 +68,8 @@ interface KeyRecord {
   policy: string;
   state: string;
   creationDate: Date;
+  /** How many of the scenario's `stateChanges` have taken effect. */
+  appliedChanges?: number;
 }
 
 function raise(name: string, message: string): never {
@@ -138,12 +145,25 @@ export class LocalKms implements SdkClient {
     const keyId = typeof input.KeyId === 'string' ? input.KeyId : '';
     const call: KmsCall = { t: (this.clock().now() - this.startedAt) / 1000, operation, keyId };
     this.log.push(call);
+    this.applyStateChanges(call.t);
     try {
       this.injectFault(operation);
       return this.answer(command, input);
     } catch (error) {
       call.error = (error as { name?: string }).name ?? 'Error';
       throw error;
+    }
+  }
+
+  /** The scenario's `stateChanges` due by `t` (seconds since the start) take effect, in order. */
+  private applyStateChanges(t: number): void {
+    for (const record of this.records) {
+      const due = (record.source.stateChanges ?? []).filter((c) => c.afterSeconds <= t);
+      const last = due.sort((a, b) => a.afterSeconds - b.afterSeconds).at(-1);
+      if (last && record.appliedChanges !== due.length) {
+        record.state = last.state;
+        record.appliedChanges = due.length;
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { LocalKms } from '../aws/kms.ts';
+import type { KmsCall, LocalKms } from '../aws/kms.ts';
 import type { CallLogEntry, StartedEmulator } from '../emulator/index.ts';
 import type { Scenario } from '../scenario.ts';
 import { checkInvariants, type Invariant } from './invariants.ts';
@@ -64,6 +64,8 @@ export interface Report {
   maxStatePayloadBytes: number;
   final: { aws: { keys: unknown[] }; databricks: { keyConfigs: unknown[]; workspaces: unknown[] } };
   callLog: CallLogEntry[];
+  /** Every KMS call the product made, in order (`t` in simulated seconds): which were reads, which wrote. */
+  kmsCalls?: KmsCall[];
   invariants: Invariant[];
   simulatedSeconds: number;
   /** Execution history events, counted as Step Functions counts them (quota: 25,000): the largest execution. */
@@ -153,6 +155,7 @@ export function buildReport(args: {
     executions: trace.executions ?? [],
     final,
     callLog,
+    kmsCalls: kms.calls(),
     invariants: [],
     simulatedSeconds: round(args.endedAtSim - trace.startedAtSim),
   };

@@ -440,6 +440,7 @@ function productEnv(
     // The deployed store (S3, conditional writes) against the local S3 stand-in.
     SNAPSHOT_BUCKET: LOCAL_SNAPSHOT_BUCKET,
     AWS_REGION: scenario.aws.region,
+    DEPLOYMENT_ACCOUNT_ID: scenario.aws.accountId,
   };
   const map: Record<string, string> = {
     watchedAlias: 'WATCHED_ALIAS',
@@ -454,6 +455,9 @@ function productEnv(
     workspaceUpdateTimeoutMinutes: 'WORKSPACE_UPDATE_TIMEOUT_MINUTES',
     computeRestoreTimeoutMinutes: 'COMPUTE_RESTORE_TIMEOUT_MINUTES',
     recoveryWorkspaceWaitMinutes: 'RECOVERY_WORKSPACE_WAIT_MINUTES',
+    emergencyRotation: 'EMERGENCY_ROTATION',
+    repairPolicyOnRotation: 'REPAIR_POLICY_ON_ROTATION',
+    keyRecheckGraceMinutes: 'KEY_RECHECK_GRACE_MINUTES',
   };
   for (const [field, name] of Object.entries(map)) {
     const value = (settings as Record<string, unknown>)[field];

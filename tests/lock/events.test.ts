@@ -94,7 +94,7 @@ describe('Plan: duplicate EventBridge deliveries', () => {
     const first = await w.plan(event, FIRST);
     const second = await w.plan(event, SECOND);
     // Assess
-    expect(first.mode).toBe('rotate');
+    expect(first.mode).toBe('verify');
     expect(second).toMatchObject({
       mode: 'noop',
       workspaces: [],

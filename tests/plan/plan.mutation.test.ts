@@ -56,13 +56,21 @@ interface World {
   env?: Record<string, string>;
   settings?: Partial<Settings>;
   kms?: (kms: FakeKms) => FakeKms;
+  /** The old key's KMS state now (Enabled unless said). */
+  oldState?: string;
+  /** Plan as "Re-check the key" does, after the grace delay. */
+  recheck?: boolean;
 }
 
 /** Workspaces and configurations as given; the watched alias on `aliasOn` (OLD_KEY unless said). */
 function world(options: World = {}) {
   const aliasOn = options.aliasOn === undefined ? OLD_KEY : options.aliasOn;
   const keys = options.keys ?? [
-    { keyId: OLD_KEY, aliases: aliasOn === OLD_KEY ? [WATCHED_ALIAS] : [] },
+    {
+      keyId: OLD_KEY,
+      aliases: aliasOn === OLD_KEY ? [WATCHED_ALIAS] : [],
+      ...(options.oldState ? { state: options.oldState } : {}),
+    },
     { keyId: NEW_KEY, aliases: aliasOn === NEW_KEY ? [WATCHED_ALIAS, OTHER_ALIAS] : [OTHER_ALIAS] },
     { keyId: IMPORTED_KEY },
   ];
@@ -86,7 +94,8 @@ function world(options: World = {}) {
     account,
     kms: fake,
     settings,
-    plan: (raw: unknown) => planRotation(raw, { settings, kms, account, now: NOW }),
+    plan: (raw: unknown) =>
+      planRotation(raw, { settings, kms, account, now: NOW, ...(options.recheck ? { recheck: true } : {}) }),
   };
 }
 
@@ -110,6 +119,7 @@ describe('Plan: the steps a dry run shows', () => {
     // Assess
     expect(plan).toEqual({
       mode: 'rotate',
+      workspaceCount: 1,
       resultBudgetBytes: 5000,
       dryRun: false,
       reason: `manual request: rotating 1 workspace(s) to ${NEW_ARN}`,
@@ -634,7 +644,7 @@ describe('Plan: KMS rotated the key material', () => {
     const steps = (uses: string) => [
       `check that the key configuration(s) for ${uses} still exist and point at ${OLD_ARN}`,
       `check that ${OLD_ARN} is enabled, symmetric, ENCRYPT_DECRYPT and in us-east-1`,
-      `re-patch the key policy of ${OLD_ARN} if it no longer grants Databricks ${uses}`,
+      `fail with KeyPolicyDrift if the key policy of ${OLD_ARN} no longer grants Databricks ${uses} (repair not asked)`,
       'touch no compute (no downtime)',
     ];
     // Act
@@ -687,11 +697,13 @@ describe('Plan: KMS rotated the key material', () => {
         },
       ],
       oldKeyArns: [],
+      workspaceCount: 2,
+      repairPolicy: false,
     });
   });
 
-  it('moves only the managed-services users to the watched alias’s new key', async () => {
-    // Prepare
+  it('only verifies, and moves no workspace, even when the watched alias names another key', async () => {
+    // Prepare: material rotated in place needs no workspace change (DESIGN §3), whatever the alias says
     const w = world({
       aliasOn: NEW_KEY,
       configs: [
@@ -705,12 +717,24 @@ describe('Plan: KMS rotated the key material', () => {
     });
     // Act
     const plan = await w.plan(fixture('kms-cmk-rotation'));
-    // Assess
-    expect(plan.mode).toBe('rotate');
-    expect(plan.workspaces.map((p) => p.workspaceId)).toEqual([WS]);
-    expect(plan.reason).toBe(
-      `key material rotation of ${OLD_ARN}; the watched alias ${WATCHED_ALIAS} now points at ${NEW_ARN}: rotating 1 workspace(s) to ${NEW_ARN}`,
+    // Assess: both users are verified, the storage one included
+    expect(plan.mode).toBe('verify');
+    expect(plan.workspaces.map((p) => p.workspaceId)).toEqual([WS, WS2]);
+    expect(plan.target?.keyArn).toBe(OLD_ARN);
+  });
+
+  it('asks the verification to repair a drifted policy only when REPAIR_POLICY_ON_ROTATION is set', async () => {
+    // Act
+    const repairing = await world({ env: { REPAIR_POLICY_ON_ROTATION: 'true' } }).plan(
+      fixture('kms-cmk-rotation'),
     );
+    const reporting = await world().plan(fixture('kms-cmk-rotation'));
+    // Assess
+    expect(repairing.repairPolicy).toBe(true);
+    expect(repairing.workspaces[0]?.steps[2]).toBe(
+      `re-patch the key policy of ${OLD_ARN} if it no longer grants Databricks MANAGED_SERVICES`,
+    );
+    expect(reporting.repairPolicy).toBe(false);
   });
 
   it('verifies a key used only for storage even when the watched alias moved on', async () => {
@@ -729,10 +753,13 @@ describe('Plan: KMS rotated the key material', () => {
 });
 
 describe('Plan: a key in use stops working', () => {
-  it('names every workspace whose storage key it is, and how to undo the change', async () => {
+  it('with EMERGENCY_ROTATION, names every workspace whose storage key it is, and how to undo the change', async () => {
     // Prepare
     const w = world({
       aliasOn: NEW_KEY,
+      oldState: 'PendingDeletion',
+      recheck: true,
+      env: { EMERGENCY_ROTATION: 'true' },
       configs: [keyConfig('cfg-old-st', OLD_KEY, ['STORAGE'])],
       workspaces: [
         { workspace_id: WS, workspace_name: 'prod', storage_customer_managed_key_id: 'cfg-old-st' },
@@ -768,23 +795,34 @@ describe('Plan: a key in use stops working', () => {
       `the watched alias ${WATCHED_ALIAS} still points at this key`,
       WATCHED_ALIAS,
     ],
-  ])('fails with KeyInUseWithoutSuccessor when %s, naming the workspaces', async (_, options, why, alias) => {
-    // Prepare
-    const w = world(options);
-    // Act
-    const error = await rejection(w.plan(fixture('cloudtrail-disable-key')));
-    // Assess
-    expect(error.name).toBe('KeyInUseWithoutSuccessor');
-    expect(error.message).toBe(
-      `KMS key ${OLD_ARN} (DisableKey) still protects the managed services of workspace(s) ${WS} (prod), ${WS2} (dev), and ${why}. Re-enable the key or cancel its deletion, or point ${alias} at a new enabled key in the same region to rotate them.`,
-    );
-    expect(error.details).toEqual({ keyArn: OLD_ARN, workspaceIds: [WS, WS2] });
-  });
+  ])(
+    'with EMERGENCY_ROTATION, fails with KeyInUseWithoutSuccessor when %s, naming the workspaces',
+    async (_, options, why, alias) => {
+      // Prepare
+      const w = world({
+        ...options,
+        oldState: 'Disabled',
+        recheck: true,
+        env: { EMERGENCY_ROTATION: 'true' },
+      });
+      // Act
+      const error = await rejection(w.plan(fixture('cloudtrail-disable-key')));
+      // Assess
+      expect(error.name).toBe('KeyInUseWithoutSuccessor');
+      expect(error.message).toBe(
+        `KMS key ${OLD_ARN} (DisableKey) still protects the managed services of workspace(s) ${WS} (prod), ${WS2} (dev), and ${why}. Re-enable the key or cancel its deletion, or point ${alias} at a new enabled key in the same region to rotate them.`,
+      );
+      expect(error.details).toEqual({ keyArn: OLD_ARN, workspaceIds: [WS, WS2] });
+    },
+  );
 
   it('fails rather than report a missing successor when KMS cannot answer about the watched alias', async () => {
     // Prepare
     const w = world({
       aliasOn: NEW_KEY,
+      oldState: 'Disabled',
+      recheck: true,
+      env: { EMERGENCY_ROTATION: 'true' },
       kms: (fake) =>
         Object.assign(Object.create(fake), {
           send: async (command: { input: Json; constructor: { name: string } }) => {
@@ -802,9 +840,14 @@ describe('Plan: a key in use stops working', () => {
     expect(error.message).toContain(WATCHED_ALIAS);
   });
 
-  it('moves the managed-services users to the successor as an emergency, cancelling runs', async () => {
+  it('with EMERGENCY_ROTATION, moves the managed-services users to the successor after the re-check, cancelling runs', async () => {
     // Act
-    const plan = await world({ aliasOn: NEW_KEY }).plan(fixture('cloudtrail-disable-key'));
+    const plan = await world({
+      aliasOn: NEW_KEY,
+      oldState: 'Disabled',
+      recheck: true,
+      env: { EMERGENCY_ROTATION: 'true' },
+    }).plan(fixture('cloudtrail-disable-key'));
     // Assess
     expect(plan).toMatchObject({
       mode: 'rotate',
@@ -815,11 +858,128 @@ describe('Plan: a key in use stops working', () => {
       drainTimeoutMinutes: 60,
       trigger: { kind: 'keyDisabled', eventId: EVENT_IDS.disable, keyArn: OLD_ARN },
       target: { keyArn: NEW_ARN, keyAlias: WATCHED_ALIAS },
-      reason: `emergency: DisableKey of ${OLD_ARN}, which workspaces still use; moving them to ${NEW_ARN} (watched alias ${WATCHED_ALIAS}): rotating 2 workspace(s) to ${NEW_ARN}`,
+      reason: `emergency (EMERGENCY_ROTATION): DisableKey of ${OLD_ARN}, still unusable after the grace delay; moving its workspaces' managed services to ${NEW_ARN} (watched alias ${WATCHED_ALIAS}): rotating 2 workspace(s) to ${NEW_ARN}`,
     });
     expect(plan.workspaces[0]?.steps[3]).toBe(
       'pause job schedules; cancel active job runs (emergency: the current key is going away)',
     );
+  });
+
+  it('waits the grace delay before anything else, touching nothing, when the key is still disabled', async () => {
+    // Prepare
+    const w = world({ aliasOn: NEW_KEY, oldState: 'Disabled', env: { EMERGENCY_ROTATION: 'true' } });
+    // Act
+    const plan = await w.plan(fixture('cloudtrail-disable-key'));
+    // Assess: even with emergency rotation on, the first look only schedules the re-check
+    expect(plan).toMatchObject({
+      mode: 'recheck',
+      recheckSeconds: 600,
+      workspaces: [],
+      workspaceCount: 2,
+      trigger: { kind: 'keyDisabled', keyArn: OLD_ARN },
+    });
+    expect(plan.reason).toBe(
+      `DisableKey of ${OLD_ARN}, which workspace(s) ${WS} (prod) (MANAGED_SERVICES), ${WS2} (dev) (MANAGED_SERVICES) use: the key is Disabled. Reading it again in 10 min (KEY_RECHECK_GRACE_MINUTES); nothing is touched meanwhile.`,
+    );
+    expect(w.kms.writes()).toEqual([]);
+  });
+
+  it('succeeds with a notice when the key is enabled again, at the first look or at the re-check', async () => {
+    for (const recheck of [false, true]) {
+      // Act
+      const plan = await world({ recheck }).plan(fixture('cloudtrail-disable-key'));
+      // Assess
+      expect(plan.mode).toBe('noop');
+      expect(plan.reason).toMatch(
+        new RegExp(`^notice: DisableKey of ${OLD_ARN} was reported, but the key is Enabled now`),
+      );
+      expect(plan.reason).toContain(`${WS} (prod) (MANAGED_SERVICES)`);
+    }
+  });
+
+  it.each<[string, string, string, string]>([
+    [
+      'Disabled',
+      'cloudtrail-disable-key',
+      'KeyInUseDisabled',
+      `aws kms enable-key --key-id ${OLD_ARN} --region us-east-1`,
+    ],
+    [
+      'PendingDeletion',
+      'cloudtrail-schedule-key-deletion',
+      'KeyInUsePendingDeletion',
+      `aws kms cancel-key-deletion --key-id ${OLD_ARN} --region us-east-1 && aws kms enable-key --key-id ${OLD_ARN} --region us-east-1`,
+    ],
+    [
+      'PendingImport',
+      'kms-imported-material-expiration',
+      'KeyMaterialExpired',
+      'import the same key material again',
+    ],
+  ])(
+    'fails a key still %s at the re-check with its own error, the workspaces and the command that undoes it',
+    async (state, event, name, command) => {
+      // Prepare: the default (no EMERGENCY_ROTATION); the imported-material event names IMPORTED_KEY
+      const keyId = event === 'kms-imported-material-expiration' ? IMPORTED_KEY : OLD_KEY;
+      const w = world({
+        recheck: true,
+        keys: [
+          { keyId: OLD_KEY, aliases: [WATCHED_ALIAS], ...(keyId === OLD_KEY ? { state } : {}) },
+          { keyId: NEW_KEY },
+          { keyId: IMPORTED_KEY, ...(keyId === IMPORTED_KEY ? { state } : {}) },
+        ],
+        configs: [keyConfig('cfg-old', keyId, ['MANAGED_SERVICES'])],
+      });
+      // Act
+      const error = await rejection(w.plan(fixture(event)));
+      // Assess
+      expect(error.name).toBe(name);
+      expect(error.message).toContain(command);
+      expect(error.message).toContain(`${WS} (prod) (MANAGED_SERVICES), ${WS2} (dev) (MANAGED_SERVICES)`);
+      expect(error.message).toContain('No compute was touched');
+      expect(error.details).toMatchObject({ keyArn: arnOf(keyId), keyState: state, workspaceIds: [WS, WS2] });
+      expect(w.kms.writes()).toEqual([]);
+    },
+  );
+
+  it('fails a deleted key in use at once with KeyInUseDeleted: nothing undoes a deletion, so there is no re-check', async () => {
+    // Prepare: the deleted key no longer exists in KMS
+    const w = world({ keys: [{ keyId: NEW_KEY, aliases: [WATCHED_ALIAS] }] });
+    // Act
+    const error = await rejection(w.plan(fixture('kms-cmk-deletion')));
+    // Assess
+    expect(error.name).toBe('KeyInUseDeleted');
+    expect(error.message).toContain(`${WS} (prod) (MANAGED_SERVICES)`);
+  });
+
+  it('fails a storage key still disabled with KeyInUseDisabled, not an emergency rotation, by default', async () => {
+    // Prepare
+    const w = world({
+      aliasOn: NEW_KEY,
+      oldState: 'Disabled',
+      recheck: true,
+      configs: [keyConfig('cfg-old-st', OLD_KEY, ['STORAGE'])],
+      workspaces: [
+        { workspace_id: WS, workspace_name: 'prod', storage_customer_managed_key_id: 'cfg-old-st' },
+      ],
+    });
+    // Act
+    const error = await rejection(w.plan(fixture('cloudtrail-disable-key')));
+    // Assess
+    expect(error.name).toBe('KeyInUseDisabled');
+    expect(error.message).toContain(`${WS} (prod) (STORAGE)`);
+  });
+
+  it('re-checks at once when the grace delay is 0', async () => {
+    // Act
+    const error = await rejection(
+      world({ oldState: 'Disabled', env: { KEY_RECHECK_GRACE_MINUTES: '0' } }).plan(
+        fixture('cloudtrail-disable-key'),
+      ),
+    );
+    // Assess
+    expect(error.name).toBe('KeyInUseDisabled');
+    expect(error.message).not.toContain('min later');
   });
 });
 

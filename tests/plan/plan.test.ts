@@ -32,6 +32,7 @@ interface World {
   workspaces?: Parameters<typeof workspace>[0][];
   configs?: ReturnType<typeof keyConfig>[];
   env?: Record<string, string>;
+  recheck?: boolean;
 }
 
 /** Two workspaces on the old key (managed services), both keys enabled, the watched alias on `aliasOn`. */
@@ -61,9 +62,17 @@ function world(options: World = {}) {
     account,
     kms,
     settings,
-    plan: (raw: unknown) => planRotation(raw, { settings, kms, account, now: NOW }),
+    plan: (raw: unknown) =>
+      planRotation(raw, { settings, kms, account, now: NOW, ...(options.recheck ? { recheck: true } : {}) }),
   };
 }
+
+const EMERGENCY = { EMERGENCY_ROTATION: 'true' };
+const disabledOld = (aliasOn: string, state = 'Disabled'): FakeKey[] => [
+  { keyId: OLD_KEY, state, aliases: aliasOn === OLD_KEY ? [WATCHED_ALIAS] : [] },
+  { keyId: NEW_KEY, aliases: aliasOn === NEW_KEY ? [WATCHED_ALIAS] : [] },
+  { keyId: IMPORTED_KEY, state: 'PendingImport' },
+];
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { details?: Record<string, unknown> }> {
   try {
@@ -89,13 +98,12 @@ describe('Plan: fixture events', () => {
     expect(PlanSchema.parse(plan)).toEqual(plan);
   });
 
-  it('rotates to the watched alias target when KMS rotated a key the alias no longer names', async () => {
+  it('only verifies when KMS rotated a key the alias no longer names: material rotated in place changes no workspace', async () => {
     const w = world({ aliasOn: NEW_KEY });
     const plan = await w.plan(fixture('kms-cmk-rotation'));
-    expect(plan.mode).toBe('rotate');
-    expect(plan.emergency).toBe(false);
-    expect(plan.target?.keyArn).toBe(arnOf(NEW_KEY));
-    expect(plan.oldKeyArns).toEqual([arnOf(OLD_KEY)]);
+    expect(plan.mode).toBe('verify');
+    expect(plan.target?.keyArn).toBe(arnOf(OLD_KEY));
+    expect(plan.oldKeyArns).toEqual([]);
   });
 
   it('does nothing when KMS rotated a key no workspace uses', async () => {
@@ -108,8 +116,8 @@ describe('Plan: fixture events', () => {
     expect(plan.workspaces).toEqual([]);
   });
 
-  it('rotates as an emergency, cancelling runs, when a key in use is disabled and the alias names a successor', async () => {
-    const w = world({ aliasOn: NEW_KEY });
+  it('with EMERGENCY_ROTATION, rotates as an emergency, cancelling runs, when a key in use is still disabled at the re-check and the alias names a successor', async () => {
+    const w = world({ aliasOn: NEW_KEY, keys: disabledOld(NEW_KEY), env: EMERGENCY, recheck: true });
     const plan = await w.plan(fixture('cloudtrail-disable-key'));
     expect(plan).toMatchObject({ mode: 'rotate', emergency: true, activeRuns: 'cancel', dryRun: false });
     expect(plan.trigger).toMatchObject({ kind: 'keyDisabled', keyArn: arnOf(OLD_KEY) });
@@ -120,26 +128,34 @@ describe('Plan: fixture events', () => {
     ]);
   });
 
-  it('fails with KeyInUseWithoutSuccessor when a key in use is disabled and the alias still names it', async () => {
-    const w = world({ aliasOn: OLD_KEY });
+  it('with EMERGENCY_ROTATION, fails with KeyInUseWithoutSuccessor when a key in use is disabled and the alias still names it', async () => {
+    const w = world({ aliasOn: OLD_KEY, keys: disabledOld(OLD_KEY), env: EMERGENCY, recheck: true });
     const error = await rejection(w.plan(fixture('cloudtrail-disable-key')));
     expect(error.name).toBe('KeyInUseWithoutSuccessor');
     expect(error.message).toContain(arnOf(OLD_KEY));
     expect(error.message).toContain(`${WS} (prod)`);
   });
 
-  it('does not accept a disabled alias target as a successor', async () => {
+  it('with EMERGENCY_ROTATION, does not accept a disabled alias target as a successor', async () => {
     const w = world({
-      keys: [{ keyId: OLD_KEY }, { keyId: NEW_KEY, state: 'Disabled', aliases: [WATCHED_ALIAS] }],
+      keys: [
+        { keyId: OLD_KEY, state: 'PendingDeletion' },
+        { keyId: NEW_KEY, state: 'Disabled', aliases: [WATCHED_ALIAS] },
+      ],
+      env: EMERGENCY,
+      recheck: true,
     });
     const error = await rejection(w.plan(fixture('cloudtrail-schedule-key-deletion')));
     expect(error.name).toBe('KeyInUseWithoutSuccessor');
     expect(error.message).toContain('disabled');
   });
 
-  it('fails with StorageKeyCannotBeRotated when the storage key of a workspace is scheduled for deletion', async () => {
+  it('with EMERGENCY_ROTATION, fails with StorageKeyCannotBeRotated when the storage key of a workspace is scheduled for deletion', async () => {
     const w = world({
       aliasOn: NEW_KEY,
+      keys: disabledOld(NEW_KEY, 'PendingDeletion'),
+      env: EMERGENCY,
+      recheck: true,
       configs: [keyConfig('cfg-old', OLD_KEY, ['MANAGED_SERVICES', 'STORAGE'])],
       workspaces: [
         {
@@ -187,9 +203,12 @@ describe('Plan: fixture events', () => {
     expect(plan).toMatchObject({ mode: 'noop', trigger: { kind: 'keyDeleted', keyArn: arnOf(OLD_KEY) } });
   });
 
-  it('rotates as an emergency when the imported material of a key in use expired', async () => {
+  it('with EMERGENCY_ROTATION, rotates as an emergency when the imported material of a key in use expired', async () => {
     const w = world({
       aliasOn: NEW_KEY,
+      keys: disabledOld(NEW_KEY),
+      env: EMERGENCY,
+      recheck: true,
       configs: [keyConfig('cfg-imp', IMPORTED_KEY, ['MANAGED_SERVICES'])],
       workspaces: [{ workspace_id: WS, managed_services_customer_managed_key_id: 'cfg-imp' }],
     });

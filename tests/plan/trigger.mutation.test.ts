@@ -144,6 +144,7 @@ describe('parseTrigger: which key an event names', () => {
       eventId: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
       keyRef: OLD_ARN,
       failedWith: undefined,
+      origin: { account: '111122223333', region: 'us-east-1' },
     });
   });
 
@@ -179,6 +180,7 @@ describe('parseTrigger: which key an event names', () => {
       eventId: '3f1d6c2a-8b47-4f0e-9d2b-5e6a7c8d9e01',
       keyRef: OLD_ARN,
       failedWith: undefined,
+      origin: { account: '111122223333', region: 'us-east-1' },
     });
   });
 
@@ -235,6 +237,7 @@ describe('parseTrigger: which key an event names', () => {
       aliasName: WATCHED_ALIAS,
       keyRef: NEW_ARN,
       failedWith: undefined,
+      origin: { account: '111122223333', region: 'us-east-1' },
     });
   });
 

@@ -132,17 +132,27 @@ describe('Scenario: storage key already set', () => {
 });
 
 describe('Scenario: KMS rotated the key material', () => {
-  it('verifies without downtime and re-patches the drifted policy', async () => {
+  it('verifies without downtime and reports the drifted policy as KeyPolicyDrift, leaving it as it is', async () => {
     const report = await run('kms-rotation-event');
-    expect(report.status).toBe('SUCCEEDED');
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('KeyPolicyDrift');
     expect(calls(report, 'POST', /clusters\/delete|\/stop$|jobs\/update/)).toEqual([]);
     expect(calls(report, 'PATCH', /workspaces/)).toEqual([]);
     const key = (report.final.aws.keys as Json[]).find((k) => OLD_KEY.endsWith(String(k.keyId))) as Json;
-    expect(JSON.stringify(key.policy)).toContain('414351767826');
+    expect(JSON.stringify(key.policy)).not.toContain('414351767826');
   });
 });
 
-describe('Scenario: key disabled with a successor', () => {
+describe('Scenario: key disabled and still in use (the default: an alarm)', () => {
+  it('fails with KeyInUseDisabled after the grace delay, touching no compute', async () => {
+    const report = await run('key-disabled-alarm');
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('KeyInUseDisabled');
+    expect(writes(report)).toEqual([]);
+  });
+});
+
+describe('Scenario: key disabled with a successor, emergencyRotation on', () => {
   it('rotates to the watched alias target as an emergency', async () => {
     const report = await run('key-disabled-emergency');
     expect(report.status).toBe('SUCCEEDED');

@@ -95,9 +95,24 @@ describe('Step: verify', () => {
     expect(account.writes()).toEqual([]);
   });
 
-  it('re-patches a drifted policy and touches no workspace', async () => {
+  it('fails with KeyPolicyDrift naming the missing statement, and writes nothing, when repair was not asked', async () => {
     const { account, kms, deps } = setup({ policy: policyGranting([]) });
-    const result = await verifyKeyUse(verifyPlan(), deps);
+    const error = (await rejection(verifyKeyUse(verifyPlan(), deps))) as Error & {
+      details?: { missing?: string[] };
+    };
+    expect(error.name).toBe('KeyPolicyDrift');
+    expect(error.message).toContain(
+      'Allow Databricks to use KMS key for managed services in the control plane',
+    );
+    expect(error.message).toContain('"repairPolicy": true');
+    expect(error.details?.missing).toHaveLength(1);
+    expect(kms.writes()).toEqual([]);
+    expect(account.writes()).toEqual([]);
+  });
+
+  it('re-patches a drifted policy when repair was asked, and touches no workspace', async () => {
+    const { account, kms, deps } = setup({ policy: policyGranting([]) });
+    const result = await verifyKeyUse({ ...verifyPlan(), repairPolicy: true }, deps);
     expect(result.workspaces[0]?.policyRepatched).toBe(true);
     expect(result.workspaces[0]?.added.length).toBeGreaterThan(0);
     expect(kms.writes()).toEqual(['PutKeyPolicy']);
