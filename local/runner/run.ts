@@ -64,6 +64,8 @@ export interface RunOptions {
   onEvent?: (event: EventLog, simSeconds: number) => void;
   /** Step Functions quotas to enforce (default: AWS' own; tests lower them to reach the breach path). */
   quotas?: { historyEvents: number; payloadBytes: number };
+  /** Replaces every state machine's execution `TimeoutSeconds` (tests reach the timed-out path with it). */
+  executionTimeoutSeconds?: number;
   /** Execution name (`$$.Execution.Name`); snapshots are keyed by it. */
   executionName?: string;
 }
@@ -248,6 +250,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         }),
       );
       let breach: { name: string; cause: string } | undefined;
+      // The execution's own timeout (the ASL's top-level TimeoutSeconds): Step Functions ends it TIMED_OUT
+      // with States.Timeout, whatever state it is in. A virtual timer, cleared when the execution ends.
+      const timeoutSeconds =
+        options.executionTimeoutSeconds ?? (m.deployed as { TimeoutSeconds?: number }).TimeoutSeconds;
+      const timer =
+        timeoutSeconds === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (breach) return;
+              breach = {
+                name: 'States.Timeout',
+                cause: `The execution timed out after ${timeoutSeconds} s (the state machine's TimeoutSeconds); it ended TIMED_OUT.`,
+              };
+              execution.abort();
+            }, timeoutSeconds * 1000);
       const consume = (async () => {
         for await (const event of execution.eventLogs) {
           // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
@@ -300,6 +317,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         record.status = 'FAILED';
         record.error = executionError(e);
       }
+      clearTimeout(timer);
       await consume;
       if (breach) {
         record.status = 'FAILED';

@@ -96,6 +96,20 @@ describe('Step Functions quotas end the execution outright', () => {
   });
 });
 
+describe("The execution timeout (the ASL's TimeoutSeconds)", () => {
+  it('ends an execution that outlives it with States.Timeout, whatever state it is in', async () => {
+    // Prepare: the demo waits 24 h for the old key's retention; a 2-hour timeout ends it inside that wait
+    const scenario = await loadScenario(new URL('../../local/scenarios/demo.json', import.meta.url).pathname);
+    // Act
+    const report = await runScenario(scenario, { executionTimeoutSeconds: 2 * 3600 });
+    // Assess
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('States.Timeout');
+    expect(report.error?.cause).toContain('timed out after 7200 s');
+    expect(report.simulatedSeconds).toBeLessThanOrEqual(7200 + 1);
+  });
+});
+
 describe('Errors as Step Functions keeps them', () => {
   it('flags a Task error whose name or Lambda cause is over the 256 / 32,768-character limits', async () => {
     // Prepare
