@@ -12,11 +12,13 @@ import {
   keyUnusableReason,
   parseKmsArn,
 } from '../kms/key.ts';
+import { readKeyPolicy } from '../kms/key-policy.ts';
+import { databricksDenials, describeDenials } from '../kms/policy-eval.ts';
 import { WorkspaceBusy } from '../lock/errors.ts';
 import type { EventRecord } from '../lock/events.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
 import type { Settings } from '../settings.ts';
-import { StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
+import { KeyPolicyDeniesDatabricks, StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
 import {
   KeyInUseDeleted,
   KeyInUseDisabled,
@@ -95,6 +97,31 @@ export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> 
       );
     }
   }
+  return refuseDeniedTarget(await planTrigger(trigger, deps), deps);
+}
+
+/**
+ * DESIGN §6.9 before anything is touched: a rotation to a key whose policy explicitly denies Databricks what
+ * the use cases need would stop compute for an update that must be refused. The Deny wins over every Allow
+ * (and over the statements the patch step would add), so it is refused here, in the plan (a read: GetKeyPolicy).
+ */
+async function refuseDeniedTarget(plan: Plan, deps: PlanDeps): Promise<Plan> {
+  if (plan.mode !== 'rotate' || !plan.target) return plan;
+  const keyArn = plan.target.keyArn;
+  const denials = databricksDenials(await readKeyPolicy(deps.kms, keyArn), {
+    databricksPrincipalArn: deps.settings.databricksPrincipalArn,
+    accountIds: deps.settings.policyAccountIds,
+    keyArn,
+    useCases: plan.useCases,
+  });
+  if (denials.length === 0) return plan;
+  throw new KeyPolicyDeniesDatabricks(
+    `the policy of KMS key ${keyArn} explicitly denies Databricks: ${describeDenials(denials)}. A Deny overrides every Allow, so Databricks (${deps.settings.databricksPrincipalArn}) could not use the key; nothing was touched. Remove those statements or narrow them so they do not apply to Databricks for these actions (or choose another key), then re-run.`,
+    { details: { keyArn, denials, workspaceIds: plan.workspaces.map((w) => w.workspaceId) } },
+  );
+}
+
+async function planTrigger(trigger: Trigger, deps: PlanDeps): Promise<Plan> {
   switch (trigger.kind) {
     case 'manual': {
       let plan: Plan;

@@ -304,7 +304,11 @@ describe('Plan: the target alias recorded with the key configuration', () => {
     const plan = await w.plan(manual());
     // Assess
     expect(plan.target).toEqual({ keyArn: NEW_ARN, keyId: NEW_KEY, region: 'us-east-1' });
-    expect(w.kms.calls.map((c) => c.input.KeyId)).toEqual([NEW_ARN]);
+    // DescribeKey of the target, then GetKeyPolicy of it (the explicit-Deny check), never the alias
+    expect(w.kms.calls.map((c) => [c.operation, c.input.KeyId])).toEqual([
+      ['DescribeKey', NEW_ARN],
+      ['GetKeyPolicy', NEW_ARN],
+    ]);
   });
 
   it('fails rather than guess when KMS cannot answer about the watched alias', async () => {

@@ -14,15 +14,8 @@ const OLD_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-
 const NEW_KEY_ID = '5678abcd-56ef-78ab-90cd-567890abcdef';
 const DENY_SID = 'Deny Databricks until the security review of this key is done';
 
-const path = (e: CallLogEntry) => e.path.replace(/^\/ws\/[^/]+/, '').split('?')[0] ?? '';
 const workspaceOf = (workspaces: unknown[]) =>
   workspaces.find((w) => (w as Json).workspace_id === WS) as Json;
-const ids = (list: unknown, idField: string, states: string[]) =>
-  ((list as Json[] | undefined) ?? [])
-    .filter((x) => states.includes(String(x.state)))
-    .map((x) => x[idField])
-    .sort();
-
 /** One run shared by the tests: the scenario and its report. */
 let run: Promise<{ scenario: Awaited<ReturnType<typeof loadScenario>>; report: Report }> | undefined;
 const runOnce = () => {
@@ -34,64 +27,37 @@ const runOnce = () => {
 };
 
 describe('Scenario: the target key policy denies Databricks', () => {
-  it('fails with KeyPolicyDeniesDatabricks, sends no PATCH and restores compute on the old key', async () => {
+  it('fails in the plan with KeyPolicyDeniesDatabricks, before anything is touched (DESIGN §6.9)', async () => {
     // Prepare, Act
     const { scenario, report } = await runOnce();
     // Assess
     expect(report.status).toBe('FAILED');
     expect(report.error?.name).toBe('KeyPolicyDeniesDatabricks');
     expect(report.error?.cause).toContain(`"${DENY_SID}" denies kms:Decrypt`);
-    expect(report.error?.cause).toContain('nothing was PATCHed');
-    expect(report.callLog.filter((e) => e.method === 'PATCH' && /\/workspaces\//.test(path(e)))).toEqual([]);
-
-    const after = workspaceOf(report.final.databricks.workspaces);
+    expect(report.error?.cause).toContain('nothing was touched');
+    // No Databricks write (no stop, no registration, no PATCH), no key policy write.
+    expect(report.callLog.filter((e) => e.method !== 'GET' && !e.path.includes('/oidc/'))).toEqual([]);
+    expect((report.kmsCalls ?? []).filter((c) => c.operation === 'PutKeyPolicy')).toEqual([]);
+    const before = (scenario.aws.keys ?? []).find((k) => k.keyId === NEW_KEY_ID);
+    const after = (report.final.aws.keys as Json[]).find((k) => k.keyId === NEW_KEY_ID);
+    expect(after?.policy).toEqual(before?.policy);
+    const workspace = workspaceOf(report.final.databricks.workspaces);
     const config = (report.final.databricks.keyConfigs as Json[]).find(
-      (c) => c.customer_managed_key_id === after.managed_services_customer_managed_key_id,
+      (c) => c.customer_managed_key_id === workspace.managed_services_customer_managed_key_id,
     );
     expect((config?.aws_key_info as Json | undefined)?.key_arn).toBe(OLD_KEY);
-
-    // The policy patch added the Allow for Databricks, and the Deny still won.
-    const newKey = (report.final.aws.keys as Json[]).find((k) => k.keyId === NEW_KEY_ID);
-    const statements = (newKey?.policy as { Statement: Json[] } | undefined)?.Statement ?? [];
-    expect(statements.map((s) => s.Sid)).toEqual(
-      expect.arrayContaining([
-        DENY_SID,
-        'Allow Databricks to use KMS key for managed services in the control plane',
-      ]),
-    );
-
-    // Compute was stopped for the PATCH that never came, and is back as it was.
-    const before = workspaceOf(scenario.databricks.workspaces as unknown[]);
-    expect(report.callLog.some((e) => e.method === 'POST' && /clusters\/delete$/.test(path(e)))).toBe(true);
-    const ranClusters = ((before.clusters as Json[]) ?? [])
-      .filter(
-        (c) =>
-          ['RUNNING', 'PENDING'].includes(String(c.state)) &&
-          ['UI', 'API'].includes(String(c.cluster_source)),
-      )
-      .map((c) => c.cluster_id)
-      .sort();
-    expect(ids(after.clusters, 'cluster_id', ['RUNNING']).filter((id) => ranClusters.includes(id))).toEqual(
-      ranClusters,
-    );
-    expect(ids(after.warehouses, 'id', ['RUNNING'])).toEqual(ids(before.warehouses, 'id', ['RUNNING']));
-    for (const job of (before.jobs as Json[]) ?? []) {
-      const now = ((after.jobs as Json[]) ?? []).find((j) => j.job_id === job.job_id);
-      for (const field of ['schedule', 'continuous', 'trigger']) {
-        const was = ((job.settings as Json)[field] as Json | undefined)?.pause_status;
-        if (was)
-          expect(((now?.settings as Json | undefined)?.[field] as Json | undefined)?.pause_status).toBe(was);
-      }
-    }
     expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
   });
 
   it('breaks the invariant no-patch-without-usable-key with a PATCH onto the denied key, and only then', async () => {
     const { scenario, report } = await runOnce();
-    const newConfig = (report.final.databricks.keyConfigs as Json[]).find((c) =>
-      String((c.aws_key_info as Json).key_arn).endsWith(`/${NEW_KEY_ID}`),
-    );
-    expect(newConfig).toBeDefined();
+    // A configuration for the denied key, as a product that skipped the check would have registered.
+    const newConfig = {
+      customer_managed_key_id: 'cfg-denied',
+      account_id: scenario.databricks.accountId,
+      use_cases: ['MANAGED_SERVICES'],
+      aws_key_info: { key_arn: OLD_KEY.replace(/key\/.*$/, `key/${NEW_KEY_ID}`), key_region: 'us-east-1' },
+    };
     const patch: CallLogEntry = {
       t: 900,
       method: 'PATCH',
@@ -104,7 +70,8 @@ describe('Scenario: the target key policy denies Databricks', () => {
     const invariant = (r: Report) =>
       checkInvariants(scenario, r, trace).find((i) => i.name === 'no-patch-without-usable-key');
 
-    const patched = { ...report, callLog: [...report.callLog, patch] };
+    const patched = structuredClone({ ...report, callLog: [...report.callLog, patch] });
+    patched.final.databricks.keyConfigs.push(newConfig);
     expect(invariant(patched)?.holds).toBe(false);
     expect(invariant(patched)?.detail).toContain(`denies Databricks: "${DENY_SID}" denies kms:Decrypt`);
 
@@ -112,6 +79,17 @@ describe('Scenario: the target key policy denies Databricks', () => {
     for (const key of withoutDeny.final.aws.keys as Json[]) {
       const policy = key.policy as { Statement: Json[] };
       policy.Statement = policy.Statement.filter((s) => s.Sid !== DENY_SID);
+      // …and the Allow the patch step would have added
+      policy.Statement.push({
+        Sid: 'Allow Databricks to use KMS key for managed services in the control plane',
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::414351767826:root' },
+        Action: ['kms:Encrypt', 'kms:Decrypt'],
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:PrincipalTag/DatabricksAccountId': [scenario.databricks.accountId] },
+        },
+      });
     }
     expect(invariant(withoutDeny)).toMatchObject({ holds: true });
   });
