@@ -289,8 +289,9 @@ describe('Steps against the Databricks emulator', () => {
       resources: [arnOf(OLD_KEY)],
       detail: { 'key-id': OLD_KEY },
     };
-    // the watched alias still names the old key: nothing to rotate to, only verify
+    // a KMS rotation only verifies; the deployment asks for a drifted policy to be repaired
     process.env.WATCHED_ALIAS = 'alias/databricks-old';
+    process.env.REPAIR_POLICY_ON_ROTATION = 'true';
     const locks = await useLockTable();
     const p = await invoke<Plan>(plan, planStep(event));
     const result = await invoke<{ workspaces: Array<{ workspaceId: number; policyRepatched: boolean }> }>(
@@ -316,6 +317,8 @@ describe('Steps against the Databricks emulator', () => {
       id: 'rotation-2',
       'detail-type': 'KMS CMK Rotation',
       source: 'aws.kms',
+      account: '111122223333',
+      region: 'us-east-1',
       resources: [arnOf(OLD_KEY)],
       detail: { 'key-id': OLD_KEY },
     };
