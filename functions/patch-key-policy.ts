@@ -18,6 +18,7 @@ export const handler = defineStep('patch-key-policy', RotationItemSchema, async 
     useCases: item.useCases,
     reuseKeyForClusterVolumes: item.reuseKeyForClusterVolumes,
     workspaceId: item.workspace.workspaceId,
+    keyArn: item.target.keyArn,
     settings: env.settings,
     account: env.databricks().account,
   });

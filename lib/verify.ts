@@ -127,6 +127,7 @@ export async function verifyKeyUse(
         useCases: uses,
         reuseKeyForClusterVolumes: storageConfig?.aws_key_info?.reuse_key_for_cluster_volumes ?? true,
         workspaceId: id,
+        keyArn,
         settings: deps.settings,
         account: deps.account,
       });

@@ -25,6 +25,13 @@ export class SnapshotMissing extends RotatorError {}
 /** The stored snapshot cannot be read back (corrupt or written by an incompatible version). */
 export class SnapshotUnreadable extends RotatorError {}
 
+/**
+ * The stored snapshot (or its restore additions) belongs to another workspace or execution than the one it
+ * is read for; nothing is restored from it. A kind of `SnapshotUnreadable`, so whatever handles that one
+ * handles this one too; its own name says why.
+ */
+export class SnapshotMismatch extends SnapshotUnreadable {}
+
 /** `clusters: a, b; warehouses: c` (ids grouped by kind, long lists cut with a count of the rest). */
 export function describeRefs(refs: ReadonlyArray<ResourceRef & { why?: string }>): string {
   const byKind = new Map<string, string[]>();

@@ -9,6 +9,7 @@ export {
   ComputeDidNotStop,
   ComputeNotRestored,
   DrainTimeout,
+  SnapshotMismatch,
   SnapshotMissing,
   SnapshotUnreadable,
 } from './errors.ts';

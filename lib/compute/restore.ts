@@ -59,10 +59,16 @@ const RETRY_MAX_MS = 5 * MINUTE;
  * first, so a running cluster is not started twice. Per-resource errors are collected, not thrown; a
  * throttled call is not a failure (it is simply tried again at the next check).
  */
+/** Whose snapshot a restore may read: this workspace's, taken by this execution (DESIGN §6.4). */
+function ownerOf(item: { executionId: string; workspace: { workspaceId: number } }) {
+  return { workspaceId: item.workspace.workspaceId, executionId: item.executionId };
+}
+
 export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Promise<RestoreResult> {
   const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   const deadline = deps.now() + deps.settings.computeRestoreTimeoutMinutes * MINUTE;
-  const snapshot = await loadRestoreSet(deps.store, key);
+  const owner = ownerOf(item);
+  const snapshot = await loadRestoreSet(deps.store, key, owner);
   if (!snapshot) {
     return {
       snapshotKey: key,
@@ -74,7 +80,7 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
       cameBack: { count: 0, events: [] },
     };
   }
-  const additions = await loadAdditions(deps.store, key);
+  const additions = await loadAdditions(deps.store, key, owner);
   const cameBack = {
     count: additions?.count ?? 0,
     events: (additions?.events ?? []).slice(0, 20).map((e) => ({
@@ -124,8 +130,8 @@ export async function checkComputeRestored(
   const key = item.restore.snapshotKey;
   const limit = deps.settings.apiConcurrency;
   const snapshot =
-    (await loadRestoreSet(deps.store, key)) ??
-    (await loadSnapshot(deps.store, key, item.workspace.workspaceId));
+    (await loadRestoreSet(deps.store, key, ownerOf(item))) ??
+    (await loadSnapshot(deps.store, key, item.workspace.workspaceId, item.executionId));
   const jobsVerified = item.restoreCheck?.jobsVerified === true;
   const view = await readRestoreView(deps.api, snapshot, { jobs: !jobsVerified, limit });
   const assessment = assessRestore(snapshot, view, 'check');
@@ -211,7 +217,7 @@ export async function describeNotRestored(
   const where = deps.store.locate(key);
   let snapshot: ComputeSnapshot | undefined;
   try {
-    snapshot = await loadRestoreSet(deps.store, key);
+    snapshot = await loadRestoreSet(deps.store, key, ownerOf(item));
   } catch (error) {
     return {
       summary: `the compute snapshot ${where} could not be read (${errorText(error)}): what was stopped is unknown; check the workspace and restore by hand`,

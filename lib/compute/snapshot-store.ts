@@ -5,7 +5,7 @@ import type { SdkClient } from '../aws/clients.ts';
 import { clock } from '../clock.ts';
 import { InvalidInput, TransientError } from '../errors.ts';
 import type { Settings } from '../settings.ts';
-import { SnapshotMissing, SnapshotUnreadable } from './errors.ts';
+import { SnapshotMismatch, SnapshotMissing, SnapshotUnreadable } from './errors.ts';
 import {
   type ComputeSnapshot,
   ComputeSnapshotSchema,
@@ -40,7 +40,12 @@ export function serializeSnapshot(key: string, snapshot: ComputeSnapshot): strin
   return text;
 }
 
-/** Reads a stored snapshot back; anything that does not parse is `SnapshotUnreadable` naming the key. */
+/**
+ * Reads a stored snapshot back; anything that does not parse is `SnapshotUnreadable` naming the key. A
+ * snapshot stored under a standard key (`<execution>/<workspace>/compute-snapshot.json`, `snapshotKeyOf`)
+ * must name that execution and workspace, else `SnapshotMismatch` — on write too, so a misplaced snapshot is
+ * refused before anything is stopped.
+ */
 function parseSnapshot(key: string, text: string): ComputeSnapshot {
   let json: unknown;
   try {
@@ -58,7 +63,57 @@ function parseSnapshot(key: string, text: string): ComputeSnapshot {
       { details: { snapshotKey: key } },
     );
   }
+  const owner = ownerOfKey(key);
+  if (owner) assertSnapshotOwner(key, parsed.data, owner, 'the workspace and execution its key names');
   return parsed.data;
+}
+
+/** Who a snapshot is read for: its workspace, and its execution when the caller knows it. */
+export interface SnapshotOwner {
+  workspaceId: number;
+  executionId?: string;
+}
+
+/** `<execution>/<workspace>/compute-snapshot.json` or `…/restore-additions.json` (see `snapshotKeyOf`). */
+const STANDARD_KEY = /^([^/]+)\/(\d+)\/(?:compute-snapshot|restore-additions)\.json$/;
+
+/** The execution and workspace a standard snapshot or additions key names; `undefined` for any other key. */
+function ownerOfKey(key: string): Required<SnapshotOwner> | undefined {
+  const match = STANDARD_KEY.exec(key);
+  if (!match) return undefined;
+  const workspaceId = Number(match[2]);
+  return Number.isSafeInteger(workspaceId) ? { executionId: match[1] as string, workspaceId } : undefined;
+}
+
+/**
+ * Refuses a snapshot that does not belong to `owner` (DESIGN §6.4: restore brings back exactly what ran in
+ * this workspace, never another's): `SnapshotMismatch` naming both ids.
+ */
+function assertSnapshotOwner(
+  key: string,
+  snapshot: Pick<ComputeSnapshot, 'workspaceId' | 'executionId'>,
+  owner: SnapshotOwner,
+  readFor: string,
+): void {
+  const workspaceWrong = snapshot.workspaceId !== owner.workspaceId;
+  const executionWrong = owner.executionId !== undefined && snapshot.executionId !== owner.executionId;
+  if (!workspaceWrong && !executionWrong) return;
+  const what = workspaceWrong
+    ? `belongs to workspace ${snapshot.workspaceId}, not to workspace ${owner.workspaceId}`
+    : `was taken by execution ${snapshot.executionId}, not by execution ${owner.executionId}`;
+  throw new SnapshotMismatch(
+    `compute snapshot ${key} ${what} (${readFor}); nothing is restored from it. Check the snapshot store and restore the compute of workspace ${owner.workspaceId} by hand`,
+    {
+      details: {
+        snapshotKey: key,
+        workspaceId: owner.workspaceId,
+        snapshotWorkspaceId: snapshot.workspaceId,
+        ...(owner.executionId === undefined
+          ? {}
+          : { executionId: owner.executionId, snapshotExecutionId: snapshot.executionId }),
+      },
+    },
+  );
 }
 
 let s3: SdkClient | undefined;
@@ -306,24 +361,52 @@ export const openSnapshotKeyOf = (workspaceId: number): string => `open/${worksp
 
 /**
  * What restore brings back: the snapshot united with its restore additions (`undefined`: no snapshot,
- * nothing was touched).
+ * nothing was touched). With `owner`, a snapshot (or additions) of another workspace or execution is
+ * `SnapshotMismatch` and nothing is restored.
  */
 export async function loadRestoreSet(
   store: SnapshotStore,
   snapshotKey: string,
+  owner?: SnapshotOwner,
 ): Promise<ComputeSnapshot | undefined> {
   const snapshot = await store.get(snapshotKey);
   if (!snapshot) return undefined;
-  const additions = await loadAdditions(store, snapshotKey);
+  if (owner) assertSnapshotOwner(snapshotKey, snapshot, owner, readForText(owner));
+  const additions = await loadAdditions(store, snapshotKey, owner);
   return additions ? mergeRestoreSet(snapshot, additions) : snapshot;
 }
 
-/** The restore additions stored beside `snapshotKey` (none yet: `undefined`). */
+/**
+ * The restore additions stored beside `snapshotKey` (none yet: `undefined`). They carry no ids of their own:
+ * with `owner`, a standard key (`<execution>/<workspace>/…`) must name the owner's workspace (and execution),
+ * else `SnapshotMismatch`.
+ */
 export async function loadAdditions(
   store: SnapshotStore,
   snapshotKey: string,
+  owner?: SnapshotOwner,
 ): Promise<RestoreAdditions | undefined> {
   const key = additionsKeyOf(snapshotKey);
+  const keyOwner = owner ? ownerOfKey(key) : undefined;
+  if (owner && keyOwner) {
+    const workspaceWrong = keyOwner.workspaceId !== owner.workspaceId;
+    const executionWrong = owner.executionId !== undefined && keyOwner.executionId !== owner.executionId;
+    if (workspaceWrong || executionWrong) {
+      throw new SnapshotMismatch(
+        `restore additions ${store.locate(key)} belong to ${workspaceWrong ? `workspace ${keyOwner.workspaceId}, not to workspace ${owner.workspaceId}` : `execution ${keyOwner.executionId}, not to execution ${owner.executionId}`} (${readForText(owner)}); nothing is restored from them. Restore the compute of workspace ${owner.workspaceId} by hand`,
+        {
+          details: {
+            snapshotKey: key,
+            workspaceId: owner.workspaceId,
+            snapshotWorkspaceId: keyOwner.workspaceId,
+            ...(owner.executionId === undefined
+              ? {}
+              : { executionId: owner.executionId, snapshotExecutionId: keyOwner.executionId }),
+          },
+        },
+      );
+    }
+  }
   const document = await store.getDocument(key);
   if (document === undefined) return undefined;
   const parsed = RestoreAdditionsSchema.safeParse(document);
@@ -336,11 +419,16 @@ export async function loadAdditions(
   return parsed.data;
 }
 
-/** Reads the snapshot a later step needs; its absence is an error (only stop-compute may create it). */
+/**
+ * Reads the snapshot a later step needs; its absence is an error (only stop-compute may create it). A
+ * snapshot of another workspace — or, when `executionId` is given, of another execution — is
+ * `SnapshotMismatch`.
+ */
 export async function loadSnapshot(
   store: SnapshotStore,
   key: string,
   workspaceId: number,
+  executionId?: string,
 ): Promise<ComputeSnapshot> {
   const snapshot = await store.get(key);
   if (!snapshot) {
@@ -349,7 +437,13 @@ export async function loadSnapshot(
       { details: { snapshotKey: key, workspaceId } },
     );
   }
+  const owner: SnapshotOwner = executionId === undefined ? { workspaceId } : { workspaceId, executionId };
+  assertSnapshotOwner(key, snapshot, owner, readForText(owner));
   return snapshot;
+}
+
+function readForText(owner: SnapshotOwner): string {
+  return `read for workspace ${owner.workspaceId}${owner.executionId === undefined ? '' : ` in execution ${owner.executionId}`}`;
 }
 
 // Shared by every step of this process. Memory only works when all steps run in one process (the local

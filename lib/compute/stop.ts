@@ -138,7 +138,7 @@ export async function checkComputeStopped(
   };
   const stored = await tolerant(
     'snapshot',
-    () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId),
+    () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId, item.executionId),
     undefined,
   );
   const snapshot = stored ?? emptySnapshot(item);
@@ -296,7 +296,10 @@ async function snapshotOnce(
   const { created } = await deps.store.putIfAbsent(key, snapshot);
   if (created) return { snapshot, state };
   // A concurrent attempt won: continue from its snapshot (the first one is the truth about what ran).
-  return { snapshot: await loadSnapshot(deps.store, key, item.workspace.workspaceId), state: undefined };
+  return {
+    snapshot: await loadSnapshot(deps.store, key, item.workspace.workspaceId, item.executionId),
+    state: undefined,
+  };
 }
 
 /** Everything quiesce and restore need, read before anything is touched. */
@@ -348,11 +351,14 @@ async function inheritOpenSnapshot(
   allJobIds: readonly number[],
 ): Promise<ComputeSnapshot> {
   const pointer = (await deps.store.getDocument(openSnapshotKeyOf(item.workspace.workspaceId))) as
-    | { snapshotKey?: unknown }
+    | { snapshotKey?: unknown; executionId?: unknown }
     | undefined;
   const earlierKey = typeof pointer?.snapshotKey === 'string' ? pointer.snapshotKey : undefined;
   if (!earlierKey || earlierKey === snapshotKeyOf(item)) return fresh;
-  const whole = await loadRestoreSet(deps.store, earlierKey);
+  const whole = await loadRestoreSet(deps.store, earlierKey, {
+    workspaceId: item.workspace.workspaceId,
+    ...(typeof pointer?.executionId === 'string' ? { executionId: pointer.executionId } : {}),
+  });
   if (!whole) {
     logger.warn('open snapshot pointer names a snapshot that no longer exists; ignored', {
       snapshotKey: earlierKey,
@@ -406,7 +412,10 @@ export async function recordCameBack(
   restarted: readonly ResourceRef[] = [],
   options: { unseen?: boolean } = {},
 ): Promise<ResourceRef[]> {
-  const additions = await loadAdditions(deps.store, snapshotKey);
+  const additions = await loadAdditions(deps.store, snapshotKey, {
+    workspaceId: snapshot.workspaceId,
+    executionId: snapshot.executionId,
+  });
   const restoring = additions ? mergeRestoreSet(snapshot, additions) : snapshot;
   const found = notInRestoreSet(restoring, live);
   const refs: ResourceRef[] = [

@@ -1,6 +1,6 @@
 import { InvalidInput } from '../errors.ts';
 import type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
-import { TokenCache } from './auth.ts';
+import { TokenCache, type TokenCacheOptions } from './auth.ts';
 import { DatabricksApiError } from './errors.ts';
 import { type ApiRequest, DatabricksHttp, type Host, type HttpOptions } from './http.ts';
 import { collectPages, mergeJobPages } from './pagination.ts';
@@ -39,6 +39,12 @@ export interface DatabricksClientOptions extends HttpOptions {
   /** `https://{deployment_name}.cloud.databricks.com` (or `${emulator}/ws/{deployment_name}`). */
   workspaceUrlTemplate: string;
   credentials: () => Promise<{ clientId: string; clientSecret: string }>;
+  /**
+   * Called when Databricks answers an auth failure (401 to a token, or the token endpoint refusing the
+   * client credentials): drop whatever `credentials` cached, so a rotated client secret is read again.
+   * Returning `true` (what was dropped came from a cache) lets a refused token request be tried once more.
+   */
+  onAuthFailure?: () => boolean | undefined;
 }
 
 /** Key fields a workspace PATCH may carry (DOC-UPD); nothing else is ever sent. */
@@ -70,7 +76,10 @@ export class DatabricksClient implements Databricks {
     const baseUrl = trimSlash(options.accountsHost);
     const target = 'account API';
     const tokenUrl = `${baseUrl}/oidc/accounts/${encodeURIComponent(options.accountId)}/v1/token`;
-    const tokens = new TokenCache(() => this.http.issueToken(tokenUrl, target, options.credentials));
+    const tokens = new TokenCache(
+      () => this.http.issueToken(tokenUrl, target, options.credentials),
+      this.tokenOptions(),
+    );
     this.account = new AccountClient(this.http, { target, baseUrl, tokens }, options.accountId);
   }
 
@@ -89,11 +98,19 @@ export class DatabricksClient implements Databricks {
       );
       const target = `workspace ${deploymentName}`;
       const tokenUrl = `${baseUrl}/oidc/v1/token`;
-      const tokens = new TokenCache(() => this.http.issueToken(tokenUrl, target, this.options.credentials));
+      const tokens = new TokenCache(
+        () => this.http.issueToken(tokenUrl, target, this.options.credentials),
+        this.tokenOptions(),
+      );
       api = new WorkspaceClient(this.http, { target, baseUrl, tokens }, deploymentName);
       this.workspaces.set(deploymentName, api);
     }
     return api;
+  }
+
+  private tokenOptions(): TokenCacheOptions {
+    const { onAuthFailure } = this.options;
+    return onAuthFailure ? { onAuthFailure } : {};
   }
 }
 

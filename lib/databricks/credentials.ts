@@ -1,6 +1,7 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
+import { clock } from '../clock.ts';
 import { RotatorError } from '../errors.ts';
 
 /** The Databricks service principal's OAuth M2M credentials. Never log or return them. */
@@ -14,27 +15,61 @@ export class InvalidCredentialsSecret extends RotatorError {}
 
 const SecretSchema = z.object({ client_id: z.string().min(1), client_secret: z.string().min(1) });
 
-const cache = new Map<string, Promise<ServicePrincipalCredentials>>();
+/**
+ * How long a read secret is used before Secrets Manager is asked again (run clock). A rotated client secret
+ * is picked up within this time without a redeploy, or at once after Databricks refuses the old one
+ * (`forgetCredentials`).
+ */
+export const CREDENTIALS_TTL_MS = 5 * 60_000;
+
+interface CacheEntry {
+  pending: Promise<ServicePrincipalCredentials>;
+  /** Run-clock ms when the read started. */
+  readAt: number;
+  /** Callers served from this entry after the one that read it. */
+  hits: number;
+}
+
+const cache = new Map<string, CacheEntry>();
 
 /**
- * Reads the service principal's credentials from Secrets Manager, once per container and secret ARN.
+ * Reads the service principal's credentials from Secrets Manager, at most once per `CREDENTIALS_TTL_MS`
+ * (on the run's `clock()`) per container and secret ARN; concurrent callers share one read.
  * Errors name the secret ARN and the missing field, never the value.
  */
 export function loadCredentials(
   secretsManager: SdkClient,
   secretArn: string,
 ): Promise<ServicePrincipalCredentials> {
-  let pending = cache.get(secretArn);
-  if (!pending) {
-    pending = fetchCredentials(secretsManager, secretArn);
-    cache.set(secretArn, pending);
-    // A failed read is not cached: the next invocation tries again.
-    pending.catch(() => cache.delete(secretArn));
+  const now = clock().now();
+  const cached = cache.get(secretArn);
+  // A clock that went back (another run's virtual clock) also expires the entry.
+  if (cached && now >= cached.readAt && now - cached.readAt < CREDENTIALS_TTL_MS) {
+    cached.hits += 1;
+    return cached.pending;
   }
-  return pending;
+  const entry: CacheEntry = { pending: fetchCredentials(secretsManager, secretArn), readAt: now, hits: 0 };
+  cache.set(secretArn, entry);
+  // A failed read is not cached: the next call tries again.
+  entry.pending.catch(() => {
+    if (cache.get(secretArn) === entry) cache.delete(secretArn);
+  });
+  return entry.pending;
 }
 
-/** Forget cached credentials (tests, secret rotation). */
+/**
+ * Drops the cached credentials of `secretArn` after Databricks refused them or a token made from them (a
+ * client secret rotated in Secrets Manager is then read on the next use). Returns whether what was dropped
+ * had been served from the cache, i.e. may have been stale: worth one more try with a fresh read.
+ */
+export function forgetCredentials(secretArn: string): boolean {
+  const cached = cache.get(secretArn);
+  if (!cached) return false;
+  cache.delete(secretArn);
+  return cached.hits > 0;
+}
+
+/** Forget all cached credentials (tests, local runner between scenarios). */
 export function clearCredentialsCache(): void {
   cache.clear();
 }

@@ -2,7 +2,7 @@ import { awsClients } from '../aws/clients.ts';
 import type { Settings } from '../settings.ts';
 import type { Databricks } from './api.ts';
 import { DatabricksClient } from './client.ts';
-import { loadCredentials } from './credentials.ts';
+import { forgetCredentials, loadCredentials } from './credentials.ts';
 
 export type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
 export { DatabricksApiError } from './client.ts';
@@ -12,8 +12,10 @@ let transport: typeof fetch | undefined;
 
 /**
  * The Databricks client for these settings, created once per container (its OAuth tokens are cached
- * inside it, one per host). Credentials are read from Secrets Manager on first use. The invocation's time
- * budget is not part of the cached client: each call reads the current invocation's (lib/deadline.ts).
+ * inside it, one per host). Credentials are read from Secrets Manager on first use, again after
+ * `CREDENTIALS_TTL_MS`, and again after Databricks refuses them or a token (see `forgetCredentials`).
+ * The invocation's time budget is not part of the cached client: each call reads the current
+ * invocation's (lib/deadline.ts).
  */
 export function databricksFor(settings: Settings): Databricks {
   const key = [settings.databricksAccountId, settings.accountsHost, settings.workspaceUrlTemplate].join('|');
@@ -24,6 +26,8 @@ export function databricksFor(settings: Settings): Databricks {
       accountsHost: settings.accountsHost,
       workspaceUrlTemplate: settings.workspaceUrlTemplate,
       credentials: () => loadCredentials(awsClients().secretsManager, settings.credentialsSecretArn),
+      // A refused token or client secret drops the cached secret: a rotated one is read on the next try.
+      onAuthFailure: () => forgetCredentials(settings.credentialsSecretArn),
       ...(transport ? { fetch: transport } : {}),
     });
     clients.set(key, client);

@@ -29,7 +29,12 @@ export class KeyPolicyUnparseable extends RotatorError {}
 /** The merged key policy would exceed the KMS limit of 32 KB. */
 export class KeyPolicyTooLarge extends RotatorError {}
 
-/** KMS rejected the key policy (MalformedPolicyDocumentException). */
+/**
+ * The key policy cannot be written: KMS rejected it (MalformedPolicyDocumentException), or the product
+ * refuses to write a statement whose principal it must not grant — the EBS statement's principal is not an
+ * IAM role of the workspace's own AWS account (see `assertEbsPrincipal` in `./policy.ts`). The message
+ * names the key or the principal and why.
+ */
 export class KeyPolicyRejected extends RotatorError {}
 
 /** The rotator's role is not allowed to call this KMS operation on the key. */

@@ -1,6 +1,6 @@
 import type { KeyUseCase } from '../databricks/types.ts';
 import { InvalidInput } from '../errors.ts';
-import { KeyPolicyTooLarge, KeyPolicyUnparseable } from './errors.ts';
+import { KeyPolicyRejected, KeyPolicyTooLarge, KeyPolicyUnparseable } from './errors.ts';
 
 /**
  * KMS key policies and the Databricks statements in them (DESIGN §1 step 2, §6.3). Pure functions over
@@ -43,8 +43,17 @@ export interface DatabricksGrant {
   databricksPrincipalArn: string;
   /** Databricks account id(s) for the `aws:PrincipalTag/DatabricksAccountId` condition. */
   accountIds: string[];
-  /** The workspace's cross-account IAM role: the EBS statement's principal. */
+  /**
+   * The workspace's cross-account IAM role: the EBS statement's principal. It must be an IAM role ARN
+   * (`arn:aws:iam::<12 digits>:role/…`) of `awsAccountId` (see `assertEbsPrincipal`).
+   */
   ebsRoleArn?: string;
+  /**
+   * The workspace's own AWS account (12 digits): the account that owns the key whose policy is patched
+   * (`databricksGrantFor` takes it from the key ARN, else the deployment's account). The EBS principal must
+   * be a role of this account; unset, only its shape is checked (grants built by hand, tests).
+   */
+  awsAccountId?: string;
   reuseKeyForClusterVolumes: boolean;
 }
 
@@ -52,6 +61,9 @@ export const MANAGED_SERVICES_SID =
   'Allow Databricks to use KMS key for managed services in the control plane';
 export const DBFS_SID = 'Allow Databricks to use KMS key for DBFS';
 export const EBS_SID = 'Allow Databricks to use KMS key for EBS';
+
+/** The Sids of the statements this product writes: the only statements it ever changes (DESIGN §6.3). */
+const OWN_SIDS: readonly string[] = [MANAGED_SERVICES_SID, DBFS_SID, EBS_SID];
 
 const ACCOUNT_TAG = 'aws:PrincipalTag/DatabricksAccountId';
 const EBS_VIA_SERVICE = 'ec2.*.amazonaws.com';
@@ -94,6 +106,7 @@ export function databricksStatements(grant: DatabricksGrant): PolicyStatement[] 
     });
     if (grant.reuseKeyForClusterVolumes && grant.ebsRoleArn) {
       assertNamedPrincipal(grant.ebsRoleArn, 'ebsRoleArn');
+      assertEbsPrincipal(grant.ebsRoleArn, grant.awsAccountId);
       out.push({
         Sid: EBS_SID,
         Effect: 'Allow',
@@ -113,19 +126,23 @@ export interface MergeResult {
   changed: boolean;
   /** Sids of the statements added. */
   added: string[];
-  /** Sids of existing statements the Databricks account id(s) were merged into. */
+  /** Sids of this product's own statements the Databricks account id(s) were merged into. */
   merged: string[];
   /** UTF-8 size of `policy`. */
   bytes: number;
 }
 
 /**
- * Adds what is missing for Databricks to `policyJson` (DESIGN §6.3): every existing statement is kept
- * as it is, except that an existing Databricks statement (found by Sid or by content) that lacks some
- * account ids gets them appended to its condition instead of a duplicate statement. Nothing is widened
- * to `*`. Unchanged → the input string itself. Idempotent.
+ * Adds what is missing for Databricks to `policyJson` (DESIGN §6.3). It never widens a statement it does not
+ * own: only statements with this product's Sids (`MANAGED_SERVICES_SID`, `DBFS_SID`, `EBS_SID` and their
+ * numbered variants, see `ownsStatement`) are ever changed, and only by appending Databricks account ids
+ * to their `aws:PrincipalTag/DatabricksAccountId` condition — never an action, a principal or a removed
+ * condition. Any statement, owned or not, that already grants everything counts as granted; a foreign
+ * statement that grants only part is left exactly as it is and our own statement is added (or extended)
+ * next to it. Nothing is widened to `*`. Unchanged → the input string itself. Idempotent.
  * @throws KeyPolicyUnparseable when the policy is not an object with a `Statement` (it is left alone).
  * @throws KeyPolicyTooLarge when the result would exceed KMS' 32 KB limit.
+ * @throws KeyPolicyRejected when the EBS principal is not a role of the workspace's AWS account.
  */
 export function mergeDatabricksStatements(policyJson: string, grant: DatabricksGrant): MergeResult {
   const policy = parsePolicy(policyJson);
@@ -133,21 +150,17 @@ export function mergeDatabricksStatements(policyJson: string, grant: DatabricksG
   const added: string[] = [];
   const merged: string[] = [];
   for (const wanted of databricksStatements(grant)) {
-    const found = findGranting(statements, wanted, grant.databricksPrincipalArn);
-    if (found === undefined) {
-      const sid = uniqueSid(statements, wanted.Sid ?? 'Databricks');
-      statements.push({ ...wanted, Sid: sid });
-      added.push(sid);
+    const found = assess(statements, wanted, grant.databricksPrincipalArn);
+    if (found.kind === 'granted') continue;
+    if (found.kind === 'extend') {
+      const statement = statements[found.index] as PolicyStatement;
+      appendAccountIds(statement, found.missing);
+      merged.push(statement.Sid as string);
       continue;
     }
-    const ids = accountIdsOf(wanted);
-    if (ids === undefined) continue;
-    const statement = statements[found] as PolicyStatement;
-    const missing = ids.filter((id) => !accountIdsOf(statement)?.includes(id));
-    if (missing.length > 0) {
-      appendAccountIds(statement, missing);
-      merged.push(statement.Sid ?? `statement ${found}`);
-    }
+    const sid = uniqueSid(statements, wanted.Sid ?? 'Databricks');
+    statements.push({ ...wanted, Sid: sid });
+    added.push(sid);
   }
   if (added.length === 0 && merged.length === 0) {
     return { policy: policyJson, changed: false, added, merged, bytes: utf8Bytes(policyJson) };
@@ -168,30 +181,79 @@ export function mergeDatabricksStatements(policyJson: string, grant: DatabricksG
 
 /**
  * What the policy does not yet grant Databricks for these use cases, in words (one entry per missing
- * statement or missing account id); `[]` when it already grants everything.
+ * statement, or per own statement that lacks account ids); `[]` when it already grants everything. It
+ * describes exactly what `mergeDatabricksStatements` would add or extend.
  * @throws KeyPolicyUnparseable when the policy is not an object with a `Statement`.
+ * @throws KeyPolicyRejected when the EBS principal is not a role of the workspace's AWS account.
  */
 export function missingDatabricksGrants(policyJson: string, grant: DatabricksGrant): string[] {
   const statements = statementList(parsePolicy(policyJson));
   const missing: string[] = [];
   for (const wanted of databricksStatements(grant)) {
-    const principal = principalSet(wanted.Principal).join(', ');
-    const actions = actionList(wanted.Action).join(', ');
-    const found = findGranting(statements, wanted, grant.databricksPrincipalArn);
-    if (found === undefined) {
-      missing.push(`"${wanted.Sid}" (${actions} for ${principal})`);
+    const found = assess(statements, wanted, grant.databricksPrincipalArn);
+    if (found.kind === 'granted') continue;
+    if (found.kind === 'extend') {
+      const sid = (statements[found.index] as PolicyStatement).Sid;
+      missing.push(
+        `Databricks account id(s) ${found.missing.join(', ')} in the ${ACCOUNT_TAG} condition of "${sid}"`,
+      );
       continue;
     }
-    const have = accountIdsOf(statements[found] as PolicyStatement) ?? [];
-    const lacking = (accountIdsOf(wanted) ?? []).filter((id) => !have.includes(id));
-    if (lacking.length > 0) {
-      missing.push(
-        `Databricks account id(s) ${lacking.join(', ')} in the ${ACCOUNT_TAG} condition of "${wanted.Sid}"`,
-      );
-    }
+    const principal = principalSet(wanted.Principal).join(', ');
+    const actions = actionList(wanted.Action).join(', ');
+    missing.push(`"${wanted.Sid}" (${actions} for ${principal})`);
   }
   return missing;
 }
+
+/**
+ * Whether this product owns `statement`: its Sid is one the product writes (`MANAGED_SERVICES_SID`,
+ * `DBFS_SID`, `EBS_SID`) or a numbered variant of one (`… 2`, `… 3`, as `uniqueSid` makes them). Only
+ * owned statements are ever changed by the merge.
+ */
+export function ownsStatement(statement: Pick<PolicyStatement, 'Sid'>): boolean {
+  return OWN_SIDS.some((base) => isSidOf(statement.Sid, base));
+}
+
+/** `sid` is `base` or `base N` with N ≥ 2 (the Sids `uniqueSid` gives). */
+function isSidOf(sid: unknown, base: string): boolean {
+  if (typeof sid !== 'string') return false;
+  if (sid === base) return true;
+  if (!sid.startsWith(`${base} `)) return false;
+  const n = sid.slice(base.length + 1);
+  return /^[1-9]\d*$/.test(n) && Number(n) >= 2;
+}
+
+/**
+ * The EBS statement's principal must be an IAM role ARN of the workspace's own AWS account: anything else
+ * (a user, an account root, an assumed-role session, a role of another account) would hand the key to a
+ * principal the workspace's credential configuration should never name.
+ * @throws KeyPolicyRejected naming the principal and why.
+ */
+export function assertEbsPrincipal(
+  roleArn: string,
+  awsAccountId: string | undefined,
+  context?: string,
+): void {
+  const where = context ? ` (${context})` : '';
+  const roleAccount = ROLE_ARN.exec(roleArn)?.[1];
+  const details = { field: 'ebsRoleArn', principal: roleArn, awsAccountId };
+  if (roleAccount === undefined) {
+    throw new KeyPolicyRejected(
+      `the EBS statement's principal "${roleArn}"${where} is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>); only the workspace's cross-account IAM role may use the key for EBS. Check the workspace's credential configuration; the key policy was not changed`,
+      { details },
+    );
+  }
+  if (awsAccountId !== undefined && roleAccount !== awsAccountId) {
+    throw new KeyPolicyRejected(
+      `the EBS statement's principal "${roleArn}"${where} is a role of AWS account ${roleAccount}, not of the workspace's AWS account ${awsAccountId}; the product never grants a role of another account. Check the workspace's credential configuration; the key policy was not changed`,
+      { details: { ...details, roleAccountId: roleAccount } },
+    );
+  }
+}
+
+/** An IAM role ARN in any partition; group 1 is its account. Role paths and names use `[\w+=,.@-]`. */
+const ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 /** Parses a key policy; anything that is not an object with a `Statement` list (or object) is refused. */
 export function parsePolicy(policyJson: string): KeyPolicy {
@@ -223,27 +285,47 @@ function statementList(policy: KeyPolicy): PolicyStatement[] {
   return Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement];
 }
 
+type Assessment =
+  | { kind: 'granted' }
+  | { kind: 'extend'; index: number; missing: string[] }
+  | { kind: 'add' };
+
 /**
- * Index of an existing statement that grants at least what `wanted` grants: an Allow for exactly the same
- * AWS principal(s), a superset of the actions, on `*`, with a condition of the same kind. Preferred, in
- * order: one that already lists every account id (nothing to change), one with `wanted`'s Sid, the first.
+ * How `wanted` stands in `statements`: `granted` when any statement (ours or not) grants at least what it
+ * grants — an Allow for exactly the same AWS principal(s), a superset of the actions, on `*`, with a
+ * condition of the same kind listing every account id; else `extend` when one of our own statements of
+ * the same kind (its Sid, or a numbered variant) has exactly its actions and principal and lacks only
+ * account ids (the one with `wanted`'s exact Sid preferred, then the first); else `add`.
  */
-function findGranting(
+function assess(
   statements: readonly PolicyStatement[],
   wanted: PolicyStatement,
   databricksPrincipalArn: string,
-): number | undefined {
+): Assessment {
   const partition = /^arn:([^:]+):/.exec(databricksPrincipalArn)?.[1] ?? 'aws';
-  const ids = accountIdsOf(wanted) ?? [];
-  let best: { index: number; rank: number } | undefined;
+  const ids = accountIdsOf(wanted);
+  const candidates: number[] = [];
   for (const [index, statement] of statements.entries()) {
     if (!grants(statement, wanted, partition)) continue;
     const have = accountIdsOf(statement) ?? [];
-    const complete = ids.every((id) => have.includes(id));
-    const rank = (complete ? 2 : 0) + (statement.Sid === wanted.Sid ? 1 : 0);
-    if (best === undefined || rank > best.rank) best = { index, rank };
+    if (ids === undefined || ids.every((id) => have.includes(id))) return { kind: 'granted' };
+    if (isSidOf(statement.Sid, wanted.Sid as string) && sameActions(statement, wanted)) {
+      candidates.push(index);
+    }
   }
-  return best?.index;
+  if (ids === undefined || candidates.length === 0) return { kind: 'add' };
+  const index =
+    candidates.find((i) => (statements[i] as PolicyStatement).Sid === wanted.Sid) ??
+    (candidates[0] as number);
+  const have = accountIdsOf(statements[index] as PolicyStatement) ?? [];
+  return { kind: 'extend', index, missing: ids.filter((id) => !have.includes(id)) };
+}
+
+/** Exactly the same actions (IAM action names are case-insensitive): extending it adds no action. */
+function sameActions(statement: PolicyStatement, wanted: PolicyStatement): boolean {
+  const have = new Set(actionList(statement.Action).map((a) => a.toLowerCase()));
+  const want = new Set(actionList(wanted.Action).map((a) => a.toLowerCase()));
+  return have.size === want.size && [...want].every((a) => have.has(a));
 }
 
 function grants(statement: PolicyStatement, wanted: PolicyStatement, partition: string): boolean {

@@ -243,15 +243,15 @@ describe('mergeDatabricksStatements: which statement receives a missing account 
     expect(result.merged).toEqual([MANAGED_SERVICES_SID]);
   });
 
-  it('merges into the first of two equally good statements', () => {
+  it('merges into the first of two equally good statements of its own', () => {
     // Prepare
-    const first = managed({ Sid: 'First' }, ['acc-1']);
-    const second = managed({ Sid: 'Second' }, ['acc-1']);
+    const first = managed({ Sid: `${MANAGED_SERVICES_SID} 2` }, ['acc-1']);
+    const second = managed({ Sid: `${MANAGED_SERVICES_SID} 3` }, ['acc-1']);
     const text = policyOf([ROOT, first, second]);
     // Act
     const result = mergeDatabricksStatements(text, grant({ accountIds: ['acc-1', 'acc-2'] }));
     // Assess
-    expect(result.merged).toEqual(['First']);
+    expect(result.merged).toEqual([`${MANAGED_SERVICES_SID} 2`]);
     expect(statementsOf(result.policy)[2]).toEqual(second);
   });
 
@@ -402,7 +402,8 @@ describe('mergeDatabricksStatements: the 32 KB limit', () => {
   it('names what it would add and the size in KeyPolicyTooLarge', () => {
     // Prepare
     const big = { ...ROOT, Sid: 'x'.repeat(KEY_POLICY_MAX_BYTES) };
-    const text = JSON.stringify({ Statement: [big, managed({ Sid: 'Partial' }, ['acc-1'])] });
+    const partial = `${MANAGED_SERVICES_SID} 2`;
+    const text = JSON.stringify({ Statement: [big, managed({ Sid: partial }, ['acc-1'])] });
     // Act
     const error = thrown(() =>
       mergeDatabricksStatements(
@@ -415,13 +416,13 @@ describe('mergeDatabricksStatements: the 32 KB limit', () => {
     const bytes = error.details.bytes as number;
     expect(bytes).toBeGreaterThan(KEY_POLICY_MAX_BYTES);
     expect(error.message).toContain(
-      `adding the Databricks statement(s) Allow Databricks to use KMS key for DBFS, Partial would make the key policy ${bytes} bytes`,
+      `adding the Databricks statement(s) Allow Databricks to use KMS key for DBFS, ${partial} would make the key policy ${bytes} bytes`,
     );
     expect(error.details).toEqual({
       bytes,
       limit: KEY_POLICY_MAX_BYTES,
       added: ['Allow Databricks to use KMS key for DBFS'],
-      merged: ['Partial'],
+      merged: [partial],
     });
   });
 });

@@ -131,13 +131,13 @@ describe('mergeDatabricksStatements', () => {
     });
   });
 
-  it('merges a missing account id into an existing statement found by content under another Sid', () => {
+  it('merges a missing account id into its own statement', () => {
     // Prepare
     const ours = {
-      Sid: 'DatabricksControlPlane',
+      Sid: MANAGED_SERVICES_SID,
       Effect: 'Allow',
       Principal: { AWS: ['414351767826'] },
-      Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:DescribeKey'],
+      Action: ['kms:Decrypt', 'kms:Encrypt'],
       Resource: ['*'],
       Condition: { StringEquals: { [TAG]: 'acc-1' } },
     };
@@ -145,10 +145,32 @@ describe('mergeDatabricksStatements', () => {
     // Act
     const result = mergeDatabricksStatements(text, grant({ accountIds: ['acc-1', 'acc-2'] }));
     // Assess
-    expect(result).toMatchObject({ changed: true, added: [], merged: ['DatabricksControlPlane'] });
+    expect(result).toMatchObject({ changed: true, added: [], merged: [MANAGED_SERVICES_SID] });
     expect(statements(result.policy)).toEqual([
       ROOT,
       { ...ours, Condition: { StringEquals: { [TAG]: ['acc-1', 'acc-2'] } } },
+    ]);
+  });
+
+  it('never widens a Databricks statement under another Sid: it adds its own next to it', () => {
+    // Prepare
+    const theirs = {
+      Sid: 'DatabricksControlPlane',
+      Effect: 'Allow',
+      Principal: { AWS: ['414351767826'] },
+      Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:DescribeKey'],
+      Resource: ['*'],
+      Condition: { StringEquals: { [TAG]: 'acc-1' } },
+    };
+    const text = policyOf([ROOT, theirs]);
+    const wide = grant({ accountIds: ['acc-1', 'acc-2'] });
+    // Act
+    const result = mergeDatabricksStatements(text, wide);
+    // Assess
+    expect(result).toMatchObject({ changed: true, added: [MANAGED_SERVICES_SID], merged: [] });
+    expect(statements(result.policy)).toEqual([ROOT, theirs, databricksStatements(wide)[0]]);
+    expect(missingDatabricksGrants(text, wide)).toEqual([
+      `"${MANAGED_SERVICES_SID}" (kms:Encrypt, kms:Decrypt for ${DATABRICKS})`,
     ]);
   });
 
