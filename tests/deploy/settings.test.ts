@@ -2,7 +2,15 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type Cfn, ROOT } from './template.ts';
+import {
+  actionsOf,
+  type Cfn,
+  evaluateCondition,
+  ROOT,
+  resolve,
+  roleStatements,
+  type Template,
+} from './template.ts';
 
 const run = promisify(execFile);
 const OSLS = path.join(ROOT, 'node_modules/osls/bin/serverless.js');
@@ -88,5 +96,76 @@ describe('deployment settings', () => {
     expect(conditions.TriggerDisableKey).toEqual({ 'Fn::Equals': ['false', 'true'] });
     expect(conditions.TriggerScheduleKeyDeletion).toEqual({ 'Fn::Equals': ['true', 'true'] });
     expect(conditions.NotifyOnSuccess).toEqual({ 'Fn::Equals': ['true', 'true'] });
+  });
+
+  it('encrypts the topic with the key given, and lets the two publishers use it', async () => {
+    // Prepare
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    // Act
+    const result = await resolved([
+      '--stage',
+      'prod',
+      ...REQUIRED,
+      `--param=notificationTopicKmsKeyArn=${key}`,
+    ]);
+    // Assess
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const template = result.config.resources as Template;
+    expect(evaluateCondition(template, 'EncryptTopic')).toBe(true);
+    expect(resolve(template, template.Resources.NotificationTopic?.Properties).KmsMasterKeyId).toBe(key);
+    for (const role of ['AnnounceRetentionRole', 'NotifyExecutionEndedRole']) {
+      const useKey = roleStatements(template, role).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('kms:')),
+      );
+      expect(useKey, role).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          Resource: key,
+        }),
+      ]);
+    }
+  });
+
+  it('leaves the topic unencrypted without a key (alarms cannot use alias/aws/sns)', async () => {
+    // Act
+    const result = await resolved(['--stage', 'prod', ...REQUIRED]);
+    // Assess
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const template = result.config.resources as Template;
+    expect(evaluateCondition(template, 'EncryptTopic')).toBe(false);
+    expect(
+      resolve(template, template.Resources.NotificationTopic?.Properties).KmsMasterKeyId,
+    ).toBeUndefined();
+  });
+
+  it('conditions key policy access on the tag the settings name', async () => {
+    // Act
+    const result = await resolved([
+      '--stage',
+      'prod',
+      ...REQUIRED,
+      '--param=keyTagKey=security-team:cmk-rotator',
+      '--param=keyTagValue=approved',
+    ]);
+    // Assess
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const template = result.config.resources as Template;
+    for (const role of ['PlanRole', 'PatchKeyPolicyRole', 'UpdateWorkspaceRole', 'VerifyRole']) {
+      const policy = roleStatements(template, role).filter(
+        (s) =>
+          s.Effect === 'Allow' &&
+          actionsOf(s).some((a) => a === 'kms:GetKeyPolicy' || a === 'kms:PutKeyPolicy'),
+      );
+      expect(policy.length, role).toBeGreaterThan(0);
+      for (const s of policy) {
+        expect(s.Condition, role).toEqual({
+          StringEquals: { 'aws:ResourceTag/security-team:cmk-rotator': 'approved' },
+        });
+      }
+    }
   });
 });

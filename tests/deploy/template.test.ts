@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildAllBundles, type FunctionBundle } from '../../bench/bundles.ts';
 import { LOCK_TABLE_SCHEMA, LOCK_TABLE_TTL_ATTRIBUTE } from '../../lib/lock/index.ts';
 import { matchesPattern } from './event-pattern.ts';
+import { parseIamTable, sortRows, templateIamRows } from './iam-table.ts';
 import {
   actionsOf,
   type Cfn,
@@ -12,7 +13,6 @@ import {
   fixtureNames,
   packageService,
   ROOT,
-  renderInputTemplate,
   resolve,
   resourcesOfType,
   roleStatements,
@@ -24,6 +24,8 @@ const MACHINE = 'RotateWorkspaceKeyStateMachine';
 /** The per-workspace machine the rotation's Map starts once per workspace (states:startExecution.sync:2). */
 const CHILD_MACHINE = 'RotateOneWorkspaceStateMachine';
 const TOPIC = 'NotificationTopic';
+/** The target of the two notification rules. */
+const NOTIFIER = 'NotifyExecutionEndedLambdaFunction';
 /** The fixture's execution events stand for this stack's machine. */
 const MACHINE_ARN = fixture('sfn-execution-failed').detail.stateMachineArn as string;
 
@@ -89,7 +91,7 @@ const TASK_FUNCTIONS: Record<string, string> = { ...STEPS, ...LOCK_STEPS };
 /** The only Task that calls no Lambda: the rotation starting a workspace's own execution. */
 const START_CHILD = 'arn:aws:states:::states:startExecution.sync:2';
 /** Functions that no Task calls: targets of EventBridge rules. */
-const EVENT_TARGETS = ['release-locks-on-abort'];
+const EVENT_TARGETS = ['release-locks-on-abort', 'notify-execution-ended'];
 const ALL_FUNCTIONS = [...Object.values(STEPS), ...Object.values(LOCK_STEPS), ...EVENT_TARGETS].sort();
 const DLQ = 'EventDeliveryDeadLetterQueue';
 const LOCK_TABLE = 'LockTable';
@@ -103,7 +105,7 @@ const TAKE_LOCK = ['dynamodb:PutItem', 'dynamodb:GetItem'];
 const RENEW_LOCK = ['dynamodb:UpdateItem', 'dynamodb:GetItem'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
-  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', ...TAKE_LOCK, 's3:PutObject'],
+  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', ...TAKE_LOCK, 's3:PutObject'],
   'patch-key-policy': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
   'register-key-config': [...LOGS, ...SECRET],
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
@@ -121,7 +123,29 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'release-workspace-lock': [...LOGS, 'dynamodb:DeleteItem'],
   'load-workspace-plan': [...LOGS, 's3:GetObject'],
   'release-locks-on-abort': [...LOGS, 'dynamodb:Query', 'dynamodb:DeleteItem', 'sqs:SendMessage'],
+  'notify-execution-ended': [...LOGS, 'states:DescribeExecution', 'sns:Publish', 'sqs:SendMessage'],
 };
+/** The functions whose code calls Databricks (through `env.databricks()` or the compute steps' deps). */
+const DATABRICKS_CALLERS = [
+  'plan',
+  'patch-key-policy',
+  'register-key-config',
+  'stop-compute',
+  'check-compute-stopped',
+  'update-workspace',
+  'check-workspace',
+  'check-workspace-settled',
+  'report-compute-not-restored',
+  'restore-compute',
+  'check-compute-restored',
+  'verify',
+].sort();
+/** Functions that only read KMS: never a KMS write, whatever else they do. */
+const KMS_READ_ONLY = ['plan', 'update-workspace'];
+/** KMS calls that change a key or its policy. */
+const KMS_READ_ACTIONS = new Set(['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListAliases']);
+/** The tag the security team marks keys with (params keyTagKey and keyTagValue, defaults). */
+const KEY_TAG_CONDITION = { StringEquals: { 'aws:ResourceTag/cmk-rotator:managed': 'true' } };
 
 /** Trigger rule → the fixture it exists for. */
 const TRIGGERS: Record<string, string> = {
@@ -262,14 +286,14 @@ describe('functions', () => {
     }
   });
 
-  it('passes the snapshot bucket to the compute steps and the topic to announce-retention only', () => {
+  it('passes the snapshot bucket to the compute steps and the topic to the two publishers only', () => {
     for (const fn of Object.values(functions)) {
       const vars = fn.Properties.Environment.Variables;
       // The compute steps, and the plan and its loader (a long plan is kept in the snapshot bucket).
       const compute = /compute|^check-workspace|^plan$|^load-workspace-plan$/.test(fnFile(fn));
       expect(vars.SNAPSHOT_BUCKET, fnFile(fn)).toEqual(compute ? { Ref: 'SnapshotBucket' } : undefined);
       expect(vars.NOTIFICATION_TOPIC_ARN, fnFile(fn)).toEqual(
-        fnFile(fn) === 'announce-retention' ? { Ref: TOPIC } : undefined,
+        ['announce-retention', 'notify-execution-ended'].includes(fnFile(fn)) ? { Ref: TOPIC } : undefined,
       );
     }
   });
@@ -292,8 +316,9 @@ describe('state machines', () => {
     return [...roles][0] as string;
   };
   /** The ARNs, as `Fn::Sub` strings, of the per-workspace machine and of its executions. */
-  const childArn = (resource: 'stateMachine' | 'execution') =>
-    `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${resource}:${props(CHILD_MACHINE).StateMachineName}`;
+  const machineArn = (resource: 'stateMachine' | 'execution', machineId: string) =>
+    `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${resource}:${props(machineId).StateMachineName}`;
+  const childArn = (resource: 'stateMachine' | 'execution') => machineArn(resource, CHILD_MACHINE);
 
   it('deploys every file of statemachines/, and only those, as a state machine of this template', () => {
     const files = readdirSync(path.join(ROOT, 'statemachines')).filter((f) => f.endsWith('.asl.json'));
@@ -410,10 +435,19 @@ describe('state machines', () => {
     ]);
   });
 
-  it('leaves Step Functions actions to the state-machine role and to EventBridge starting the rotation', () => {
+  it('leaves Step Functions actions to the state-machine role, EventBridge starting the rotation, and the notifier reading how an execution ended', () => {
     for (const { where, statement } of allStatements()) {
       if (statement.Effect !== 'Allow' || !actionsOf(statement).some((a) => a.startsWith('states:')))
         continue;
+      if (where === 'NotifyExecutionEndedRole') {
+        expect(actionsOf(statement)).toEqual(['states:DescribeExecution']);
+        // Executions of this stage's two machines, and nothing else.
+        expect(statement.Resource).toEqual([
+          { 'Fn::Sub': `${machineArn('execution', MACHINE)}:*` },
+          { 'Fn::Sub': `${machineArn('execution', CHILD_MACHINE)}:*` },
+        ]);
+        continue;
+      }
       expect(['StateMachineRole', 'StartExecutionRole'], where).toContain(where);
     }
   });
@@ -524,17 +558,58 @@ describe('alarms and notifications', () => {
     expect(matchesPattern(rule, otherMachine)).toBe(false);
   });
 
-  it('sends a readable failure message with the input and a console link', () => {
-    const [target] = template.Resources.ExecutionFailedNotificationRule?.Properties.Targets ?? [];
-    const event = fixture('sfn-execution-failed');
-    const message = renderInputTemplate(target.InputTransformer, event);
-    expect(target.Arn).toEqual({ Ref: TOPIC });
-    expect(message).toContain('execution manual-2026-11-26 ended FAILED');
-    expect(message).toContain('1234567890123456');
-    expect(message).toContain(
-      `https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/${event.detail.executionArn}`,
+  it.each(['ExecutionFailedNotificationRule', 'ExecutionSucceededNotificationRule'])(
+    'sends %s to notify-execution-ended as it is, which only that rule may invoke',
+    (ruleId) => {
+      const rule = template.Resources[ruleId];
+      expect(rule?.Properties.Targets).toEqual([
+        {
+          Id: 'notify-execution-ended',
+          Arn: { 'Fn::GetAtt': [NOTIFIER, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [DLQ, 'Arn'] } },
+        },
+      ]);
+      expect(fnFile(functions[NOTIFIER])).toBe('notify-execution-ended');
+      const permissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+        (p) => p.Properties.SourceArn?.['Fn::GetAtt']?.[0] === ruleId,
+      );
+      expect(permissions).toHaveLength(1);
+      expect(permissions[0]?.Condition).toBe(rule?.Condition);
+      expect(permissions[0]?.Properties).toEqual({
+        FunctionName: { 'Fn::GetAtt': [NOTIFIER, 'Arn'] },
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+    },
+  );
+
+  it("never sends an execution's input: no rule transforms an event or picks $.detail.input", () => {
+    for (const [ruleId, rule] of Object.entries(resourcesOfType(template, 'AWS::Events::Rule'))) {
+      for (const target of rule.Properties.Targets as Cfn[]) {
+        expect(target.InputTransformer, ruleId).toBeUndefined();
+        expect(target.InputPath, ruleId).toBeUndefined();
+        expect(target.Input, ruleId).toBeUndefined();
+        // Only the state machine (triggers, which need the event) and the two functions are targets.
+        const arn = target.Arn.Ref ?? target.Arn['Fn::GetAtt']?.[0];
+        expect([MACHINE, NOTIFIER, 'ReleaseLocksOnAbortLambdaFunction'], ruleId).toContain(arn);
+      }
+    }
+    expect(JSON.stringify(template)).not.toMatch(/\$\.detail\.(input|output)/);
+    // Nothing but the functions' roles and CloudWatch alarms can publish to the topic.
+    const rulesToTopic = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).flatMap((r) =>
+      (r.Properties.Targets as Cfn[]).filter((t) => t.Arn?.Ref === TOPIC),
     );
-    expect(message).not.toMatch(/<[a-z]+>/);
+    expect(rulesToTopic).toEqual([]);
+  });
+
+  it('dead-letters a notification the function keeps failing to send', () => {
+    expect(template.Resources.NotifyExecutionEndedInvokeConfig?.Properties).toMatchObject({
+      FunctionName: { Ref: NOTIFIER },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [DLQ, 'Arn'] } } },
+    });
   });
 
   it('notifies successful executions only when notifyOnSuccess is set', () => {
@@ -549,14 +624,15 @@ describe('alarms and notifications', () => {
     expect(matchesPattern(pattern, event)).toBe(false);
   });
 
-  it('lets only CloudWatch alarms and EventBridge rules of this account publish to the topic', () => {
-    const [statement] = resolve(
+  it('lets only CloudWatch alarms of this account publish to the topic through its policy', () => {
+    const statements = resolve(
       template,
       template.Resources.NotificationTopicPolicy?.Properties.PolicyDocument,
     ).Statement as Statement[];
-    expect(statement).toMatchObject({
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({
       Effect: 'Allow',
-      Principal: { Service: ['events.amazonaws.com', 'cloudwatch.amazonaws.com'] },
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
       Action: 'sns:Publish',
       Resource: { Ref: TOPIC },
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
@@ -620,24 +696,99 @@ describe('IAM', () => {
     }
   });
 
-  it('reaches KMS keys of this account and region only, and writes a key policy only on aliased or tagged keys', () => {
+  it('reaches KMS keys of this account and region only', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
     const keys = { 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*' };
-    const writeConditions = [
-      { 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/databricks-*' } },
-      { StringEquals: { 'aws:ResourceTag/cmk-rotator': 'managed' } },
-    ];
-    let writes = 0;
     for (const { where, statement } of allStatements()) {
-      const kms = actionsOf(statement).filter((a) => a.startsWith('kms:'));
-      if (kms.length === 0) continue;
+      if (statement.Effect !== 'Allow' || !actionsOf(statement).some((a) => a.startsWith('kms:'))) continue;
       expect(statement.Resource, where).toEqual(keys);
-      if (!kms.includes('kms:PutKeyPolicy')) continue;
-      writes++;
-      expect(kms, where).toEqual(['kms:PutKeyPolicy']);
-      expect(writeConditions, where).toContainEqual(statement.Condition);
     }
-    expect(writes).toBe(4); // patch-key-policy and verify, one statement per condition
+  });
+
+  it('reads or writes a key policy only on keys marked with the tag, never on a mere alias', () => {
+    let statements = 0;
+    for (const { where, statement } of allStatements()) {
+      if (statement.Effect !== 'Allow') continue;
+      const policy: string[] = actionsOf(statement).filter(
+        (a) => a === 'kms:GetKeyPolicy' || a === 'kms:PutKeyPolicy',
+      );
+      if (policy.length === 0) continue;
+      statements++;
+      expect(statement.Condition, where).toEqual(KEY_TAG_CONDITION);
+      // Nothing else rides on the condition of a policy statement.
+      expect(
+        actionsOf(statement).every((a) => policy.includes(a)),
+        where,
+      ).toBe(true);
+    }
+    expect(statements).toBe(4); // plan, patch-key-policy, update-workspace, verify
+    expect(JSON.stringify(template)).not.toContain('kms:ResourceAliases');
+  });
+
+  it('denies every role that may write a key policy the lockout-safety bypass', () => {
+    const writers = Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).filter((id) =>
+      roleStatements(template, id).some(
+        (s) => s.Effect === 'Allow' && actionsOf(s).includes('kms:PutKeyPolicy'),
+      ),
+    );
+    expect(writers.sort()).toEqual(['PatchKeyPolicyRole', 'VerifyRole']);
+    for (const id of writers) {
+      const denies = roleStatements(template, id).filter((s) => s.Effect === 'Deny');
+      expect(denies, id).toEqual([
+        expect.objectContaining({
+          Action: 'kms:PutKeyPolicy',
+          Resource: '*',
+          Condition: { Bool: { 'kms:BypassPolicyLockoutSafetyCheck': 'true' } },
+        }),
+      ]);
+    }
+  });
+
+  it('gives the roles that only read KMS no KMS write, and each KMS role exactly the calls its code sends', () => {
+    const kmsOf = (file: string) =>
+      roleStatements(template, roleOf(file))
+        .filter((s) => s.Effect === 'Allow')
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('kms:'));
+    for (const file of KMS_READ_ONLY) {
+      expect(
+        kmsOf(file).filter((a) => !KMS_READ_ACTIONS.has(a)),
+        file,
+      ).toEqual([]);
+    }
+    expect(
+      Object.fromEntries(
+        ALL_FUNCTIONS.map((f): [string, string[]] => [f, [...new Set(kmsOf(f))].sort()]).filter(
+          ([, a]) => a.length > 0,
+        ),
+      ),
+    ).toEqual({
+      plan: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
+      'patch-key-policy': ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
+      'update-workspace': ['kms:DescribeKey', 'kms:GetKeyPolicy'],
+      verify: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
+    });
+  });
+
+  it('lets only the functions that call Databricks read the credentials secret', () => {
+    const readers = ALL_FUNCTIONS.filter((file) =>
+      roleStatements(template, roleOf(file)).some((s) =>
+        actionsOf(s).includes('secretsmanager:GetSecretValue'),
+      ),
+    );
+    expect(readers.sort()).toEqual(DATABRICKS_CALLERS);
+    // The list above is the code's: a function calls Databricks through env.databricks() (directly or in
+    // the compute steps' deps).
+    const calls = ALL_FUNCTIONS.filter((file) =>
+      /databricks\(\)|computeDeps\(/.test(readFileSync(path.join(ROOT, 'functions', `${file}.ts`), 'utf8')),
+    );
+    expect(calls.sort()).toEqual(DATABRICKS_CALLERS);
+    // The output the secret's resource policy is written from (docs/deploy.md) names exactly these roles.
+    const output = template.Outputs?.DatabricksCredentialsReaderRoleArns?.Value['Fn::Join'];
+    expect(output?.[0]).toBe(',');
+    expect(output?.[1].map((v: Cfn) => v['Fn::GetAtt'][0]).sort()).toEqual(
+      DATABRICKS_CALLERS.map(roleOf).sort(),
+    );
   });
 
   it('confines snapshot access to the snapshot bucket', () => {
@@ -669,7 +820,10 @@ describe('IAM', () => {
      */
     const SDK_INTERNAL = new Set(['s3:CreateSession', 'dynamodb:DescribeEndpoints']);
     /** Grants a service uses on the function's behalf, not the code: Lambda's on-failure destination. */
-    const FOR_THE_PLATFORM: Record<string, string[]> = { 'release-locks-on-abort': ['sqs:SendMessage'] };
+    const FOR_THE_PLATFORM: Record<string, string[]> = {
+      'release-locks-on-abort': ['sqs:SendMessage'],
+      'notify-execution-ended': ['sqs:SendMessage'],
+    };
     /**
      * Every step is built on functions/commons/handler.ts, which can lazily create the Databricks client;
      * these steps never call Databricks, so the secret read in their bundle is unreachable.
@@ -680,6 +834,7 @@ describe('IAM', () => {
       'acquire-workspace-lock': ['secretsmanager:GetSecretValue'],
       'release-workspace-lock': ['secretsmanager:GetSecretValue'],
       'release-locks-on-abort': ['secretsmanager:GetSecretValue'],
+      'notify-execution-ended': ['secretsmanager:GetSecretValue'],
       // The snapshot store is one module: only check-compute-restored closes the open-snapshot pointer
       // (DeleteObject), and the report of what is still stopped never writes.
       'stop-compute': ['s3:DeleteObject'],
@@ -741,6 +896,33 @@ describe('IAM', () => {
 });
 
 describe('snapshot bucket', () => {
+  it('keeps every version of a snapshot, and expires old versions with the snapshots', () => {
+    const props = resolve(template, template.Resources.SnapshotBucket?.Properties);
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    const [rule] = props.LifecycleConfiguration.Rules;
+    expect(rule.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: rule.ExpirationInDays });
+  });
+
+  it('denies every S3 action on the bucket and its objects without TLS', () => {
+    const policy = template.Resources.SnapshotBucketPolicy?.Properties;
+    expect(policy.Bucket).toEqual({ Ref: 'SnapshotBucket' });
+    const denies = (resolve(template, policy.PolicyDocument).Statement as Statement[]).filter(
+      (s) => s.Effect === 'Deny',
+    );
+    expect(denies).toContainEqual({
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:*',
+      Resource: [
+        { 'Fn::GetAtt': ['SnapshotBucket', 'Arn'] },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+        { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
+      ],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+  });
+
   it('is private, encrypted, TLS-only and expires snapshots', () => {
     const props = resolve(template, template.Resources.SnapshotBucket?.Properties);
     expect(props.PublicAccessBlockConfiguration).toEqual({
@@ -976,5 +1158,33 @@ describe('release of the locks of an ended execution', () => {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [DLQ, 'Arn'] } } },
     });
+  });
+});
+
+describe('docs/deploy.md', () => {
+  /** Who the IAM table names, and their roles: every function, the state machines, EventBridge. */
+  const tableRoles = () => ({
+    ...Object.fromEntries(
+      Object.entries(functions).map(([id, fn]) => [
+        fnFile(fn),
+        { role: fn.Properties.Role['Fn::GetAtt'][0], logGroup: id.replace(/LambdaFunction$/, 'LogGroup') },
+      ]),
+    ),
+    'state machines': { role: 'StateMachineRole' },
+    'EventBridge triggers': { role: 'StartExecutionRole' },
+  });
+
+  it('has an IAM table of every statement of every role, exactly as the template has them', () => {
+    const roles = tableRoles();
+    expect(
+      Object.values(roles)
+        .map((r) => r.role)
+        .sort(),
+    ).toEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).sort());
+    const secretArn =
+      Object.values(functions)[0]?.Properties.Environment.Variables.DATABRICKS_CREDENTIALS_SECRET_ARN;
+    const fromTemplate = templateIamRows(template, roles, { secretArn, stage: 'local' });
+    const fromDocs = sortRows(parseIamTable(readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8')));
+    expect(fromDocs).toEqual(fromTemplate);
   });
 });

@@ -128,31 +128,53 @@ export interface Statement {
   Principal?: Cfn;
 }
 
+/**
+ * A policy document as an object. serverless.yml writes the statements whose condition key holds a setting
+ * (the key tag) as a JSON string in `Fn::Sub`: serverless resolves variables in values, never in keys. Its
+ * strings that still hold `${…}` become `{ "Fn::Sub": … }` again, so that they compare equal to the same
+ * value written as YAML.
+ */
+export function policyDocument(document: Cfn): { Statement: Cfn[] } {
+  const text = typeof document === 'string' ? document : document?.['Fn::Sub'];
+  if (typeof text !== 'string') return document;
+  return JSON.parse(text, (_key, value) =>
+    typeof value === 'string' && value.includes('${') ? { 'Fn::Sub': value } : value,
+  );
+}
+
 /** The statements of an IAM role's inline policies (conditions of this template applied). */
 export function roleStatements(template: Template, roleId: string): Statement[] {
   const role = template.Resources[roleId];
   if (!role) throw new Error(`no role ${roleId}`);
-  const policies = resolve(template, role.Properties.Policies ?? []) as {
-    PolicyDocument: { Statement: Statement[] };
-  }[];
-  return policies.flatMap((p) => p.PolicyDocument.Statement);
+  const policies = (role.Properties.Policies ?? []) as { PolicyDocument: Cfn }[];
+  return policies.flatMap(
+    (p) => (resolve(template, policyDocument(p.PolicyDocument)) as { Statement: Statement[] }).Statement,
+  );
+}
+
+/**
+ * The statements of an IAM role's inline policies as written, each `Fn::If` between a statement and
+ * `AWS::NoValue` unfolded: the statement, with the name of the condition it depends on (`!Name` when it
+ * applies if the condition is false).
+ */
+export function roleStatementsAsWritten(
+  template: Template,
+  roleId: string,
+): { statement: Statement; when?: string }[] {
+  const role = template.Resources[roleId];
+  if (!role) throw new Error(`no role ${roleId}`);
+  const policies = (role.Properties.Policies ?? []) as { PolicyDocument: Cfn }[];
+  const isNoValue = (v: Cfn) => v?.Ref === 'AWS::NoValue';
+  return policies.flatMap((p) =>
+    (policyDocument(p.PolicyDocument).Statement as Cfn[]).flatMap((s) => {
+      if (!s['Fn::If']) return [{ statement: s as Statement }];
+      const [cond, yes, no] = s['Fn::If'];
+      return [
+        ...(isNoValue(yes) ? [] : [{ statement: yes as Statement, when: cond as string }]),
+        ...(isNoValue(no) ? [] : [{ statement: no as Statement, when: `!${cond}` }]),
+      ];
+    }),
+  );
 }
 
 export const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-/** Replaces EventBridge input-transformer `<name>` placeholders with the values their paths select. */
-export function renderInputTemplate(
-  transformer: { InputPathsMap: Record<string, string>; InputTemplate: string },
-  event: Cfn,
-): string {
-  const values: Record<string, string> = {};
-  for (const [name, jsonPath] of Object.entries(transformer.InputPathsMap)) {
-    const v = jsonPath
-      .replace(/^\$\.?/, '')
-      .split('.')
-      .filter((p) => p !== '')
-      .reduce<Cfn>((o, key) => (o === null || o === undefined ? undefined : o[key]), event);
-    values[name] = typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  return transformer.InputTemplate.replace(/<([A-Za-z0-9_.-]+)>/g, (m, name: string) => values[name] ?? m);
-}

@@ -17,7 +17,7 @@ describe('Lambda on the simulated clock', () => {
     // Assess
     expect(timeouts['stop-compute']).toBe(290);
     expect(timeouts['finish-rotation']).toBe(30);
-    expect(Object.keys(timeouts)).toHaveLength(18);
+    expect(Object.keys(timeouts)).toHaveLength(19);
   });
 
   it('falls back to the provider timeout, then to the framework’s 6 s', () => {
