@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KeyUseCase } from '../../lib/databricks/types.ts';
-import type { KeyPolicy } from '../../lib/kms/policy.ts';
+import { type KeyPolicy, ownsStatement } from '../../lib/kms/policy.ts';
 import { describeDenials, evaluateKeyPolicyForDatabricks } from '../../lib/kms/policy-eval.ts';
 import type { ComputeStart } from '../emulator/index.ts';
 import type { Scenario } from '../scenario.ts';
@@ -81,15 +81,22 @@ function policyStatementsPreserved(scenario: Scenario, report: Report): Invarian
     const beforeStatements = statements(key.policy);
     const afterStatements = statements(after?.policy);
     for (const s of beforeStatements) {
+      // A statement the product does not own (by Sid) must come back exactly as it was: the merge never
+      // widens, narrows or rewrites it (DESIGN §6.3). Its own statements may only have gained account ids.
+      const own = ownsStatement(s as { Sid?: string });
       const kept = afterStatements.some(
         (f) =>
           isDeepStrictEqual(f, s) ||
-          (s.Sid !== undefined &&
+          (own &&
+            s.Sid !== undefined &&
             f.Sid === s.Sid &&
             isDeepStrictEqual(f.Principal, s.Principal) &&
             f.Effect === s.Effect),
       );
-      if (!kept) bad.push(`${String(key.keyId)}: statement ${s.Sid ?? JSON.stringify(s).slice(0, 80)} lost`);
+      if (!kept)
+        bad.push(
+          `${String(key.keyId)}: statement ${s.Sid ?? JSON.stringify(s).slice(0, 80)} ${own ? 'lost' : "lost or changed (not the product's to change)"}`,
+        );
     }
     const wildBefore = beforeStatements.filter(isWildcard).length;
     const wildAfter = afterStatements.filter(isWildcard).length;
@@ -101,7 +108,7 @@ function policyStatementsPreserved(scenario: Scenario, report: Report): Invarian
   return result(
     'key-policy-statements-preserved',
     bad,
-    'every existing statement kept, no "*" principal added',
+    'every existing statement kept (those the product does not own unchanged), no "*" principal added',
   );
 }
 

@@ -94,3 +94,23 @@ describe('Scenario: the target key policy denies Databricks', () => {
     expect(invariant(withoutDeny)).toMatchObject({ holds: true });
   });
 });
+
+describe('Invariant key-policy-statements-preserved', () => {
+  it('breaks when a statement the product does not own was changed, even with its Sid and principal kept', async () => {
+    const { scenario, report } = await runOnce();
+    const trace = { taskCalls: [] } as unknown as RunTrace;
+    const invariant = (r: Report) =>
+      checkInvariants(scenario, r, trace).find((i) => i.name === 'key-policy-statements-preserved');
+    expect(invariant(report)?.holds).toBe(true);
+
+    // The security team's Deny, rewritten (its actions changed) while its Sid and principal stay.
+    const changed = structuredClone(report);
+    for (const key of changed.final.aws.keys as Json[]) {
+      for (const statement of (key.policy as { Statement: Json[] }).Statement) {
+        if (statement.Sid === DENY_SID) statement.Action = ['kms:Encrypt'];
+      }
+    }
+    expect(invariant(changed)?.holds).toBe(false);
+    expect(invariant(changed)?.detail).toContain(`${DENY_SID} lost or changed`);
+  });
+});
