@@ -9,25 +9,36 @@
  * speed its tokens would expire before it expects. A bad scenario exits with code 2 and the InvalidScenario
  * message.
  */
-import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator/index.ts';
 import { InvalidScenario, loadScenario, parseScenario, type Scenario } from '../scenario.ts';
+import { parseFlags, UsageError } from './args.ts';
 
-const USAGE = 'usage: npm run emulator -- [--scenario FILE] [--port N] [--time-scale N]\n';
+const USAGE = `usage: npm run emulator -- [--scenario FILE] [--port N] [--time-scale N]
+
+Serves the Databricks Account and Workspace API emulator for a scenario until Ctrl-C. The first line printed
+is "listening on http://127.0.0.1:N". Exit code 2 on a command-line or scenario error.
+
+  --scenario FILE   scenario whose account, workspaces and compute it serves (default: an empty account)
+  --port N          port of the account host; workspace hosts take N+1, N+2, … (default: any free port)
+  --time-scale N    simulated seconds per real second (default 1: real time, so OAuth expiry matches)
+  -h, --help        this help
+
+example:
+  npm run emulator -- --scenario local/scenarios/demo.json --port 8080
+`;
 
 async function main(): Promise<number> {
   let values: { scenario?: string; port?: string; 'time-scale'?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({
-      options: {
-        scenario: { type: 'string' },
-        port: { type: 'string' },
-        'time-scale': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    }));
+    values = parseFlags({
+      scenario: { type: 'string' },
+      port: { type: 'string' },
+      'time-scale': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.name}: ${error.message}\n${USAGE.split('\n')[0]}\n`);
     return 2;
   }
   if (values.help) {
@@ -50,6 +61,13 @@ async function main(): Promise<number> {
   } catch (error) {
     if (error instanceof InvalidScenario) {
       process.stderr.write(`${error.name}: ${error.message}\n`);
+      return 2;
+    }
+    if (
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ||
+      (error as NodeJS.ErrnoException).code === 'EACCES'
+    ) {
+      process.stderr.write(`--scenario ${values.scenario}: no such readable file\n`);
       return 2;
     }
     throw error;

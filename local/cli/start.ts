@@ -1,30 +1,53 @@
 /**
- * `npm start [-- --scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose]`
+ * `npm start [-- --scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose] [-h]`
  * Runs a full rotation on the embedded local Databricks/AWS emulation and exits 0 only if it succeeded.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { assertReadableFile, assertWritableFile, parseFlags, UsageError } from './args.ts';
 
 const DEMO = fileURLToPath(new URL('../scenarios/demo.json', import.meta.url));
 
+const USAGE = `usage: npm start -- [--scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose]
+
+Runs a full key rotation on the embedded local Databricks and AWS emulation (virtual time) and prints a
+timeline and a summary. Exit code: 0 the rotation succeeded, 1 it failed, 2 a command-line or scenario error.
+
+  --scenario FILE     scenario to run (default: local/scenarios/demo.json)
+  --report OUT.json   also write the JSON run report there (checked before the run starts)
+  --time-scale N      pace: simulated seconds per real second (0 = as fast as possible; default: the
+                      scenario's timeScale, else 0). The report is the same at any pace.
+  --quiet             print only {scenario, status, error} as JSON
+  --verbose           also print the product's structured logs
+  -h, --help          this help
+
+examples:
+  npm start
+  npm start -- --scenario local/scenarios/storage-first-time.json --time-scale 0
+  npm start -- --scenario my-workspace.json --report out/report.json --quiet
+`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      scenario: { type: 'string' },
-      report: { type: 'string' },
-      'time-scale': { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseFlags({
+    scenario: { type: 'string' },
+    report: { type: 'string' },
+    'time-scale': { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
-    process.stdout.write(
-      'usage: npm start -- [--scenario FILE] [--report OUT.json] [--time-scale N] [--quiet] [--verbose]\n',
-    );
+    process.stdout.write(USAGE);
     return 0;
   }
+  // Everything a person can get wrong on the command line is refused before the run, not after it.
+  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
+  if (timeScale !== undefined && !(timeScale >= 0))
+    throw new UsageError(
+      `--time-scale must be 0 (as fast as possible) or a positive number, got ${values['time-scale']}`,
+    );
+  if (values.scenario !== undefined) assertReadableFile(values.scenario, '--scenario');
+  if (values.report !== undefined) assertWritableFile(values.report, '--report');
   // The product's structured logs would drown the timeline; --verbose shows them.
   process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? 'DEBUG' : 'SILENT';
   const { loadScenario } = await import('../scenario.ts');
@@ -33,9 +56,6 @@ async function main(): Promise<number> {
 
   const file = values.scenario ?? DEMO;
   const scenario = await loadScenario(file);
-  const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
-  if (timeScale !== undefined && !(timeScale >= 0))
-    throw new Error('--time-scale must be 0 (as fast as possible) or a positive number');
   if (!values.quiet) process.stdout.write(`Running scenario "${scenario.name}" (${file})\n`);
   const started = Date.now();
   // Time is virtual: the scale only paces the run for watching (the report is the same at any scale).
@@ -59,6 +79,8 @@ main().then(
   (code) => process.exit(code),
   (error: Error) => {
     process.stderr.write(`${error.name}: ${error.message}\n`);
+    if (error instanceof UsageError)
+      process.stderr.write(`${USAGE.split('\n')[0]}\n(npm start -- --help for more)\n`);
     process.exit(2);
   },
 );
