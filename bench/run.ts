@@ -6,13 +6,22 @@
  *   are the median of N runs;
  * - policy merge: median µs per merge of a realistic key policy;
  * - bundles: size and module-load time of each Lambda bundle (bench/bundles.ts).
- * Options: --runs N (default 5), --skip-bundles.
+ * - scale and throttling: one workspace of 100, 1,000 and 5,000 resources, as is, under a 429 storm on every
+ *   cluster start (three per start) and under Databricks limits of 4 req/s per workspace and 2 per account;
+ * - cost: Step Functions and Lambda cost per rotation.
+ * Options: --runs N (default 5), --skip-bundles, --scale 100,1000,5000, --skip-accounts.
  */
 import { parseArgs } from 'node:util';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'skip-bundles': { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    'skip-bundles': { type: 'boolean', default: false },
+    /** Resources per workspace of the scale/throttling table (comma-separated). */
+    scale: { type: 'string', default: '100,1000,5000' },
+    'skip-accounts': { type: 'boolean', default: false },
+  },
 });
 const runs = Math.max(1, Number(values.runs));
 
@@ -73,20 +82,109 @@ for (const name of [...shipped, 'large-1000']) {
   );
 }
 
-console.log(
-  '\n# Account size: workspaces of a few resources each, one execution (run once; simulated figures exact)',
-);
-console.log(
-  '| workspaces | status | real s | largest history (of 25,000) | largest state payload B (of 262,144) | simulated h |',
-);
-console.log('|---|---|---|---|---|---|');
-for (const count of [250, 1000]) {
-  const started = performance.now();
-  const report = await runScenario(manyWorkspacesScenario(count));
-  const status = report.status === 'SUCCEEDED' ? 'SUCCEEDED' : `FAILED ${report.error?.name ?? ''}`;
-  console.log(
-    `| ${count} | ${status} | ${((performance.now() - started) / 1000).toFixed(0)} | ${report.historyEvents} | ${report.maxStatePayloadBytes} | ${(report.simulatedSeconds / 3600).toFixed(1)} |`,
+/** The Lambda Tasks of both state machines (the `.sync` child start is not a Lambda). */
+const { readFileSync } = await import('node:fs');
+const lambdaStates = new Set<string>();
+for (const file of ['rotate-workspace-key', 'rotate-one-workspace']) {
+  const collect = (
+    states: Record<
+      string,
+      { Type: string; Resource?: string; ItemProcessor?: { States: Record<string, never> } }
+    >,
+  ) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task' && !String(state.Resource).startsWith('arn:aws:states:::'))
+        lambdaStates.add(name);
+      if (state.ItemProcessor) collect(state.ItemProcessor.States);
+    }
+  };
+  collect(
+    JSON.parse(readFileSync(new URL(`../statemachines/${file}.asl.json`, import.meta.url), 'utf8')).States,
   );
+}
+/**
+ * Cost of one rotation at us-east-1 list prices (2026): Step Functions Standard $0.025 per 1,000 state
+ * transitions (exact: counted); Lambda $0.20 per million requests (exact: counted) plus arm64 compute
+ * $0.0000133334 per GB-s at the functions' 256 MB, with an ASSUMED billed duration of 300 ms per invocation
+ * (the simulation does not measure Lambda CPU time).
+ */
+function costOf(report: { stateTransitions: number; states: Array<{ name: string }> }) {
+  const invocations = report.states.filter((s) => lambdaStates.has(s.name)).length;
+  const stepFunctions = (report.stateTransitions * 0.025) / 1000;
+  const lambda = invocations * (0.2 / 1e6 + 0.25 * 0.3 * 0.0000133334);
+  return { invocations, stepFunctions, lambda, total: stepFunctions + lambda };
+}
+
+console.log(
+  '\n# Scale and throttling: one workspace of N resources (run once each; simulated figures exact)',
+);
+console.log(
+  '| resources | Databricks | status | window / minimum | API calls / resource | transitions | history events | max payload B | Lambda invocations | cost per rotation $ | real s |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+const sizes = String(values.scale)
+  .split(',')
+  .map((x) => Number(x.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0);
+for (const resources of sizes) {
+  for (const variant of ['as is', '429 ×3 on every start', '4 / 2 req/s limits']) {
+    const scenario = largeScenario(resources);
+    const clusters = (scenario.databricks.workspaces[0]?.clusters ?? []).length;
+    if (variant.startsWith('429'))
+      scenario.databricks.faults.push({
+        method: 'POST',
+        path: '/api/2.1/clusters/start',
+        status: 429,
+        retryAfterSeconds: 2,
+        times: 3 * clusters,
+        after: false,
+        skip: 0,
+      } as never);
+    if (variant.startsWith('4 /')) scenario.databricks.rateLimits = { workspace: 4, account: 2 } as never;
+    const started = performance.now();
+    const report = await runScenario(scenario);
+    const realS = (performance.now() - started) / 1000;
+    const d = report.downtime[0];
+    const ratio = d?.windowSeconds ? (d.windowSeconds / d.platformMinimumSeconds).toFixed(3) : '-';
+    const status = report.status === 'SUCCEEDED' ? 'SUCCEEDED' : `FAILED ${report.error?.name ?? ''}`;
+    const cost = costOf(report);
+    console.log(
+      `| ${resources} | ${variant} | ${status} | ${ratio} | ${(report.apiCalls.total / resources).toFixed(2)} | ${report.stateTransitions} | ${report.historyEvents} | ${report.maxStatePayloadBytes} | ${cost.invocations} | ${cost.total.toFixed(4)} | ${realS.toFixed(1)} |`,
+    );
+  }
+}
+
+console.log(
+  '\n# Cost per rotation, shipped scenarios (transitions and invocations counted; Lambda duration assumed 300 ms)',
+);
+console.log('| scenario | transitions | Step Functions $ | Lambda invocations | Lambda $ | total $ |');
+console.log('|---|---|---|---|---|---|');
+for (const name of ['rotate-managed-services', 'storage-first-time', 'demo']) {
+  const report = await runScenario(
+    await loadScenario(new URL(`../local/scenarios/${name}.json`, import.meta.url).pathname),
+  );
+  const cost = costOf(report);
+  console.log(
+    `| ${name} | ${report.stateTransitions} | ${cost.stepFunctions.toFixed(5)} | ${cost.invocations} | ${cost.lambda.toFixed(5)} | ${cost.total.toFixed(5)} |`,
+  );
+}
+
+if (!values['skip-accounts']) {
+  console.log(
+    '\n# Account size: workspaces of a few resources each, one execution (run once; simulated figures exact)',
+  );
+  console.log(
+    '| workspaces | status | real s | largest history (of 25,000) | largest state payload B (of 262,144) | simulated h |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const count of [250, 1000]) {
+    const started = performance.now();
+    const report = await runScenario(manyWorkspacesScenario(count));
+    const status = report.status === 'SUCCEEDED' ? 'SUCCEEDED' : `FAILED ${report.error?.name ?? ''}`;
+    console.log(
+      `| ${count} | ${status} | ${((performance.now() - started) / 1000).toFixed(0)} | ${report.historyEvents} | ${report.maxStatePayloadBytes} | ${(report.simulatedSeconds / 3600).toFixed(1)} |`,
+    );
+  }
 }
 
 console.log('\n# Key policy merge');
