@@ -11,8 +11,16 @@ type Json = Record<string, unknown>;
 export function progressPrinter(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
   const workspaces = new Map<number, string>();
   const last = new Map<string, string>();
+  /** Tasks whose error was just printed: their exit (the Catch's output) is not a result to summarise. */
+  const failed = new Set<string>();
+  const whoOf = (input: Json) => {
+    const ws = (input.workspace as Json | undefined)?.workspaceId as number | undefined;
+    return ws === undefined ? '' : (workspaces.get(ws) ?? String(ws));
+  };
   return (event: EventLog, t: number) => {
     if (event.type === 'StateExited' && event.state.type === 'Task') {
+      const key = `${event.index ?? '-'}:${event.state.name}`;
+      if (failed.delete(key)) return;
       const output = (event.state.output ?? {}) as Json;
       const input = (event.state.input ?? {}) as Json;
       if (event.state.name === 'Plan the rotation') {
@@ -32,19 +40,43 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
         );
         return;
       }
-      const ws = (input.workspace as Json | undefined)?.workspaceId as number | undefined;
-      const who = ws === undefined ? '' : (workspaces.get(ws) ?? String(ws));
+      const who = whoOf(input);
       const text = `${event.state.name}${summary(event.state.name, output)}`;
-      const key = `${event.index ?? '-'}:${event.state.name}`;
       if (last.get(key) === text) return;
       last.set(key, text);
       write(line(t, who, text));
+    } else if (event.type === 'StateRetried') {
+      // Step Functions tries it again: the exit that follows is a real result again.
+      failed.delete(`${event.index ?? '-'}:${event.state.name}`);
     } else if (event.type === 'StateFailed' || event.type === 'StateCaught') {
-      const e = event as unknown as { Error?: string; Cause?: unknown; state: { name: string } };
-      if (e.Error)
-        write(line(t, '', `${e.state.name} failed: ${e.Error}: ${String(e.Cause ?? '').slice(0, 200)}`));
+      const e = event as unknown as {
+        Error?: string;
+        Cause?: unknown;
+        index?: number;
+        state: { name: string; input?: unknown };
+      };
+      if (!e.Error) return;
+      failed.add(`${e.index ?? '-'}:${e.state.name}`);
+      const who = whoOf((e.state.input ?? {}) as Json);
+      write(line(t, who, `${e.state.name} failed: ${e.Error}: ${clipped(causeText(e.Cause), 240)}`));
     }
   };
+}
+
+/** A Lambda-shaped cause (`{"errorType", "errorMessage", …}`) as its message; any other cause as it is. */
+function causeText(cause: unknown): string {
+  const text = String(cause ?? '');
+  try {
+    const parsed = JSON.parse(text) as { errorMessage?: unknown };
+    if (typeof parsed?.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return text;
+}
+
+function clipped(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function summary(state: string, output: Json): string {

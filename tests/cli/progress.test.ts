@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { progressPrinter } from '../../local/runner/progress.ts';
+import { runScenario } from '../../local/runner/run.ts';
+import { loadScenario } from '../../local/scenario.ts';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+async function timeline(name: string): Promise<string[]> {
+  const lines: string[] = [];
+  const scenario = await loadScenario(
+    new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname,
+  );
+  await runScenario(scenario, { onEvent: progressPrinter((l) => lines.push(l)) });
+  return lines;
+}
+
+describe('The live timeline', () => {
+  it('never contradicts an error with the next line: a failed PATCH is not followed by "already set"', async () => {
+    const lines = await timeline('failing-patch');
+    const failure = lines.findIndex((l) => l.includes('Update workspace failed: DatabricksUnavailable'));
+    expect(failure).toBeGreaterThan(-1);
+    // the error is the message, not Lambda's JSON envelope, and it names the workspace
+    expect(lines[failure]).toContain('[prod]');
+    expect(lines[failure]).not.toContain('errorType');
+    expect(lines.some((l) => l.includes('already set, no PATCH'))).toBe(false);
+    expect(lines[failure + 1]).toContain('Check the workspace before restoring');
+  });
+
+  it('still prints the result of a Task that succeeded after a retry', async () => {
+    const lines = await timeline('lost-answers');
+    expect(
+      lines.some((l) => /Update workspace — PATCH/.test(l) || /Update workspace — already set/.test(l)),
+    ).toBe(true);
+    expect(lines.some((l) => l.includes('Check compute restored — RESTORED'))).toBe(true);
+  });
+});
