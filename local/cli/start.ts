@@ -59,9 +59,10 @@ async function main(): Promise<number> {
   if (!values.quiet) process.stdout.write(`Running scenario "${scenario.name}" (${file})\n`);
   const started = Date.now();
   // Time is virtual: the scale only paces the run for watching (the report is the same at any scale).
+  const printer = values.quiet ? undefined : progressPrinter();
   const report = await runScenario(scenario, {
     timeScale: timeScale ?? scenario.timeScale ?? 0,
-    onEvent: values.quiet ? undefined : progressPrinter(),
+    onEvent: printer,
   });
   if (values.report) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
   if (values.quiet) {
@@ -69,6 +70,8 @@ async function main(): Promise<number> {
       `${JSON.stringify({ scenario: report.scenario, status: report.status, error: report.error })}\n`,
     );
   } else {
+    const stories = printer?.workspaceStories() ?? [];
+    if (stories.length > 0) process.stdout.write(`\n${stories.join('\n')}\n`);
     process.stdout.write(`${summarize(report, Date.now() - started).join('\n')}\n`);
     if (values.report) process.stdout.write(`Report written to ${values.report}\n`);
   }

@@ -9,6 +9,15 @@ type Json = Record<string, unknown>;
  * changes.
  */
 export function progressPrinter(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {
+  const stories = new Map<string, WorkspaceStory>();
+  const storyOf = (who: string) => {
+    let story = stories.get(who);
+    if (!story) {
+      story = { stopped: '', runs: '', stoppedAgain: new Map(), update: '', restored: '', notRestored: '' };
+      stories.set(who, story);
+    }
+    return story;
+  };
   const workspaces = new Map<number, string>();
   const last = new Map<string, string>();
   /** Tasks whose error was just printed: their exit (the Catch's output) is not a result to summarise. */
@@ -17,7 +26,7 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
     const ws = (input.workspace as Json | undefined)?.workspaceId as number | undefined;
     return ws === undefined ? '' : (workspaces.get(ws) ?? String(ws));
   };
-  return (event: EventLog, t: number) => {
+  const onEvent = (event: EventLog, t: number) => {
     if (event.type === 'StateExited' && event.state.type === 'Task') {
       const key = `${event.index ?? '-'}:${event.state.name}`;
       if (failed.delete(key)) return;
@@ -41,6 +50,7 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
         return;
       }
       const who = whoOf(input);
+      if (who) record(storyOf(who), event.state.name, output, t);
       const text = `${event.state.name}${summary(event.state.name, output)}`;
       if (last.get(key) === text) return;
       last.set(key, text);
@@ -58,9 +68,85 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
       if (!e.Error) return;
       failed.add(`${e.index ?? '-'}:${e.state.name}`);
       const who = whoOf((e.state.input ?? {}) as Json);
+      if (who && e.state.name === 'Update workspace')
+        storyOf(who).update = `failed: ${e.Error}: ${clipped(causeText(e.Cause), 200)}`;
       write(line(t, who, `${e.state.name} failed: ${e.Error}: ${clipped(causeText(e.Cause), 240)}`));
     }
   };
+  /** Per workspace, what happened to its compute, in words (printed after the run). */
+  const workspaceStories = (): string[] =>
+    [...stories.entries()].flatMap(([who, s]) => [
+      `Workspace ${who}:`,
+      `  stopped: ${s.stopped || 'nothing (not reached)'}`,
+      ...(s.runs ? [`  job runs: ${s.runs}`] : []),
+      ...(s.stoppedAgain.size > 0
+        ? [
+            `  stopped again (started outside cmk-rotator during the window): ${[...s.stoppedAgain.values()].join(', ')}`,
+          ]
+        : []),
+      `  update: ${s.update || 'not reached'}${s.settled ? `; then ${s.settled}` : ''}`,
+      `  restored: ${s.restored || 'nothing restored'}`,
+      ...(s.notRestored ? [`  NOT restored: ${s.notRestored}`] : []),
+    ]);
+  return Object.assign(onEvent, { workspaceStories });
+}
+
+interface WorkspaceStory {
+  stopped: string;
+  runs: string;
+  /** kind:id → "warehouse a1b2 (seen 1m05s after the start)". */
+  stoppedAgain: Map<string, string>;
+  update: string;
+  /** The last answer of "Check workspace". */
+  settled?: string;
+  restored: string;
+  notRestored: string;
+}
+
+/** Folds one Task result into the workspace's story. */
+function record(story: WorkspaceStory, state: string, output: Json, t: number): void {
+  const counts = (c: unknown) =>
+    c && typeof c === 'object'
+      ? Object.entries(c as Json)
+          .filter(([, v]) => typeof v === 'number' && v > 0)
+          .map(([k, v]) => `${String(v)} ${k}`)
+          .join(', ')
+      : '';
+  const compute = output.compute as Json | undefined;
+  if (state === 'Stop compute' && compute) {
+    const c = (compute.counts ?? {}) as Json;
+    const { runs, ...rest } = c;
+    story.stopped = counts(rest).replace('jobsPaused', 'job schedules paused') || 'nothing was running';
+    const active = Number(runs ?? 0);
+    if (active > 0) {
+      story.runs = `${active} active: ${
+        output.activeRuns === 'cancel'
+          ? 'cancelled'
+          : output.activeRuns === 'wait'
+            ? `drained (waited up to ${String(output.drainTimeoutMinutes)} min for them to finish)`
+            : 'refused (activeRuns "fail")'
+      }`;
+    }
+  }
+  const check = output.computeCheck as Json | undefined;
+  for (const r of (check?.restartedDuringWindow as Json[] | undefined) ?? []) {
+    const key = `${String(r.kind)}:${String(r.id)}`;
+    if (!story.stoppedAgain.has(key))
+      story.stoppedAgain.set(key, `${String(r.kind)} ${String(r.id)} (at ${fmt(t)})`);
+  }
+  const update = output.update as Json | undefined;
+  if (state === 'Update workspace' && update) {
+    story.update = update.patched
+      ? `PATCH ${String((update.fields as string[] | undefined)?.join(', '))}`
+      : 'the workspace already had the new key configuration (no PATCH)';
+  }
+  if (state === 'Check workspace' && (output.workspaceCheck as Json | undefined)?.status)
+    story.settled = `workspace ${String((output.workspaceCheck as Json).status)}`;
+  const restoreCheck = output.restoreCheck as Json | undefined;
+  if (state.startsWith('Check compute restored') && restoreCheck?.status === 'RESTORED')
+    story.restored = counts(restoreCheck.restored) || 'nothing to restore';
+  if (state.startsWith('Report what is still stopped'))
+    story.notRestored = String((output.stillStopped as Json | undefined)?.summary ?? '');
 }
 
 /** A Lambda-shaped cause (`{"errorType", "errorMessage", …}`) as its message; any other cause as it is. */

@@ -33,4 +33,23 @@ describe('The live timeline', () => {
     ).toBe(true);
     expect(lines.some((l) => l.includes('Check compute restored — RESTORED'))).toBe(true);
   });
+
+  it('tells per workspace what was stopped, what was stopped again, the update and what was restored', async () => {
+    const scenario = await loadScenario(
+      new URL('../../local/scenarios/compute-comes-back.json', import.meta.url).pathname,
+    );
+    const printer = progressPrinter(() => {});
+    await runScenario(scenario, { onEvent: printer });
+    const story = printer.workspaceStories().join('\n');
+    expect(story).toContain('Workspace prod:');
+    expect(story).toContain(
+      'stopped: 6 clusters, 2 pools, 2 warehouses, 4 job schedules paused, 1 pipelines',
+    );
+    expect(story).toContain('job runs: 1 active: cancelled');
+    expect(story).toMatch(
+      /stopped again \(started outside cmk-rotator during the window\): warehouse a1b2c3d4e5f60001 \(at .*\), cluster 1129-063001-demo01/,
+    );
+    expect(story).toContain('update: PATCH managed_services_customer_managed_key_id; then workspace RUNNING');
+    expect(story).toContain('restored: 4 clusters, 2 pools, 2 warehouses, 1 pipelines, 4 jobs');
+  });
 });
