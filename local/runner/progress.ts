@@ -47,6 +47,7 @@ export function progressPrinter(write: (line: string) => void = (l) => process.s
             `Plan: ${String(plan?.mode)}${plan?.dryRun ? ' (dry run)' : ''} — ${String(plan?.reason ?? '')}`,
           ),
         );
+        if (plan?.dryRun) for (const row of planTable(plan)) write(`           ${row}`);
         return;
       }
       const who = whoOf(input);
@@ -147,6 +148,44 @@ function record(story: WorkspaceStory, state: string, output: Json, t: number): 
     story.restored = counts(restoreCheck.restored) || 'nothing to restore';
   if (state.startsWith('Report what is still stopped'))
     story.notRestored = String((output.stillStopped as Json | undefined)?.summary ?? '');
+}
+
+/** A dry run's plan as a table a person reads: one row per workspace, then the steps of the first. */
+export function planTable(plan: Json): string[] {
+  const rows = ((plan.workspaces as Json[] | undefined) ?? []).map((w) => {
+    const current = (w.current ?? {}) as Json;
+    const changes = (w.changes ?? {}) as Json;
+    const change = [changes.managedServices && 'managed services', changes.storage && 'storage (first key)']
+      .filter(Boolean)
+      .join(' + ');
+    return [
+      String(w.workspaceId),
+      String(w.workspaceName ?? w.deploymentName ?? ''),
+      String(w.region ?? ''),
+      String(current.managedServicesKeyArn ?? 'none'),
+      String(current.storageKeyArn ?? 'none'),
+      change || 'nothing',
+    ];
+  });
+  if (rows.length === 0) return [];
+  const header = ['workspace', 'name', 'region', 'managed-services key now', 'storage key now', 'changes'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const target = (plan.target ?? {}) as Json;
+  const first = ((plan.workspaces as Json[])[0]?.steps as string[] | undefined) ?? [];
+  return [
+    `target: ${String(target.keyArn ?? '')}${target.keyAlias ? ` (${String(target.keyAlias)})` : ''}; use cases ${String((plan.useCases as string[] | undefined)?.join(', ') ?? '')}; active runs: ${String(plan.activeRuns ?? '')}`,
+    format(header),
+    format(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(format),
+    ...(first.length > 0
+      ? ['steps (each workspace):', ...first.map((step, i) => `  ${i + 1}. ${step}`)]
+      : []),
+  ];
 }
 
 /** A Lambda-shaped cause (`{"errorType", "errorMessage", …}`) as its message; any other cause as it is. */
@@ -262,7 +301,9 @@ export function summarize(report: Report, realMs: number): string[] {
         ? ` (×${(d.windowSeconds / d.platformMinimumSeconds).toFixed(2)})`
         : '';
     lines.push(
-      `Workspace ${d.workspace_id}: compute window ${d.windowSeconds === null ? 'n/a' : fmt(d.windowSeconds)} vs platform minimum ${fmt(d.platformMinimumSeconds)}${ratio}`,
+      d.windowSeconds === null
+        ? `Workspace ${d.workspace_id}: no compute was stopped`
+        : `Workspace ${d.workspace_id}: compute window ${fmt(d.windowSeconds)} vs platform minimum ${fmt(d.platformMinimumSeconds)}${ratio}`,
     );
   }
   lines.push(

@@ -52,4 +52,17 @@ describe('The live timeline', () => {
     expect(story).toContain('update: PATCH managed_services_customer_managed_key_id; then workspace RUNNING');
     expect(story).toContain('restored: 4 clusters, 2 pools, 2 warehouses, 1 pipelines, 4 jobs');
   });
+
+  it('prints a dry run as a table: one row per workspace with its keys and changes, then the steps', async () => {
+    const scenario = await loadScenario(
+      new URL('../../local/scenarios/rotate-managed-services.json', import.meta.url).pathname,
+    );
+    (scenario.input as Record<string, unknown>).dryRun = true;
+    const lines: string[] = [];
+    await runScenario(scenario, { onEvent: progressPrinter((l) => lines.push(l)) });
+    const text = lines.join('\n');
+    expect(text).toMatch(/workspace\s+name\s+region\s+managed-services key now\s+storage key now\s+changes/);
+    expect(text).toMatch(/1234567890123456\s+prod\s+us-east-1\s+arn:aws:kms:\S+\s+none\s+managed services/);
+    expect(text).toContain('steps (each workspace):');
+  });
 });
