@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,32 @@ describe('npm start: flags', () => {
       expect(scenario.code).toBe(2);
       expect(scenario.stderr).toContain('no such readable file');
       expect(scenario.stdout).not.toContain('Running scenario');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start: reports', () => {
+  it('writes the JSON report and the HTML page when both are asked for', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cmk-rotator-cli-'));
+    try {
+      const out = run('start.ts', [
+        '--scenario',
+        join(ROOT, 'local/scenarios/rotate-managed-services.json'),
+        '--report',
+        join(dir, 'r.json'),
+        '--report',
+        join(dir, 'r.html'),
+        '--quiet',
+      ]);
+      expect(out.code).toBe(0);
+      const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as { status: string };
+      expect(json.status).toBe('SUCCEEDED');
+      const html = readFileSync(join(dir, 'r.html'), 'utf8');
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('<svg');
+      expect(html).not.toContain('<script');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -46,9 +46,10 @@ describe('The live timeline', () => {
       'stopped: 6 clusters, 2 pools, 2 warehouses, 4 job schedules paused, 1 pipelines',
     );
     expect(story).toContain('job runs: 1 active: cancelled');
-    expect(story).toMatch(
-      /stopped again \(started outside cmk-rotator during the window\): warehouse a1b2c3d4e5f60001 \(at .*\), cluster 1129-063001-demo01/,
-    );
+    const again = story.split('\n').find((l) => l.includes('stopped again')) ?? '';
+    expect(again).toContain('(started outside cmk-rotator during the window)');
+    expect(again).toMatch(/warehouse a1b2c3d4e5f60001 \(at \d/);
+    expect(again).toMatch(/cluster 1129-063001-demo01 \(at \d/);
     expect(story).toContain('update: PATCH managed_services_customer_managed_key_id; then workspace RUNNING');
     expect(story).toContain('restored: 4 clusters, 2 pools, 2 warehouses, 1 pipelines, 4 jobs');
   });
