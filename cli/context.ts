@@ -125,25 +125,6 @@ function realTarget(values: TargetValues): Target {
   };
 }
 
-/** Settings fields of a scenario and the environment variable each one is (as the local runner maps them). */
-const SCENARIO_SETTINGS: Record<string, string> = {
-  watchedAlias: 'WATCHED_ALIAS',
-  workspaceIds: 'WORKSPACE_IDS',
-  storageWaitMinutes: 'STORAGE_WAIT_MINUTES',
-  oldKeyRetentionHours: 'OLD_KEY_RETENTION_HOURS',
-  maxConcurrentWorkspaces: 'MAX_CONCURRENT_WORKSPACES',
-  databricksPrincipalArn: 'DATABRICKS_PRINCIPAL_ARN',
-  policyAccountIds: 'DATABRICKS_POLICY_ACCOUNT_IDS',
-  apiConcurrency: 'API_CONCURRENCY',
-  computeStopTimeoutMinutes: 'COMPUTE_STOP_TIMEOUT_MINUTES',
-  workspaceUpdateTimeoutMinutes: 'WORKSPACE_UPDATE_TIMEOUT_MINUTES',
-  computeRestoreTimeoutMinutes: 'COMPUTE_RESTORE_TIMEOUT_MINUTES',
-  recoveryWorkspaceWaitMinutes: 'RECOVERY_WORKSPACE_WAIT_MINUTES',
-  emergencyRotation: 'EMERGENCY_ROTATION',
-  repairPolicyOnRotation: 'REPAIR_POLICY_ON_ROTATION',
-  keyRecheckGraceMinutes: 'KEY_RECHECK_GRACE_MINUTES',
-};
-
 /**
  * The local emulation of a scenario, wired as local/runner/run.ts wires it: the Databricks emulator (called
  * in process), the KMS stand-in with the scenario's keys and policies, the Secrets Manager stand-in holding
@@ -158,7 +139,7 @@ async function scenarioTarget(values: TargetValues): Promise<Target> {
   const timeScale = values['time-scale'] === undefined ? undefined : Number(values['time-scale']);
   if (timeScale !== undefined && !(timeScale > 0))
     throw new UsageError(`--time-scale must be a positive number, got ${values['time-scale']}`);
-  const { loadScenario } = await import('../local/scenario.ts');
+  const { loadScenario, SCENARIO_SETTINGS } = await import('../local/scenario.ts');
   const { startEmulator } = await import('../local/emulator/index.ts');
   const { LocalKms, knownPrincipals } = await import('../local/aws/kms.ts');
   const { LocalSecretsManager, secretArn } = await import('../local/aws/secrets-manager.ts');

@@ -1,6 +1,7 @@
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { summary } from '../local/runner/progress.ts';
 import { HELP, parseCommand, seconds, UsageError } from './flags.ts';
-import { causeText, clipped, countsText, fmtDuration, type Io } from './io.ts';
+import { causeText, clipped, fmtDuration, type Io } from './io.ts';
 
 export const WATCH_HELP = `usage: cmk-rotator watch EXECUTION_ARN [--interval SECONDS] [--json]
 
@@ -337,76 +338,4 @@ function endOf(e: HistoryEvent): Omit<Outcome, 'executionArn'> | undefined {
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
-}
-
-/** A Task's result in a few words (the local run's timeline summaries, local/runner/progress.ts). */
-export function summary(state: string, output: Json): string {
-  const pick = (key: string) => output[key] as Json | undefined;
-  switch (state) {
-    case 'Stop compute': {
-      const c = pick('compute');
-      return ` — snapshot: ${countsText(c?.counts) || 'nothing running'}; ${String(c?.phase ?? '')}`;
-    }
-    case 'Check compute stopped':
-    case 'Re-check compute right before the update':
-    case 'Keep compute stopped before restoring':
-      return ` — ${String(pick('computeCheck')?.status ?? '')}`;
-    case 'Keep compute stopped during the storage wait': {
-      const c = pick('computeCheck');
-      const back = Number(c?.restartedCount ?? 0);
-      return ` — ${c?.storageWaitOver ? 'storage wait over' : 'waiting'}${back > 0 ? `; ${back} resource(s) started by someone else were stopped again` : ''}`;
-    }
-    case 'Update workspace': {
-      const u = pick('update');
-      const lost = u?.reconciled ? ` (answer lost: ${String(u.reconciled)})` : '';
-      return u?.patched
-        ? ` — PATCH ${String((u.fields as string[] | undefined)?.join(', '))}${lost}`
-        : ' — already set, no PATCH';
-    }
-    case 'Check the workspace before restoring': {
-      const c = pick('settled');
-      return ` — ${String(c?.status ?? '')} (${String(c?.workspaceStatus ?? '')}; key ${c?.keyChanged ? 'changed' : 'unchanged'})`;
-    }
-    case 'Report what is still stopped':
-    case 'Report what is still stopped after the rotation':
-      return ` — ${String(pick('stillStopped')?.summary ?? '')}`;
-    case 'Check workspace': {
-      const c = pick('workspaceCheck');
-      const back = Number((c?.guard as Json | undefined)?.cameBack ?? 0);
-      return ` — ${String(c?.status ?? '')}${c?.workspaceStatus ? ` (${String(c.workspaceStatus)})` : ''}${back > 0 ? `; ${back} resource(s) that came back were stopped again` : ''}`;
-    }
-    case 'Restore compute':
-    case 'Restore compute after failure': {
-      const r = pick('restore');
-      const failed = Number(r?.failedCount ?? 0);
-      const back = Number((r?.cameBack as Json | undefined)?.count ?? 0);
-      return ` — started ${countsText(r?.started) || 'nothing'}${failed > 0 ? `; ${failed} failed (retried until the restore deadline)` : ''}${back > 0 ? `; includes ${back} resource(s) started during the window` : ''}`;
-    }
-    case 'Check compute restored':
-    case 'Check compute restored after failure': {
-      const r = pick('restoreCheck');
-      return ` — ${String(r?.status ?? '')}${r?.status === 'RESTORED' ? `: ${countsText(r.restored)}` : ''}`;
-    }
-    case 'Register key configuration': {
-      const k = pick('keyConfig');
-      return ` — ${k?.reused ? 'reused' : 'created'} ${String(k?.customerManagedKeyId ?? '')}`;
-    }
-    case 'Patch key policy': {
-      const p = pick('policy');
-      return p?.changed ? ' — statement added/merged' : ' — already grants Databricks';
-    }
-    case 'Take the workspace lock': {
-      const l = pick('lock');
-      return l?.busy ? ` — held by ${String(l.holder ?? 'another execution')}, waiting` : '';
-    }
-    case 'Rotate the workspace in its own execution':
-    case 'Rotate the workspace of a long plan in its own execution': {
-      const status = output.status;
-      return typeof status === 'string'
-        ? ` — ${status}${output.error ? `: ${String(output.error)}` : ''}`
-        : '';
-    }
-    default:
-      return '';
-  }
 }

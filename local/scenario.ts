@@ -547,6 +547,25 @@ const SettingsSchema = z.looseObject({
   keyRecheckGraceMinutes: z.number().min(0).optional(),
 });
 
+/** A scenario's `settings` fields and the environment variable (deployment setting) each one sets. */
+export const SCENARIO_SETTINGS: Readonly<Record<string, string>> = {
+  watchedAlias: 'WATCHED_ALIAS',
+  workspaceIds: 'WORKSPACE_IDS',
+  storageWaitMinutes: 'STORAGE_WAIT_MINUTES',
+  oldKeyRetentionHours: 'OLD_KEY_RETENTION_HOURS',
+  maxConcurrentWorkspaces: 'MAX_CONCURRENT_WORKSPACES',
+  databricksPrincipalArn: 'DATABRICKS_PRINCIPAL_ARN',
+  policyAccountIds: 'DATABRICKS_POLICY_ACCOUNT_IDS',
+  apiConcurrency: 'API_CONCURRENCY',
+  computeStopTimeoutMinutes: 'COMPUTE_STOP_TIMEOUT_MINUTES',
+  workspaceUpdateTimeoutMinutes: 'WORKSPACE_UPDATE_TIMEOUT_MINUTES',
+  computeRestoreTimeoutMinutes: 'COMPUTE_RESTORE_TIMEOUT_MINUTES',
+  recoveryWorkspaceWaitMinutes: 'RECOVERY_WORKSPACE_WAIT_MINUTES',
+  emergencyRotation: 'EMERGENCY_ROTATION',
+  repairPolicyOnRotation: 'REPAIR_POLICY_ON_ROTATION',
+  keyRecheckGraceMinutes: 'KEY_RECHECK_GRACE_MINUTES',
+};
+
 const ScenarioSchema = z.strictObject({
   name: z.string().min(1).optional(),
   timeScale: z.number().positive().optional(),

@@ -106,13 +106,7 @@ interface WorkspaceStory {
 
 /** Folds one Task result into the workspace's story. */
 function record(story: WorkspaceStory, state: string, output: Json, t: number): void {
-  const counts = (c: unknown) =>
-    c && typeof c === 'object'
-      ? Object.entries(c as Json)
-          .filter(([, v]) => typeof v === 'number' && v > 0)
-          .map(([k, v]) => `${String(v)} ${k}`)
-          .join(', ')
-      : '';
+  const counts = countsText;
   const compute = output.compute as Json | undefined;
   if (state === 'Stop compute' && compute) {
     const c = (compute.counts ?? {}) as Json;
@@ -188,8 +182,17 @@ export function planTable(plan: Json): string[] {
   ];
 }
 
+/** `{clusters: 2, pools: 0, jobs: 1}` → `2 clusters, 1 jobs` (zeros left out). */
+export function countsText(counts: unknown): string {
+  if (!counts || typeof counts !== 'object') return '';
+  return Object.entries(counts as Record<string, unknown>)
+    .filter(([, v]) => typeof v === 'number' && v > 0)
+    .map(([k, v]) => `${String(v)} ${k}`)
+    .join(', ');
+}
+
 /** A Lambda-shaped cause (`{"errorType", "errorMessage", …}`) as its message; any other cause as it is. */
-function causeText(cause: unknown): string {
+export function causeText(cause: unknown): string {
   const text = String(cause ?? '');
   try {
     const parsed = JSON.parse(text) as { errorMessage?: unknown };
@@ -200,26 +203,20 @@ function causeText(cause: unknown): string {
   return text;
 }
 
-function clipped(text: string, max: number): string {
+export function clipped(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function summary(state: string, output: Json): string {
+export function summary(state: string, output: Json): string {
   const pick = (key: string) => output[key] as Json | undefined;
-  const counts = (c: unknown) =>
-    c && typeof c === 'object'
-      ? Object.entries(c as Json)
-          .filter(([, v]) => typeof v === 'number' && v > 0)
-          .map(([k, v]) => `${String(v)} ${k}`)
-          .join(', ')
-      : '';
   switch (state) {
     case 'Stop compute': {
       const c = pick('compute');
-      return ` — snapshot: ${counts(c?.counts) || 'nothing running'}; ${String(c?.phase ?? '')}`;
+      return ` — snapshot: ${countsText(c?.counts) || 'nothing running'}; ${String(c?.phase ?? '')}`;
     }
     case 'Check compute stopped':
     case 'Re-check compute right before the update':
+    case 'Keep compute stopped before restoring':
       return ` — ${String(pick('computeCheck')?.status ?? '')}`;
     case 'Keep compute stopped during the storage wait': {
       const c = pick('computeCheck');
@@ -242,8 +239,7 @@ function summary(state: string, output: Json): string {
       return ` — ${String(pick('stillStopped')?.summary ?? '')}`;
     case 'Check workspace': {
       const c = pick('workspaceCheck');
-      const guard = c?.guard as Json | undefined;
-      const back = Number(guard?.cameBack ?? 0);
+      const back = Number((c?.guard as Json | undefined)?.cameBack ?? 0);
       return ` — ${String(c?.status ?? '')}${c?.workspaceStatus ? ` (${String(c.workspaceStatus)})` : ''}${back > 0 ? `; ${back} resource(s) that came back were stopped again` : ''}`;
     }
     case 'Restore compute':
@@ -251,12 +247,12 @@ function summary(state: string, output: Json): string {
       const r = pick('restore');
       const failed = Number(r?.failedCount ?? 0);
       const back = Number((r?.cameBack as Json | undefined)?.count ?? 0);
-      return ` — started ${counts(r?.started) || 'nothing'}${failed > 0 ? `; ${failed} failed (retried until the restore deadline)` : ''}${back > 0 ? `; includes ${back} resource(s) started during the window` : ''}`;
+      return ` — started ${countsText(r?.started) || 'nothing'}${failed > 0 ? `; ${failed} failed (retried until the restore deadline)` : ''}${back > 0 ? `; includes ${back} resource(s) started during the window` : ''}`;
     }
     case 'Check compute restored':
     case 'Check compute restored after failure': {
       const r = pick('restoreCheck');
-      return ` — ${String(r?.status ?? '')}${r?.status === 'RESTORED' ? `: ${counts(r.restored)}` : ''}`;
+      return ` — ${String(r?.status ?? '')}${r?.status === 'RESTORED' ? `: ${countsText(r.restored)}` : ''}`;
     }
     case 'Register key configuration': {
       const k = pick('keyConfig');
@@ -265,6 +261,17 @@ function summary(state: string, output: Json): string {
     case 'Patch key policy': {
       const p = pick('policy');
       return p?.changed ? ' — statement added/merged' : ' — already grants Databricks';
+    }
+    case 'Take the workspace lock': {
+      const l = pick('lock');
+      return l?.busy ? ` — held by ${String(l.holder ?? 'another execution')}, waiting` : '';
+    }
+    case 'Rotate the workspace in its own execution':
+    case 'Rotate the workspace of a long plan in its own execution': {
+      const status = output.status;
+      return typeof status === 'string'
+        ? ` — ${status}${output.error ? `: ${String(output.error)}` : ''}`
+        : '';
     }
     default:
       return '';

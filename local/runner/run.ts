@@ -14,7 +14,7 @@ import { knownPrincipals, LocalKms } from '../aws/kms.ts';
 import { LocalS3 } from '../aws/s3.ts';
 import { LocalSecretsManager, secretArn } from '../aws/secrets-manager.ts';
 import { startEmulator } from '../emulator/index.ts';
-import { InvalidScenario, type Scenario } from '../scenario.ts';
+import { InvalidScenario, SCENARIO_SETTINGS, type Scenario } from '../scenario.ts';
 import { VirtualClock } from '../virtual-time.ts';
 import {
   ASL_PATH,
@@ -460,23 +460,8 @@ function productEnv(
     AWS_REGION: scenario.aws.region,
     DEPLOYMENT_ACCOUNT_ID: scenario.aws.accountId,
   };
-  const map: Record<string, string> = {
-    watchedAlias: 'WATCHED_ALIAS',
-    workspaceIds: 'WORKSPACE_IDS',
-    storageWaitMinutes: 'STORAGE_WAIT_MINUTES',
-    oldKeyRetentionHours: 'OLD_KEY_RETENTION_HOURS',
-    maxConcurrentWorkspaces: 'MAX_CONCURRENT_WORKSPACES',
-    databricksPrincipalArn: 'DATABRICKS_PRINCIPAL_ARN',
-    policyAccountIds: 'DATABRICKS_POLICY_ACCOUNT_IDS',
-    apiConcurrency: 'API_CONCURRENCY',
-    computeStopTimeoutMinutes: 'COMPUTE_STOP_TIMEOUT_MINUTES',
-    workspaceUpdateTimeoutMinutes: 'WORKSPACE_UPDATE_TIMEOUT_MINUTES',
-    computeRestoreTimeoutMinutes: 'COMPUTE_RESTORE_TIMEOUT_MINUTES',
-    recoveryWorkspaceWaitMinutes: 'RECOVERY_WORKSPACE_WAIT_MINUTES',
-    emergencyRotation: 'EMERGENCY_ROTATION',
-    repairPolicyOnRotation: 'REPAIR_POLICY_ON_ROTATION',
-    keyRecheckGraceMinutes: 'KEY_RECHECK_GRACE_MINUTES',
-  };
+  const map = SCENARIO_SETTINGS;
+
   for (const [field, name] of Object.entries(map)) {
     const value = (settings as Record<string, unknown>)[field];
     if (value === undefined || value === null) continue;
