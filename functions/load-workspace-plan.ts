@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import { loadPlannedWorkspace } from '../lib/plan/stored.ts';
 import { defineStep } from './commons/handler.ts';

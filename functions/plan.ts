@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,

@@ -1,6 +1,7 @@
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
-import type { SdkClient } from './aws/clients.ts';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import * as z from 'zod';
+import { sfnClient } from './aws/sfn.ts';
+import { replaceAwsClient, type SdkClient } from './aws/shared.ts';
 import { causeMessage, clip } from './errors.ts';
 import { logger } from './log.ts';
 import { type PublishResult, publishNotification } from './notify.ts';
@@ -406,17 +407,14 @@ function arnPart(arn: string, index: number): string | undefined {
   return part === undefined || part === '' ? undefined : part;
 }
 
-let sfn: SdkClient | undefined;
-
-/** The Step Functions client, created once per container on first use. */
+/** The Step Functions client (lib/aws/sfn.ts), created once per container on first use. */
 export function executionsClient(): SdkClient {
-  sfn ??= new SFNClient({});
-  return sfn;
+  return sfnClient();
 }
 
 /** Replace the Step Functions client (tests, local runs); `undefined` goes back to the real one. */
 export function setExecutionsClient(next: SdkClient | undefined): void {
-  sfn = next;
+  replaceAwsClient('sfn', next);
 }
 
 export interface NotifyDeps {

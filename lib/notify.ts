@@ -1,5 +1,6 @@
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { SdkClient } from './aws/clients.ts';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { replaceAwsClient, type SdkClient } from './aws/shared.ts';
+import { snsClient } from './aws/sns.ts';
 import { RotatorError, TransientError } from './errors.ts';
 
 /** Publishing to the notification topic failed for a reason a retry will not fix (permissions, topic, key). */
@@ -14,17 +15,9 @@ const TRANSIENT_SNS_ERRORS = new Set([
   'TimeoutError',
 ]);
 
-let client: SdkClient | undefined;
-
-/** The SNS client, created once per container on first use. */
-function snsClient(): SdkClient {
-  client ??= new SNSClient({});
-  return client;
-}
-
 /** Replace the SNS client (tests, local runs); `undefined` goes back to the real one. */
 export function setNotificationClient(next: SdkClient | undefined): void {
-  client = next;
+  replaceAwsClient('sns', next);
 }
 
 export interface PublishResult {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The data that flows through the state machine. `plan` produces a `Plan`; the Map turns each planned

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { clip, fieldPath, InvalidSettings, listSome } from './errors.ts';
 
 /** `true`/`false` (any case) from the environment. */

@@ -14,8 +14,21 @@ import { parseInput } from '../../lib/validate.ts';
 /** What a step gets besides its input: settings and the shared clients, all created once per container. */
 export interface StepEnv {
   settings: Settings;
-  aws: AwsClients;
-  /** The Databricks client (created lazily: steps that never call Databricks never read the secret). */
+  /**
+   * The KMS, Secrets Manager and DynamoDB clients, each created when first read.
+   *
+   * @deprecated Every function bundles all three SDK clients as long as this module offers them (DESIGN §9):
+   * call `kmsClient()` (lib/aws/kms.ts), `dynamodbClient()` (lib/aws/dynamodb.ts), … where the command is
+   * sent instead. Goes once no step reads it.
+   */
+  aws: Pick<AwsClients, 'kms' | 'secretsManager' | 'dynamodb'>;
+  /**
+   * The Databricks client (created lazily: steps that never call Databricks never read the secret).
+   *
+   * @deprecated It makes every function bundle the Databricks client and the Secrets Manager SDK client:
+   * call `databricksFor(env.settings)` (lib/databricks/index.ts) in the steps that use it. Goes once no step
+   * reads it.
+   */
   databricks(): Databricks;
   clock: Clock;
   /**

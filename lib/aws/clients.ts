@@ -1,40 +1,32 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { dynamodbClient } from './dynamodb.ts';
+import { kmsClient } from './kms.ts';
+import { secretsManagerClient } from './secrets-manager.ts';
+import type { AwsClients } from './shared.ts';
 
 /**
- * The narrow shape of an AWS SDK v3 client the domain needs: `send(command)`. The real clients satisfy it,
- * and so do the local stand-ins (local/aws) that answer the same commands with the same error names.
+ * The AWS clients, one module per client so that a function bundles only those it sends commands to
+ * (DESIGN §9): `kmsClient()` from lib/aws/kms.ts, `secretsManagerClient()` from secrets-manager.ts,
+ * `dynamodbClient()` from dynamodb.ts, `s3Client()` from s3.ts, `snsClient()` from sns.ts, `sfnClient()`
+ * from sfn.ts. Each is created on first use, once per container; `setAwsClients` replaces any of them.
  */
-export interface SdkClient {
-  // biome-ignore lint/suspicious/noExplicitAny: AWS SDK commands are heterogeneous; callers type the result.
-  send(command: any): Promise<any>;
-}
+export { type AwsClients, replaceAwsClient, type SdkClient, setAwsClients } from './shared.ts';
 
-export interface AwsClients {
-  kms: SdkClient;
-  secretsManager: SdkClient;
-  /** The workspace lock and the event ledger (lib/lock); locally a client pointed at dynalite. */
-  dynamodb: SdkClient;
-}
-
-let clients: AwsClients | undefined;
-
-/** The AWS clients, created once per container on first use. */
-export function awsClients(): AwsClients {
-  clients ??= {
-    kms: new KMSClient({}),
-    secretsManager: new SecretsManagerClient({}),
-    dynamodb: new DynamoDBClient({}),
+/**
+ * The KMS, Secrets Manager and DynamoDB clients as one object, each created when first read.
+ *
+ * @deprecated Whatever imports this bundles all three SDK clients, used or not: import the one client you
+ * send commands to instead (`secretsManagerClient()` from lib/aws/secrets-manager.ts, …).
+ */
+export function awsClients(): Pick<AwsClients, 'kms' | 'secretsManager' | 'dynamodb'> {
+  return {
+    get kms() {
+      return kmsClient();
+    },
+    get secretsManager() {
+      return secretsManagerClient();
+    },
+    get dynamodb() {
+      return dynamodbClient();
+    },
   };
-  return clients;
-}
-
-/** Replace some or all clients (local runner, tests). */
-export function setAwsClients(next: Partial<AwsClients>): void {
-  // Build the real clients only for what is not replaced.
-  const kms = next.kms ?? clients?.kms ?? new KMSClient({});
-  const secretsManager = next.secretsManager ?? clients?.secretsManager ?? new SecretsManagerClient({});
-  const dynamodb = next.dynamodb ?? clients?.dynamodb ?? new DynamoDBClient({});
-  clients = { kms, secretsManager, dynamodb };
 }

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
 import { clock } from '../clock.ts';
 import { RotatorError } from '../errors.ts';

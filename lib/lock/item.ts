@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
 import { logger } from '../log.ts';
 import { requireLockTable, type Settings } from '../settings.ts';

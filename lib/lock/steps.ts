@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { logger } from '../log.ts';
 import { compactRotationResult } from '../retention.ts';
 import { requireLockTable } from '../settings.ts';

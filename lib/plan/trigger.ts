@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { clip, InvalidInput, listSome } from '../errors.ts';
 import { parseKmsArn } from '../kms/key.ts';
 import { ActiveRunsPolicySchema, KeyUseCaseSchema, type Plan } from '../rotation.ts';

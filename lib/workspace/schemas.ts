@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KeyUseCaseSchema, RotationItemSchema } from '../rotation.ts';
 
 /** The workspace fields a CMK change sets (Databricks' own names). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { StopResultSchema } from '../compute/model.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import type { Workspace } from '../databricks/types.ts';
