@@ -1,13 +1,18 @@
+import { afterUpdateSent } from '../lib/poll.ts';
 import { UpdateItemSchema } from '../lib/workspace/schemas.ts';
 import { updateWorkspaceKey } from '../lib/workspace/update.ts';
 import { defineStep } from './commons/handler.ts';
 
-/** Re-check key and policy, then PATCH the workspace's key field(s); stored under `item.update`. */
-export const handler = defineStep('update-workspace', UpdateItemSchema, (item, env) =>
-  updateWorkspaceKey(item, {
+/**
+ * Re-check key and policy, then PATCH the workspace's key field(s); stored under `item.update`, with
+ * `nextCheckSeconds`, the wait before the first check (lib/poll.ts).
+ */
+export const handler = defineStep('update-workspace', UpdateItemSchema, async (item, env) => {
+  const result = await updateWorkspaceKey(item, {
     account: env.databricks().account,
     kms: env.aws.kms,
     settings: env.settings,
     now: env.clock.now(),
-  }),
-);
+  });
+  return { ...result, nextCheckSeconds: afterUpdateSent(result, env.settings.lockLeaseMinutes) };
+});

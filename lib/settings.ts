@@ -41,10 +41,9 @@ const csv = z.string().transform((s) =>
 
 /**
  * Upper bounds of the numbers a deployment or an execution input may set (DESIGN §6.10: no execution may
- * outgrow Step Functions' quotas). The poll timeouts are sized against the 25,000-event history of one
- * workspace's rotation, at about nine events per poll turn (Wait, Task, Choice): a 4 h drain and 2 h of
- * stopping at one poll per 15 s (8,640 + 4,320), 3 h of workspace update at one per 30 s (3,240), and 2 h of
- * restoring at one per 20 s, twice when the compensation restores too (6,480) — 22,680 events in all.
+ * outgrow Step Functions' quotas). The poll loops' worst case at these bounds (their waits follow the
+ * platform, lib/poll.ts, with a floor that bounds the number of checks) is computed and enforced by
+ * `workspaceHistoryWorstCase` / `assertHistoryBudget` in lib/plan/history-budget.ts.
  */
 export const LIMITS = {
   /** Workspaces one execution input or WORKSPACE_IDS may name. */

@@ -1,4 +1,6 @@
+import { POLL_LOOPS, type PollLoop, worstCasePolls } from '../poll.ts';
 import type { Settings } from '../settings.ts';
+import { MAX_COMPUTE_REFUSALS } from '../workspace/update.ts';
 import { HistoryBudgetExceeded } from './errors.ts';
 
 /**
@@ -16,9 +18,11 @@ const EVENTS_PER_POLL = 9;
 const FIXED_EVENTS = 200;
 
 /**
- * The poll loops of rotate-one-workspace (statemachines/rotate-one-workspace.asl.json), with their Wait
- * seconds, and the longest each may run at these settings. The worst path drains, stops, updates, then
- * fails: waits for the workspace to settle, keeps compute stopped through the storage wait, and restores.
+ * The poll loops of rotate-one-workspace (statemachines/rotate-one-workspace.asl.json) and the longest each
+ * may run at these settings. Each check says when to look next (lib/poll.ts), never sooner than that
+ * loop's floor, so `worstCasePolls` bounds its looks whatever the platform does. The worst path drains,
+ * stops (again after each PATCH Databricks refuses because compute runs), updates, then fails: waits for the
+ * workspace to settle, keeps compute stopped through the storage wait, and restores.
  */
 export function workspaceHistoryWorstCase(
   settings: Pick<
@@ -28,22 +32,44 @@ export function workspaceHistoryWorstCase(
     | 'recoveryWorkspaceWaitMinutes'
     | 'storageWaitMinutes'
     | 'computeRestoreTimeoutMinutes'
-  >,
+  > &
+    Partial<Pick<Settings, 'lockLeaseMinutes'>>,
   drainTimeoutMinutes: number,
-): { events: number; loops: Array<{ loop: string; minutes: number; everySeconds: number; events: number }> } {
-  const loop = (name: string, minutes: number, everySeconds: number) => ({
-    loop: name,
-    minutes,
-    everySeconds,
-    events: Math.ceil((minutes * 60) / everySeconds) * EVENTS_PER_POLL,
-  });
+): {
+  events: number;
+  loops: Array<{ loop: string; minutes: number; polls: number; minSeconds: number; events: number }>;
+} {
+  const loop = (name: string, kind: PollLoop, minutes: number, times = 1) => {
+    const polls = times * worstCasePolls(kind, minutes, settings.lockLeaseMinutes);
+    return {
+      loop: name,
+      minutes: times * minutes,
+      polls,
+      minSeconds: POLL_LOOPS[kind].minSeconds,
+      events: polls * EVENTS_PER_POLL,
+    };
+  };
   const loops = [
-    loop('drain (drainTimeoutMinutes)', drainTimeoutMinutes, 15),
-    loop('stop (COMPUTE_STOP_TIMEOUT_MINUTES)', settings.computeStopTimeoutMinutes, 15),
-    loop('workspace update (WORKSPACE_UPDATE_TIMEOUT_MINUTES)', settings.workspaceUpdateTimeoutMinutes, 30),
-    loop('recovery wait (RECOVERY_WORKSPACE_WAIT_MINUTES)', settings.recoveryWorkspaceWaitMinutes, 60),
-    loop('storage wait (STORAGE_WAIT_MINUTES)', settings.storageWaitMinutes, 60),
-    loop('restore (COMPUTE_RESTORE_TIMEOUT_MINUTES)', settings.computeRestoreTimeoutMinutes, 20),
+    loop('drain (drainTimeoutMinutes)', 'drain', drainTimeoutMinutes),
+    loop('stop (COMPUTE_STOP_TIMEOUT_MINUTES)', 'stop', settings.computeStopTimeoutMinutes),
+    loop(
+      `stop again after a refused update (${MAX_COMPUTE_REFUSALS} × COMPUTE_STOP_TIMEOUT_MINUTES)`,
+      'stop',
+      settings.computeStopTimeoutMinutes,
+      MAX_COMPUTE_REFUSALS,
+    ),
+    loop(
+      'workspace update (WORKSPACE_UPDATE_TIMEOUT_MINUTES)',
+      'update',
+      settings.workspaceUpdateTimeoutMinutes,
+    ),
+    loop(
+      'recovery wait (RECOVERY_WORKSPACE_WAIT_MINUTES)',
+      'recovery',
+      settings.recoveryWorkspaceWaitMinutes,
+    ),
+    loop('storage wait (STORAGE_WAIT_MINUTES)', 'storageWait', settings.storageWaitMinutes),
+    loop('restore (COMPUTE_RESTORE_TIMEOUT_MINUTES)', 'restore', settings.computeRestoreTimeoutMinutes),
   ];
   return { events: FIXED_EVENTS + loops.reduce((sum, l) => sum + l.events, 0), loops };
 }
@@ -58,7 +84,7 @@ export function assertHistoryBudget(
   const largest = [...loops]
     .sort((a, b) => b.events - a.events)
     .slice(0, 3)
-    .map((l) => `${l.loop}: ${l.minutes} min at one poll per ${l.everySeconds} s = ${l.events} events`)
+    .map((l) => `${l.loop}: ${l.minutes} min, at most ${l.polls} polls = ${l.events} events`)
     .join('; ');
   throw new HistoryBudgetExceeded(
     `one workspace's rotation could write ${events} execution history events at these settings, more than the ${WORKSPACE_HISTORY_BUDGET} it may use (Step Functions ends an execution outright at 25,000, with no compensation); nothing was touched. Largest: ${largest}. Lower one of them.`,

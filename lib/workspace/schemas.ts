@@ -31,6 +31,10 @@ export const WorkspaceUpdateResultSchema = z.object({
   reconciled: z.enum(['provisioning', 'applied', 'resent']).optional(),
   /** Databricks refused the change because compute runs: compute is stopped again, then the update retried. */
   refused: z.object({ attempts: z.number(), message: z.string() }).optional(),
+  /** Every field already showed the new id: nothing was sent, nothing is to be waited for. */
+  alreadyApplied: z.boolean().optional(),
+  /** Seconds the state machine waits before the first check (lib/poll.ts). */
+  nextCheckSeconds: z.number().optional(),
 });
 export type WorkspaceUpdateResult = z.infer<typeof WorkspaceUpdateResultSchema>;
 
@@ -45,6 +49,8 @@ export const WorkspaceCheckResultSchema = z.object({
   guard: z
     .object({ stillRunning: z.number(), cameBack: z.number(), error: z.string().optional() })
     .optional(),
+  /** Seconds the state machine waits before the next check (lib/poll.ts). */
+  nextCheckSeconds: z.number().optional(),
 });
 export type WorkspaceCheckResult = z.infer<typeof WorkspaceCheckResultSchema>;
 

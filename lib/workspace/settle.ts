@@ -26,6 +26,8 @@ export const SettleResultSchema = z.object({
   deadline: z.number(),
   /** Epoch ms when it was seen settled (a storage wait in recovery counts from there). */
   settledAt: z.number().optional(),
+  /** Seconds the state machine waits before the next check (lib/poll.ts). */
+  nextCheckSeconds: z.number().optional(),
 });
 export type SettleResult = z.infer<typeof SettleResultSchema>;
 
@@ -35,6 +37,8 @@ export const SettleItemSchema = RotationItemSchema.extend({
   compute: StopResultSchema.optional(),
   settled: SettleResultSchema.partial().optional(),
   failure: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  /** Present when the PATCH step ran: the update's schedule counts from it (lib/poll.ts). */
+  update: z.looseObject({ patchedAt: z.number().optional() }).optional(),
 });
 export type SettleItem = z.infer<typeof SettleItemSchema>;
 

@@ -64,7 +64,7 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
 
   const workspace = await deps.account.getWorkspace(id);
   const pending = pendingFields(workspace, fields, newId);
-  if (pending.length === 0) return skip;
+  if (pending.length === 0) return { ...skip, alreadyApplied: true };
 
   const currentStorage = workspace.storage_customer_managed_key_id;
   if (pending.includes('storage_customer_managed_key_id') && currentStorage) {
@@ -128,7 +128,7 @@ export async function updateWorkspaceKey(item: UpdateItem, deps: UpdateDeps): Pr
 }
 
 /** Databricks refusing the key change this many times because compute runs fails the rotation. */
-const MAX_COMPUTE_REFUSALS = 3;
+export const MAX_COMPUTE_REFUSALS = 3;
 
 /**
  * Databricks refuses the key change while classic compute runs in the workspace's VPC (400 INVALID_STATE,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { workspaceHistoryWorstCase } from '../../lib/plan/history-budget.ts';
 import { LIMITS, LOCK_LEASE_MARGIN_MINUTES, loadSettings, requireLockTable } from '../../lib/settings.ts';
 
 const REQUIRED = {
@@ -53,12 +54,19 @@ describe('loadSettings: bounds', () => {
   });
 
   it('keeps the poll deadlines of one rotation within its 25,000-event history', () => {
-    // About nine history events per Wait → Check → Choice turn, at the ASL's poll intervals.
-    const turns =
-      ((LIMITS.drainTimeoutMinutes + LIMITS.computeStopTimeoutMinutes) * 60) / 15 +
-      (LIMITS.workspaceUpdateTimeoutMinutes * 60) / 30 +
-      (2 * LIMITS.computeRestoreTimeoutMinutes * 60) / 20;
-    expect(turns * 9).toBeLessThan(25_000);
+    // Every poll deadline at its bound (the storage wait at its default: the plan refuses a longer one that
+    // does not fit, see tests/lock/history-budget.test.ts), at the poll schedule's worst case (lib/poll.ts).
+    const { events } = workspaceHistoryWorstCase(
+      {
+        computeStopTimeoutMinutes: LIMITS.computeStopTimeoutMinutes,
+        workspaceUpdateTimeoutMinutes: LIMITS.workspaceUpdateTimeoutMinutes,
+        recoveryWorkspaceWaitMinutes: LIMITS.recoveryWorkspaceWaitMinutes,
+        computeRestoreTimeoutMinutes: LIMITS.computeRestoreTimeoutMinutes,
+        storageWaitMinutes: 20,
+      },
+      LIMITS.drainTimeoutMinutes,
+    );
+    expect(events).toBeLessThan(25_000);
   });
 });
 
