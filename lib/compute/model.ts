@@ -190,8 +190,17 @@ export const StopResultSchema = z.object({
   drainDeadline: z.number().optional(),
   /** Epoch ms after which compute that is still not stopped fails the rotation. */
   deadline: z.number(),
+  /**
+   * Stop calls not made because Databricks kept throttling (throttling is a speed, not a failure): the
+   * checks stop whatever still runs, and the first one does not count these as "came back".
+   */
+  deferred: z.number().optional(),
 });
 export type StopResult = z.infer<typeof StopResultSchema>;
+
+/** The kinds a stop check lists (runs: active job runs). */
+export const StopKindSchema = z.enum(['clusters', 'pools', 'warehouses', 'pipelines', 'runs']);
+export type StopKind = z.infer<typeof StopKindSchema>;
 
 /** Not-yet-stopped (check-stopped) or not-yet-restored (check-restored) resources, by kind. */
 export const PendingCountsSchema = z.object({
@@ -221,6 +230,19 @@ export const StopCheckResultSchema = z.object({
   /** Guarding the storage wait (after the update): epoch ms when it ends, and whether it has. */
   storageWaitUntil: z.number().optional(),
   storageWaitOver: z.boolean().optional(),
+  /**
+   * Kinds this check saw fully stopped (nothing left, nothing to stop again). The next poll of the stopping
+   * loop does not list them again; the re-check right before the PATCH and the guards after it list every
+   * kind (DESIGN §6.5), and a kind is listed again as soon as one of those finds something in it.
+   */
+  confirmed: z.array(StopKindSchema).optional(),
+  /**
+   * This turn could not read the workspace (or stop what runs) because Databricks throttled it: nothing
+   * was decided, and the deadline moved later by the time lost.
+   */
+  throttled: z.boolean().optional(),
+  /** Epoch ms of this turn (what the next turn measures time lost to throttling from). */
+  checkedAt: z.number().optional(),
 });
 export type StopCheckResult = z.infer<typeof StopCheckResultSchema>;
 
@@ -249,6 +271,18 @@ export const RestoreResultSchema = z.object({
   /** Epoch ms after which compute that is still not back fails the rotation. */
   deadline: z.number(),
   /**
+   * Kinds this step saw restored or restored itself with a call that takes effect at once (pool idle
+   * settings, job pause status): the first check does not list them again.
+   */
+  confirmed: z.array(ComputeKindSchema).optional(),
+  /**
+   * Calls not made because Databricks throttled them (or the time went to waiting that out): not failures,
+   * the checks make them.
+   */
+  deferred: z.number().optional(),
+  /** Kinds whose calls Databricks throttled: the next turn does the others first. */
+  throttledKinds: z.array(ComputeKindSchema).optional(),
+  /**
    * Compute that came back during the window (a user, an auto-start, a list that missed it): stopped
    * again and restored with the rest. `events` has the first ones with when they were seen (epoch ms).
    */
@@ -276,6 +310,28 @@ export const RestoreCheckResultSchema = z.object({
   pending: RestoreCountsSchema,
   /** Every job's pause status was seen restored once; later checks skip listing all jobs again. */
   jobsVerified: z.boolean(),
+  /**
+   * Kinds whose every resource was seen restored (a superset of `jobsVerified`'s `job`): later checks do
+   * not list them again.
+   */
+  verified: z.array(ComputeKindSchema).optional(),
+  /**
+   * The restore `verified` belongs to (its `deadline`, unique per restore-compute run): a check after
+   * another restore-compute run (the compensation path) reads every kind again.
+   */
+  restoreDeadline: z.number().optional(),
+  /** This turn could not read the workspace because Databricks throttled it: nothing was decided. */
+  throttled: z.boolean().optional(),
+  /** Kinds whose calls Databricks throttled: the next turn does the others first. */
+  throttledKinds: z.array(ComputeKindSchema).optional(),
+  /**
+   * Epoch ms: the restore deadline in force — `restore.deadline` moved later by the time turns lost to
+   * Databricks throttling (a throttled rotation is slower, not failed), never past what the execution's
+   * history is sized for (`LIMITS.computeRestoreTimeoutMinutes` after the restore began).
+   */
+  deadline: z.number().optional(),
+  /** Epoch ms of this turn (what the next turn measures time lost to throttling from). */
+  checkedAt: z.number().optional(),
   /** Failed starts being retried, with their last error (first MAX_LISTED). */
   retrying: z.array(RetryingStartSchema).optional(),
 });

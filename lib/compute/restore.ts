@@ -1,10 +1,14 @@
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
-import { DatabricksApiError, DatabricksThrottled } from '../databricks/errors.ts';
+import { DatabricksApiError, DatabricksThrottled, isDeferred } from '../databricks/errors.ts';
+import type { ClusterDetails, ClusterState } from '../databricks/types.ts';
 import { logger } from '../log.ts';
+import { LIMITS } from '../settings.ts';
 import type { ComputeDeps } from './deps.ts';
 import { ComputeNotRestored, describeRefs } from './errors.ts';
 import {
+  type ClusterInfo,
+  type ComputeKind,
   type ComputeSnapshot,
   MAX_LISTED,
   type ResourceRef,
@@ -32,6 +36,7 @@ import {
   type RestoreAction,
   type RestoreView,
   restoreCounts,
+  restoredKinds,
   restoreSet,
   restoreSetCounts,
 } from './rules.ts';
@@ -91,7 +96,30 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
     })),
   };
   const limit = deps.settings.apiConcurrency;
-  const view = await readRestoreView(deps.api, snapshot, { jobs: true, limit });
+  let view: RestoreView;
+  try {
+    view = await readRestoreView(deps.api, snapshot, { jobs: true, limit });
+  } catch (error) {
+    if (!(error instanceof DatabricksThrottled)) throw error;
+    // Throttling is a speed, not a failure: nothing is started here, the checks start everything.
+    logger.warn(
+      'compute restore throttled by Databricks before it could read the workspace; the checks restore it',
+      {
+        snapshotKey: key,
+        endpoint: error.endpoint,
+      },
+    );
+    return {
+      snapshotKey: key,
+      nothingToRestore: false,
+      started: NONE,
+      failed: [],
+      failedCount: 0,
+      deadline,
+      deferred: Object.values(restoreSetCounts(snapshot)).reduce((a, b) => a + b, 0),
+      cameBack,
+    };
+  }
   const assessment = assessRestore(snapshot, view, 'restore');
   const outcome = await runActions(deps.api, assessment.actions, limit);
   const failed: RestoreFailure[] = [
@@ -110,8 +138,31 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
     failed: failed.slice(0, MAX_LISTED),
     failedCount: failed.length,
     deadline,
+    confirmed: confirmedByRestore(assessment, outcome.done),
+    ...(outcome.deferred > 0 ? { deferred: outcome.deferred } : {}),
+    ...(outcome.throttledKinds.length > 0 ? { throttledKinds: outcome.throttledKinds } : {}),
     cameBack,
   };
+}
+
+/**
+ * Kinds wholly restored once this step is done: every resource was already back, or (pools, jobs) was put
+ * back by a call that takes effect when it answers — an `instance-pools/edit` or a `jobs/update` that
+ * succeeded leaves the settings as sent, so listing pools or jobs again would only repeat what is known.
+ * Compute kinds (clusters, warehouses, pipelines) need a check to see them running.
+ */
+function confirmedByRestore(
+  assessment: ReturnType<typeof assessRestore>,
+  done: readonly ResourceRef[],
+): ComputeKind[] {
+  const acted = new Set(done.map((r) => `${r.kind}:${r.id}`));
+  const settled = {
+    ...assessment,
+    pending: assessment.pending.filter(
+      (r) => !((r.kind === 'pool' || r.kind === 'job') && acted.has(`${r.kind}:${r.id}`)),
+    ),
+  };
+  return restoredKinds(settled);
 }
 
 /**
@@ -132,17 +183,64 @@ export async function checkComputeRestored(
   const snapshot =
     (await loadRestoreSet(deps.store, key, ownerOf(item))) ??
     (await loadSnapshot(deps.store, key, item.workspace.workspaceId, item.executionId));
-  const jobsVerified = item.restoreCheck?.jobsVerified === true;
-  const view = await readRestoreView(deps.api, snapshot, { jobs: !jobsVerified, limit });
-  const assessment = assessRestore(snapshot, view, 'check');
+  // Kinds seen wholly restored (by an earlier check, or by restore-compute itself) are not read again.
+  const last = item.restoreCheck;
+  const verified = new Set<ComputeKind>(
+    last && (last.restoreDeadline === undefined || last.restoreDeadline === item.restore.deadline)
+      ? [...(last.verified ?? []), ...(last.jobsVerified ? ['job' as const] : [])]
+      : (item.restore.confirmed ?? []),
+  );
+  const jobsVerified = verified.has('job');
   const now = deps.now();
+  const sameRestore = last !== undefined && last.restoreDeadline === item.restore.deadline;
+  const deadline = (sameRestore ? last?.deadline : undefined) ?? item.restore.deadline;
+  // Time lost to throttling moves the deadline (see `extendedDeadline`).
+  const extended = () =>
+    extendedDeadline(deadline, item.restore.deadline, deps.settings.computeRestoreTimeoutMinutes, {
+      now,
+      since:
+        (sameRestore ? last?.checkedAt : undefined) ??
+        item.restore.deadline - deps.settings.computeRestoreTimeoutMinutes * MINUTE,
+    });
+  let view: RestoreView;
+  try {
+    view = await readRestoreView(deps.api, snapshot, {
+      jobs: !jobsVerified,
+      limit,
+      skip: verified,
+      // Past the deadline this turn names what is not back: every cluster is read then.
+      clustersNotUp: now <= deadline,
+    });
+  } catch (error) {
+    if (!(error instanceof DatabricksThrottled) || now > deadline) throw error;
+    // Throttling is a speed, not a failure: nothing is known this turn, the next one reads again.
+    logger.warn('compute restore check throttled by Databricks; checked again at the next turn', {
+      workspaceId: item.workspace.workspaceId,
+      endpoint: error.endpoint,
+    });
+    return {
+      status: 'WAITING',
+      restored: last?.restored ?? NONE,
+      pending: last?.pending ?? restoreSetCounts(snapshot),
+      jobsVerified,
+      verified: [...verified],
+      restoreDeadline: item.restore.deadline,
+      ...(last?.retrying ? { retrying: last.retrying } : {}),
+      ...(last?.throttledKinds ? { throttledKinds: last.throttledKinds } : {}),
+      throttled: true,
+      deadline: extended(),
+      checkedAt: now,
+    };
+  }
+  const assessment = assessRestore(snapshot, view, 'check', verified);
 
   // Failed starts from restore-compute or an earlier check: tried again once their backoff has passed.
   const retrying = new Map<string, RetryingStart>();
   for (const r of item.restoreCheck?.retrying ?? seedRetrying(item.restore.failed, now))
     retrying.set(`${r.kind}:${r.id}`, r);
   const due = assessment.actions.filter((a) => (retrying.get(`${a.kind}:${a.id}`)?.nextAt ?? 0) <= now);
-  const outcome = await runActions(deps.api, due, limit);
+  const throttledBefore = (last ?? item.restore).throttledKinds ?? [];
+  const outcome = await runActions(deps.api, due, limit, throttledBefore);
   for (const a of outcome.done) retrying.delete(`${a.kind}:${a.id}`);
   const notes = new Map(assessment.retrying.map((r) => [`${r.kind}:${r.id}`, r.why]));
   for (const f of outcome.failed) {
@@ -171,7 +269,7 @@ export async function checkComputeRestored(
     await closeOpenSnapshot(deps.store, item.workspace.workspaceId, key);
     return { status: 'RESTORED', restored: restoreSetCounts(snapshot), pending: NONE, jobsVerified: true };
   }
-  if (pending.length === 0 || now > item.restore.deadline) {
+  if (pending.length === 0 || now > deadline) {
     const states = stateOf(view);
     const notBack = [
       ...failed,
@@ -195,11 +293,17 @@ export async function checkComputeRestored(
   const stillRetrying = [...retrying.values()].filter((r) =>
     pending.some((p) => p.kind === r.kind && p.id === r.id),
   );
+  const nowVerified = restoredKinds({ ...assessment, pending, failed });
   return {
     status: 'WAITING',
     restored: restoreCounts(assessment.restored),
     pending: restoreCounts([...pending, ...failed]),
-    jobsVerified: jobsVerified || ![...pending, ...failed].some((r) => r.kind === 'job'),
+    jobsVerified: nowVerified.includes('job'),
+    verified: nowVerified,
+    restoreDeadline: item.restore.deadline,
+    ...(outcome.throttledKinds.length > 0 ? { throttledKinds: outcome.throttledKinds } : {}),
+    deadline: outcome.throttledKinds.length > 0 ? extended() : deadline,
+    checkedAt: now,
     retrying: stillRetrying.slice(0, MAX_LISTED),
   };
 }
@@ -278,6 +382,23 @@ export async function describeNotRestored(
   };
 }
 
+/**
+ * The deadline after a turn Databricks throttled: later by the time since the previous turn (the time that
+ * went to waiting out 429s rather than to bringing compute back), but never later than `maxMinutes` after
+ * the loop began — `LIMITS`' bound for the loop, what the execution's history is sized for (DESIGN §6.10).
+ */
+function extendedDeadline(
+  deadline: number,
+  original: number,
+  timeoutMinutes: number,
+  turn: { now: number; since: number },
+  maxMinutes: number = LIMITS.computeRestoreTimeoutMinutes,
+): number {
+  const began = original - timeoutMinutes * MINUTE;
+  const cap = began + Math.max(timeoutMinutes, maxMinutes) * MINUTE;
+  return Math.min(cap, Math.max(deadline, deadline + Math.max(0, turn.now - turn.since)));
+}
+
 /** Everything is back: the workspace no longer has compute stopped under this snapshot. */
 async function closeOpenSnapshot(store: SnapshotStore, workspaceId: number, key: string): Promise<void> {
   const pointerKey = openSnapshotKeyOf(workspaceId);
@@ -315,23 +436,33 @@ function stateOf(view: RestoreView): (ref: ResourceRef) => string | undefined {
 
 /**
  * The current state of the restore set only: lists, not gets (all-purpose clusters by source filter; a
- * cluster the list no longer shows is fetched on its own). Kinds with nothing to restore are not read.
+ * cluster the list no longer shows is fetched on its own). Kinds with nothing to restore are not read, nor
+ * those in `skip` (seen wholly restored already).
  */
 async function readRestoreView(
   api: WorkspaceApi,
   snapshot: ComputeSnapshot,
-  options: { jobs: boolean; limit: number },
+  options: { jobs: boolean; limit: number; skip?: ReadonlySet<ComputeKind>; clustersNotUp?: boolean },
 ): Promise<RestoreView> {
   const set = restoreSet(snapshot);
+  const read = (kind: ComputeKind, count: number) => count > 0 && !options.skip?.has(kind);
+  const readClusters = read('cluster', set.clusters.length);
   const [clusters, pools, warehouses, pipelines, jobs] = await Promise.all([
-    set.clusters.length === 0 ? [] : api.listClusters({ cluster_sources: ['UI', 'API'] }),
-    set.pools.length === 0 ? [] : api.listInstancePools(),
-    set.warehouses.length === 0 ? [] : api.listWarehouses(),
-    set.pipelines.length === 0 ? [] : api.listPipelines(),
-    options.jobs && set.jobs.length > 0 ? api.listJobs() : undefined,
+    readClusters ? listRestoreClusters(api, set.clusters, options.clustersNotUp === true) : undefined,
+    read('pool', set.pools.length) ? api.listInstancePools() : [],
+    read('warehouse', set.warehouses.length) ? api.listWarehouses() : [],
+    read('pipeline', set.pipelines.length) ? api.listPipelines() : [],
+    options.jobs && read('job', set.jobs.length) ? api.listJobs() : undefined,
   ]);
-  const clusterMap = new Map(clusters.map((c) => [c.cluster_id, clusterInfo(c)]));
-  const unlisted = set.clusters.filter((c) => !clusterMap.has(c.cluster_id));
+  const clusterMap = new Map((clusters?.listed ?? []).map((c) => [c.cluster_id, clusterInfo(c)]));
+  if (clusters?.notUpOnly) {
+    // Not in a state short of running: up (RUNNING, RESIZING) as far as this turn needs to know. Whether
+    // it still exists is settled by the full list that every turn ending the loop reads.
+    for (const c of set.clusters)
+      if (!clusterMap.has(c.cluster_id)) clusterMap.set(c.cluster_id, { ...c, state: 'RUNNING' });
+  }
+  const unlisted =
+    readClusters && !clusters?.notUpOnly ? set.clusters.filter((c) => !clusterMap.has(c.cluster_id)) : [];
   await mapLimit(unlisted, options.limit, async (c) => {
     const found = await orNotFound(() => api.getCluster(c.cluster_id));
     if (found) clusterMap.set(c.cluster_id, clusterInfo(found));
@@ -345,35 +476,82 @@ async function readRestoreView(
   };
 }
 
+/** Cluster states short of running: what a restore check waits on or acts on. */
+const NOT_UP: ClusterState[] = ['PENDING', 'RESTARTING', 'TERMINATING', 'TERMINATED', 'ERROR', 'UNKNOWN'];
+
+/**
+ * The all-purpose clusters, by source filter. With `notUpOnly` (a restore check) only those in a state
+ * short of running (`filter_by.cluster_states`, reference §8: one filtered list beats a get per cluster),
+ * so the answer shrinks page by page as clusters come up; when none of the restore set is left in it, the
+ * full list is read in the same turn, so the turn that ends the loop sees every cluster (one deleted
+ * meanwhile is then named as gone).
+ */
+async function listRestoreClusters(
+  api: WorkspaceApi,
+  restoring: readonly ClusterInfo[],
+  notUpOnly: boolean,
+): Promise<{ listed: ClusterDetails[]; notUpOnly: boolean }> {
+  if (notUpOnly) {
+    const ids = new Set(restoring.map((c) => c.cluster_id));
+    const notUp = await api.listClusters({ cluster_sources: ['UI', 'API'], cluster_states: NOT_UP });
+    if (notUp.some((c) => ids.has(c.cluster_id))) return { listed: notUp, notUpOnly: true };
+  }
+  return { listed: await api.listClusters({ cluster_sources: ['UI', 'API'] }), notUpOnly: false };
+}
+
 /** Order of restore: pool settings, clusters, warehouses, pipelines, and schedules last (reference §4 gotchas). */
 const ORDER: ReadonlyArray<RestoreAction['kind']> = ['pool', 'cluster', 'warehouse', 'pipeline', 'job'];
 
 /**
- * Performs the actions group by group. A throttled call is neither done nor failed (it is tried again at
- * the next check); a resource that turned out to be gone is `gone`; every other error is a failure with
- * its reason, retried later.
+ * Performs the actions group by group, in the reference's order — except that kinds Databricks throttled
+ * in the previous turn go last, so one throttled endpoint does not hold up the others turn after turn. A
+ * throttled call is neither done nor failed: Databricks throttling that outlasts the client's retries stops
+ * this turn's calls of that group, and a call the invocation had no time left to try is not made; both are
+ * `deferred` and made at the next check — throttling is a speed, not a failure. A resource that turned out
+ * to be gone is `gone`; every other error is a failure with its reason, retried later.
  */
 async function runActions(
   api: WorkspaceApi,
   actions: readonly RestoreAction[],
   limit: number,
-): Promise<{ done: ResourceRef[]; failed: RestoreFailure[]; gone: ResourceRef[] }> {
+  throttledBefore: readonly ComputeKind[] = [],
+): Promise<{
+  done: ResourceRef[];
+  failed: RestoreFailure[];
+  gone: ResourceRef[];
+  deferred: number;
+  throttledKinds: ComputeKind[];
+}> {
   const done: ResourceRef[] = [];
   const failed: RestoreFailure[] = [];
   const gone: ResourceRef[] = [];
-  for (const kind of ORDER) {
+  const throttledKinds = new Set<ComputeKind>();
+  let deferred = 0;
+  const later = new Set(throttledBefore);
+  const order = [...ORDER.filter((k) => !later.has(k)), ...ORDER.filter((k) => later.has(k))];
+  for (const kind of order) {
     const group = actions.filter((a) => a.kind === kind);
-    const results = await settleLimit(group, limit, (a) => perform(api, a));
+    const results = await settleLimit(group, limit, (a) => perform(api, a), {
+      stopAfter: (error) => error instanceof DatabricksThrottled,
+    });
     results.forEach((r, i) => {
       const action = group[i] as RestoreAction;
       const ref = { kind: action.kind, id: action.id };
       if (r.ok) done.push(ref);
-      else if (r.error instanceof DatabricksThrottled) return;
-      else if (isNotFound(r.error)) gone.push(ref);
+      else if (r.skipped || isDeferred(r.error)) {
+        deferred++;
+        // Answered 429 (not merely out of time behind another kind's throttling).
+        if (r.error instanceof DatabricksApiError && r.error.status === 429) throttledKinds.add(kind);
+      } else if (isNotFound(r.error)) gone.push(ref);
       else failed.push({ ...ref, error: errorText(r.error) });
     });
   }
-  return { done, failed, gone };
+  if (deferred > 0)
+    logger.warn('compute restore: Databricks throttled; the rest is started at the next check', {
+      deferred,
+      throttled: [...throttledKinds],
+    });
+  return { done, failed, gone, deferred, throttledKinds: [...throttledKinds] };
 }
 
 function perform(api: WorkspaceApi, action: RestoreAction): Promise<unknown> {

@@ -2,6 +2,7 @@ import type { ActiveRunsPolicy } from '../rotation.ts';
 import {
   type ClusterInfo,
   type ComputeCounts,
+  type ComputeKind,
   type ComputeSnapshot,
   type ComputeState,
   MAX_LISTED,
@@ -341,6 +342,18 @@ export interface RestoreAssessment {
 }
 
 /**
+ * The kinds of the restore set in which nothing is pending or failed: every resource of theirs is back (a
+ * kind with nothing to restore is trivially so). Later turns need not read them again.
+ */
+export function restoredKinds(assessment: RestoreAssessment): ComputeKind[] {
+  const open = new Set([...assessment.pending, ...assessment.failed].map((r) => r.kind));
+  return RESTORE_KINDS.filter((kind) => !open.has(kind));
+}
+
+/** The kinds restore brings back, in its order. */
+export const RESTORE_KINDS: readonly ComputeKind[] = ['pool', 'cluster', 'warehouse', 'pipeline', 'job'];
+
+/**
  * Compares the restore set with the current state and decides, per resource: back, act (start / edit /
  * unpause), wait (on its way), or failed (it no longer exists: nothing can bring it back). Whatever can
  * still come back is acted on again at every check until the restore deadline (DESIGN §6.4): a cluster
@@ -351,6 +364,7 @@ export function assessRestore(
   s: ComputeSnapshot,
   view: RestoreView,
   phase: 'restore' | 'check',
+  verified: ReadonlySet<ComputeKind> = new Set(),
 ): RestoreAssessment {
   const out: RestoreAssessment = { restored: [], actions: [], pending: [], failed: [], retrying: [] };
   const set = restoreSet(s);
@@ -359,7 +373,8 @@ export function assessRestore(
     decide: () => 'restored' | 'wait' | 'act' | { retry: string } | { failed: string },
     action: RestoreAction,
   ) => {
-    const verdict = decide();
+    // A kind an earlier turn saw wholly restored is not read again: its resources count as restored.
+    const verdict = verified.has(ref.kind) ? 'restored' : decide();
     if (verdict === 'restored') out.restored.push(ref);
     else if (verdict === 'wait') out.pending.push(ref);
     else if (verdict === 'act' || 'retry' in verdict) {
@@ -435,7 +450,7 @@ export function assessRestore(
   }
   for (const job of set.jobs) {
     const ref = { kind: 'job' as const, id: String(job.job_id) };
-    if (!view.jobs) {
+    if (!view.jobs || verified.has('job')) {
       out.restored.push(ref);
       continue;
     }

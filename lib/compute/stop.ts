@@ -1,6 +1,8 @@
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
+import { DatabricksThrottled, isDeferred } from '../databricks/errors.ts';
 import { logger } from '../log.ts';
+import { LIMITS } from '../settings.ts';
 import type { ComputeDeps } from './deps.ts';
 import { ActiveRunsPresent, ComputeDidNotStop, DrainTimeout, describeRefs } from './errors.ts';
 import {
@@ -13,6 +15,7 @@ import {
   StopCheckItemSchema,
   type StopCheckResult,
   type StopItem,
+  type StopKind,
   type StopResult,
   snapshotKeyOf,
 } from './model.ts';
@@ -101,9 +104,15 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
   const live = state ?? (await readLiveState(api, limit));
   if (!state) await recordCameBack(deps, key, snapshot, live);
   const runsGone = runs.filter(isActiveRun).length === 0;
-  await issueStop(api, stopActions(live, { runsGone, serverlessWarehouses: true }), limit);
-  logger.info('compute stop issued', { snapshotKey: key, counts: result.counts });
-  return { ...result, phase: 'stopping' };
+  // A stop Databricks kept throttling is not a failure: the checks stop whatever still runs.
+  const { deferred } = await issueStop(
+    api,
+    stopActions(live, { runsGone, serverlessWarehouses: true }),
+    limit,
+    'defer-throttled',
+  );
+  logger.info('compute stop issued', { snapshotKey: key, counts: result.counts, deferred });
+  return { ...result, phase: 'stopping', ...(deferred > 0 ? { deferred } : {}) };
 }
 
 /**
@@ -114,13 +123,20 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
  * (`recordCameBack`), so restore brings it back too. With `guard` (after the PATCH: the post-update and
  * storage waits) it never fails for the stop deadline, tolerates a failing read, and says when the storage
  * wait is over.
+ *
+ * Fewer calls: a poll of the stopping loop that follows another one (previous status STOPPING) does not
+ * list again the kinds that one saw fully stopped (`confirmed`). The check that guards the window lists
+ * every kind: the first poll, the re-check right before the PATCH (previous status STOPPED) and every guard
+ * turn after it — so compute a user starts during the window is still caught before the PATCH (DESIGN §6.5).
+ * Throttling is a speed, not a failure: a turn whose reads Databricks kept throttling decides nothing and
+ * says so (`throttled`); the next turn tries again.
  */
 export async function checkComputeStopped(
   item: StopCheckItem,
   deps: ComputeDeps,
   options: { guard?: boolean } = {},
 ): Promise<StopCheckResult> {
-  const { api, settings } = deps;
+  const { settings } = deps;
   const limit = settings.apiConcurrency;
   const guard = options.guard === true;
   // Guarding: one failing read must not keep everything else from being stopped again (errors are logged).
@@ -136,18 +152,85 @@ export async function checkComputeStopped(
       return fallback;
     }
   };
+  const previous = item.computeCheck;
+  const drained =
+    item.compute.phase === 'stopping' || (previous !== undefined && previous.status !== 'DRAINING');
+  // Only a poll that follows another poll of the stopping loop may skip kinds; never the guard.
+  const skip: ReadonlySet<StopKind> = new Set(
+    drained && !guard && previous?.status === 'STOPPING' ? (previous.confirmed ?? []) : [],
+  );
+  try {
+    return await checkOnce(item, deps, { guard, tolerant, previous, drained, skip, limit });
+  } catch (error) {
+    if (guard || !(error instanceof DatabricksThrottled)) throw error;
+    // Not a failure, and nothing is known: the loop polls again (a re-check never says STOPPED here).
+    logger.warn('compute check throttled by Databricks; checked again at the next turn', {
+      workspaceId: item.workspace.workspaceId,
+      endpoint: error.endpoint,
+    });
+    const status = !drained ? 'DRAINING' : 'STOPPING';
+    const now = deps.now();
+    return {
+      status,
+      activeRuns: previous?.activeRuns ?? 0,
+      deadline: extendedStopDeadline(item, previous, settings.computeStopTimeoutMinutes, now),
+      remaining: previous?.remaining ?? { clusters: 0, pools: 0, warehouses: 0, pipelines: 0, runs: 0 },
+      restartedDuringWindow: previous?.restartedDuringWindow ?? [],
+      restartedCount: previous?.restartedCount ?? 0,
+      // A throttled re-check confirms nothing: the next poll lists every kind again.
+      ...(previous?.status === 'STOPPING' && previous.confirmed ? { confirmed: previous.confirmed } : {}),
+      throttled: true,
+      checkedAt: now,
+    };
+  }
+}
+
+type Tolerant = <T>(what: string, read: () => Promise<T>, fallback: T) => Promise<T>;
+
+/**
+ * The stop deadline after a turn Databricks throttled: later by the time since the previous turn (time
+ * that went to waiting out 429s, not to stopping), never past `LIMITS.computeStopTimeoutMinutes` after the
+ * stop began — what the execution's history is sized for (DESIGN §6.10).
+ */
+function extendedStopDeadline(
+  item: StopCheckItem,
+  previous: StopCheckResult | undefined,
+  timeoutMinutes: number,
+  now: number,
+): number {
+  const deadline = previous?.deadline ?? item.compute.deadline;
+  const cap =
+    item.compute.deadline +
+    (Math.max(timeoutMinutes, LIMITS.computeStopTimeoutMinutes) - timeoutMinutes) * MINUTE;
+  const lost = Math.max(0, now - (previous?.checkedAt ?? now));
+  return Math.max(deadline, Math.min(cap, deadline + lost));
+}
+
+async function checkOnce(
+  item: StopCheckItem,
+  deps: ComputeDeps,
+  context: {
+    guard: boolean;
+    tolerant: Tolerant;
+    previous: StopCheckResult | undefined;
+    drained: boolean;
+    skip: ReadonlySet<StopKind>;
+    limit: number;
+  },
+): Promise<StopCheckResult> {
+  const { api, settings } = deps;
+  const { guard, tolerant, previous, drained, skip, limit } = context;
   const stored = await tolerant(
     'snapshot',
     () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId, item.executionId),
     undefined,
   );
   const snapshot = stored ?? emptySnapshot(item);
-  const previous = item.computeCheck;
-  const runs = await tolerant('runs', () => readActiveRuns(api, continuousJobIds(snapshot)), []);
+  const runs = skip.has('runs')
+    ? []
+    : await tolerant('runs', () => readActiveRuns(api, continuousJobIds(snapshot)), []);
   const now = deps.now();
   const where = `workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName})`;
-  const drained =
-    item.compute.phase === 'stopping' || (previous !== undefined && previous.status !== 'DRAINING');
 
   if (!drained) {
     const decision = decideRuns(runs, item.activeRuns, item.emergency);
@@ -169,6 +252,7 @@ export async function checkComputeStopped(
         remaining: countRefs(ids),
         restartedDuringWindow: [],
         restartedCount: 0,
+        checkedAt: now,
       };
     }
     // Drained: this is where the stop really starts, so the stop deadline starts here too.
@@ -186,6 +270,7 @@ export async function checkComputeStopped(
       remaining: countRefs(notStopped({ ...live, runs })),
       restartedDuringWindow: [],
       restartedCount: 0,
+      checkedAt: now,
     };
   }
 
@@ -195,12 +280,18 @@ export async function checkComputeStopped(
   await tolerant('cancel', () => cancelRuns(api, toCancel, limit), undefined);
   const { live, unreadable } = guard
     ? await readLiveStateTolerant(api, tolerant)
-    : { live: await readLiveState(api, limit), unreadable: [] };
+    : { live: await readLiveState(api, limit, skip), unreadable: [] };
   const state: ComputeState = { ...live, runs };
   const actions = stopActions(live, { runsGone: runs.length === 0, serverlessWarehouses: false });
-  const restarted = cameBack(actions, state, toCancel, snapshot, {
-    allSeenStopped: guard || previous?.status === 'STOPPED',
-  });
+  // After a turn whose stops Databricks throttled (stop-compute's, or a check's), what is still running
+  // was never stopped: it is stopped now, not counted as "back".
+  const stopsDeferred =
+    previous === undefined ? (item.compute.deferred ?? 0) > 0 : previous.throttled === true;
+  const restarted = stopsDeferred
+    ? []
+    : cameBack(actions, state, toCancel, snapshot, {
+        allSeenStopped: guard || previous?.status === 'STOPPED',
+      });
   const added = stored
     ? await tolerant(
         'restore additions',
@@ -213,13 +304,13 @@ export async function checkComputeStopped(
     previous?.restartedCount ?? 0,
     [...added, ...restarted].map((r) => ({ ...r, seenAt: now })),
   );
-  await issueStop(api, actions, limit, guard);
+  const { deferred } = await issueStop(api, actions, limit, guard ? 'tolerate' : 'defer-throttled');
   // A list that cannot be read while guarding hides what a user may have started: stop again, blindly, what
   // is known to have run (terminating a terminated cluster, stopping a stopped warehouse or pipeline is a
   // no-op). Best effort, and it does not count as "still stopping".
   if (unreadable.length > 0) {
     const blind = blindStops(snapshot, previous, unreadable);
-    await issueStop(api, blind, limit, true);
+    await issueStop(api, blind, limit, 'tolerate');
     // Recorded once each, marked UNSEEN, so the rotation's result names what was stopped without being seen.
     if (stored) {
       const unseen: ResourceRef[] = [
@@ -239,15 +330,21 @@ export async function checkComputeStopped(
   const update = (item as { update?: { refused?: unknown; patchedAt?: number } }).update;
   const restartedAt = update?.refused !== undefined ? update.patchedAt : undefined;
   const deadline = Math.max(
-    previous?.deadline ?? item.compute.deadline,
+    deferred > 0
+      ? extendedStopDeadline(item, previous, settings.computeStopTimeoutMinutes, now)
+      : (previous?.deadline ?? item.compute.deadline),
     restartedAt === undefined ? 0 : restartedAt + settings.computeStopTimeoutMinutes * MINUTE,
   );
+  const confirmed = confirmedKinds(remaining, actions, toCancel, unreadable);
   const result = {
     activeRuns: runs.length,
     deadline,
     remaining: countRefs(remaining),
     restartedDuringWindow: back.refs,
     restartedCount: back.count,
+    confirmed,
+    checkedAt: now,
+    ...(deferred > 0 ? { throttled: true } : {}),
   };
   const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
   if (guard) {
@@ -282,6 +379,29 @@ export async function checkComputeStopped(
     });
   }
   return { status: 'STOPPING', ...result };
+}
+
+/**
+ * The kinds in which nothing is left and nothing was stopped again this turn (a kind whose list could not
+ * be read is never confirmed). A kind skipped this turn reads as empty, so it stays confirmed.
+ */
+function confirmedKinds(
+  remaining: readonly ResourceRef[],
+  actions: StopActions,
+  toCancel: readonly RunInfo[],
+  unreadable: readonly Listed[],
+): StopKind[] {
+  const left = new Set(remaining.map((r) => r.kind));
+  const out: StopKind[] = [];
+  if (!left.has('cluster') && actions.clusters.length === 0 && !unreadable.includes('clusters'))
+    out.push('clusters');
+  if (!left.has('pool') && actions.pools.length === 0) out.push('pools');
+  if (!left.has('warehouse') && actions.warehouses.length === 0 && !unreadable.includes('warehouses'))
+    out.push('warehouses');
+  if (!left.has('pipeline') && actions.pipelines.length === 0 && !unreadable.includes('pipelines'))
+    out.push('pipelines');
+  if (!left.has('run') && toCancel.length === 0) out.push('runs');
+  return out;
 }
 
 /** The stored snapshot, or a new one (returned with the state it was taken from, so it need not be read twice). */
@@ -562,12 +682,17 @@ function emptySnapshot(item: StopCheckItem): ComputeSnapshot {
   };
 }
 
-async function readLiveState(api: WorkspaceApi, limit: number): Promise<Omit<ComputeState, 'runs'>> {
+/** The live state, every kind but those in `skip` (read as empty: a previous poll saw them stopped). */
+async function readLiveState(
+  api: WorkspaceApi,
+  limit: number,
+  skip: ReadonlySet<StopKind> = new Set(),
+): Promise<Omit<ComputeState, 'runs'>> {
   const [clusters, pools, warehouses, pipelines] = await Promise.all([
-    readLiveClusters(api),
-    readPools(api),
-    readWarehouses(api),
-    readPipelines(api, { withSpec: false, concurrency: limit }),
+    skip.has('clusters') ? [] : readLiveClusters(api),
+    skip.has('pools') ? [] : readPools(api),
+    skip.has('warehouses') ? [] : readWarehouses(api),
+    skip.has('pipelines') ? [] : readPipelines(api, { withSpec: false, concurrency: limit }),
   ]);
   return { clusters, pools, warehouses, pipelines };
 }
@@ -580,16 +705,37 @@ async function cancelRuns(api: WorkspaceApi, runs: readonly RunInfo[], limit: nu
 /**
  * Issues the stop calls, group by group in the reference's order (pipelines, warehouses, clusters, pools),
  * each group in parallel up to `limit`. Every call is idempotent; a resource deleted meanwhile is skipped.
+ * `throw`: the first error fails the step. `tolerate` (guarding): every stop is tried even when another
+ * fails (the next guard turn tries the failed ones again). `defer-throttled` (stop-compute, the stopping
+ * loop): a stop that Databricks kept throttling, and every stop of its group after it, is left to the next
+ * check — which stops whatever still runs — and counted in `deferred` (the next group is still tried);
+ * any other error fails the step.
  */
 async function issueStop(
   api: WorkspaceApi,
   actions: StopActions,
   limit: number,
-  tolerateErrors = false,
-): Promise<void> {
-  // Guarding: every stop is tried even when another fails (the next guard turn tries the failed ones again).
-  const each = <T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<unknown> =>
-    tolerateErrors ? settleLimit(items, limit, fn) : mapLimit(items, limit, fn);
+  mode: 'throw' | 'tolerate' | 'defer-throttled' = 'throw',
+): Promise<{ deferred: number }> {
+  let deferred = 0;
+  const each = async <T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> => {
+    if (mode === 'throw') {
+      await mapLimit(items, limit, fn);
+      return;
+    }
+    if (mode === 'tolerate') {
+      await settleLimit(items, limit, fn);
+      return;
+    }
+    const results = await settleLimit(items, limit, fn, {
+      stopAfter: (error) => error instanceof DatabricksThrottled,
+    });
+    for (const r of results) {
+      if (r.ok) continue;
+      if (r.skipped || isDeferred(r.error)) deferred++;
+      else throw r.error;
+    }
+  };
   await each(actions.pipelines, (id) => orNotFound(() => api.stopPipeline(id)));
   await each(actions.warehouses, (id) => orNotFound(() => api.stopWarehouse(id)));
   await each(actions.clusters, (id) => orNotFound(() => api.terminateCluster(id)));
@@ -601,6 +747,7 @@ async function issueStop(
       ),
     ),
   );
+  return { deferred };
 }
 
 /**

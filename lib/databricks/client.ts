@@ -127,7 +127,11 @@ class AccountClient implements AccountApi {
   }
 
   private call<T>(request: ApiRequest): Promise<T> {
-    return this.http.call<T>(this.host, { ...request, path: `${this.prefix}${request.path}` });
+    return this.http.call<T>(this.host, {
+      ...request,
+      path: `${this.prefix}${request.path}`,
+      route: `/api/2.0/accounts/{account_id}${request.route ?? request.path}`,
+    });
   }
 
   async listKeyConfigs(): Promise<CustomerManagedKey[]> {
@@ -137,7 +141,11 @@ class AccountClient implements AccountApi {
   }
 
   getKeyConfig(customerManagedKeyId: string): Promise<CustomerManagedKey> {
-    return this.call({ method: 'GET', path: `/customer-managed-keys/${seg(customerManagedKeyId)}` });
+    return this.call({
+      method: 'GET',
+      path: `/customer-managed-keys/${seg(customerManagedKeyId)}`,
+      route: '/customer-managed-keys/{id}',
+    });
   }
 
   createKeyConfig(request: CreateCustomerManagedKeyRequest): Promise<CustomerManagedKey> {
@@ -146,7 +154,11 @@ class AccountClient implements AccountApi {
 
   async deleteKeyConfig(customerManagedKeyId: string): Promise<void> {
     try {
-      await this.call({ method: 'DELETE', path: `/customer-managed-keys/${seg(customerManagedKeyId)}` });
+      await this.call({
+        method: 'DELETE',
+        path: `/customer-managed-keys/${seg(customerManagedKeyId)}`,
+        route: '/customer-managed-keys/{id}',
+      });
     } catch (error) {
       // A retried DELETE whose first attempt went through finds nothing left to delete: that is success.
       if (error instanceof DatabricksApiError && error.status === 404 && error.attempts > 1) return;
@@ -159,7 +171,7 @@ class AccountClient implements AccountApi {
   }
 
   getWorkspace(workspaceId: number): Promise<Workspace> {
-    return this.call({ method: 'GET', path: `/workspaces/${workspaceId}` });
+    return this.call({ method: 'GET', path: `/workspaces/${workspaceId}`, route: '/workspaces/{id}' });
   }
 
   /**
@@ -182,6 +194,7 @@ class AccountClient implements AccountApi {
     return this.call({
       method: 'PATCH',
       path: `/workspaces/${workspaceId}`,
+      route: '/workspaces/{id}',
       query: { update_mask: fields.join(',') },
       body,
       idempotent: false,
@@ -189,7 +202,11 @@ class AccountClient implements AccountApi {
   }
 
   getCredential(credentialsId: string): Promise<Credential> {
-    return this.call({ method: 'GET', path: `/credentials/${seg(credentialsId)}` });
+    return this.call({
+      method: 'GET',
+      path: `/credentials/${seg(credentialsId)}`,
+      route: '/credentials/{id}',
+    });
   }
 }
 
@@ -286,13 +303,14 @@ class WorkspaceClient implements WorkspaceApi {
   }
 
   getWarehouse(id: string): Promise<Warehouse> {
-    return this.call({ method: 'GET', path: `/api/2.0/sql/warehouses/${seg(id)}` });
+    return this.call({ method: 'GET', path: `/api/2.0/sql/warehouses/${seg(id)}`, route: WAREHOUSE });
   }
 
   async stopWarehouse(id: string): Promise<void> {
     await this.call({
       method: 'POST',
       path: `/api/2.0/sql/warehouses/${seg(id)}/stop`,
+      route: `${WAREHOUSE}/stop`,
       body: {},
       idempotent: true,
     });
@@ -303,6 +321,7 @@ class WorkspaceClient implements WorkspaceApi {
     await this.call({
       method: 'POST',
       path: `/api/2.0/sql/warehouses/${seg(id)}/start`,
+      route: `${WAREHOUSE}/start`,
       body: {},
       idempotent: true,
     });
@@ -388,13 +407,14 @@ class WorkspaceClient implements WorkspaceApi {
   }
 
   getPipeline(pipelineId: string): Promise<Pipeline> {
-    return this.call({ method: 'GET', path: `/api/2.0/pipelines/${seg(pipelineId)}` });
+    return this.call({ method: 'GET', path: `/api/2.0/pipelines/${seg(pipelineId)}`, route: PIPELINE });
   }
 
   async stopPipeline(pipelineId: string): Promise<void> {
     await this.call({
       method: 'POST',
       path: `/api/2.0/pipelines/${seg(pipelineId)}/stop`,
+      route: `${PIPELINE}/stop`,
       body: {},
       idempotent: true,
     });
@@ -415,6 +435,7 @@ class WorkspaceClient implements WorkspaceApi {
       const started = await this.call<{ update_id?: string }>({
         method: 'POST',
         path: `/api/2.0/pipelines/${seg(pipelineId)}/updates`,
+        route: `${PIPELINE}/updates`,
         body,
       });
       return { update_id: started?.update_id ?? '' };
@@ -432,6 +453,10 @@ class WorkspaceClient implements WorkspaceApi {
     }
   }
 }
+
+/** Routes of the endpoints with an id in their path (what a 429's Retry-After holds back). */
+const WAREHOUSE = '/api/2.0/sql/warehouses/{id}';
+const PIPELINE = '/api/2.0/pipelines/{id}';
 
 /** A path segment from an id (ids are opaque strings; never let one add a path level or a query). */
 function seg(id: string): string {

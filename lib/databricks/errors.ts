@@ -68,6 +68,18 @@ export class DatabricksThrottled extends DatabricksApiError {}
 /** 5xx answers, timeouts or network errors until the retry budget ran out (or a non-idempotent call got a 5xx). */
 export class DatabricksUnavailable extends DatabricksApiError {}
 
+/**
+ * The call did not fail on its own: Databricks throttled it past the client's retries, or the invocation's
+ * time (spent waiting out throttling) ran out before it was even tried. Either way nothing is known about
+ * the resource, and the call is simply made again later — throttling is a speed, not a failure.
+ */
+export function isDeferred(error: unknown): boolean {
+  return (
+    error instanceof DatabricksThrottled ||
+    (error instanceof DatabricksApiError && error.status === 0 && error.errorCode === 'TIME_BUDGET_EXHAUSTED')
+  );
+}
+
 function describe(info: DatabricksErrorInfo, hint: string | undefined): string {
   const what =
     info.status !== 0

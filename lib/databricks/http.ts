@@ -1,4 +1,5 @@
 import { clock } from '../clock.ts';
+import { AimdLimiter, type Permit } from '../concurrency.ts';
 import { realTimeLeftMs } from '../deadline.ts';
 import { logger } from '../log.ts';
 import type { IssuedToken, TokenCache } from './auth.ts';
@@ -18,6 +19,7 @@ import {
   type RetryPolicy,
   type RetryReason,
   retryReason,
+  throttleDelay,
 } from './retry.ts';
 
 /** One HTTP exchange as seen by `onCall` (metrics, the bench, tests). Never carries headers or bodies. */
@@ -47,7 +49,30 @@ export interface HttpOptions {
   /** Jitter source in [0, 1); inject a fixed one for deterministic tests. */
   random?: () => number;
   onCall?: (info: CallInfo) => void;
+  /**
+   * Most API requests in flight per host (the configured `API_CONCURRENCY`; default 8): the ceiling of the
+   * adaptive window, which a 429 halves and successes grow back (`AimdLimiter`).
+   */
+  maxConcurrency?: number;
+  /** Pacing per host: most API requests started per second (default: none). See `DEFAULT_PACING`. */
+  maxRequestsPerSecond?: number;
+  /** Pacing per host: most mutating requests (POST, PATCH, PUT, DELETE) started per second (default: none). */
+  maxWritesPerSecond?: number;
 }
+
+/**
+ * What `databricksFor` paces each host at, so the default stays within the limits Databricks documents.
+ * It publishes none for the Clusters, Instance Pools, SQL Warehouses or Pipelines APIs, nor for account
+ * provisioning; the published per-endpoint ones (limits page: jobs create and run-now 20/s, runs/submit
+ * 35/s, runs/get 100/s, Permissions PATCH/PUT 30/s) put mutating calls at 20/s at most, and the
+ * "~30 requests per second per workspace" default cited for the web app bounds all calls. A workspace
+ * that allows less answers 429, and the adaptive window (`AimdLimiter`) learns its limit from there.
+ * Costs time only with many resources: 2,000 stop and start calls take 100 s at 20/s.
+ */
+export const DEFAULT_PACING = { maxRequestsPerSecond: 30, maxWritesPerSecond: 20 } as const;
+
+/** Default ceiling of requests in flight per host (as `API_CONCURRENCY`'s default). */
+const DEFAULT_MAX_CONCURRENCY = 8;
 
 /** A host the client talks to: where it is, what to call it in errors, and its token. */
 export interface Host {
@@ -65,6 +90,11 @@ export interface ApiRequest {
   query?: Record<string, QueryValue>;
   body?: unknown;
   idempotent?: boolean;
+  /**
+   * The endpoint with ids as placeholders (`/api/2.0/sql/warehouses/{id}/start`) when the path holds one:
+   * Databricks limits endpoints, not ids, so a 429's `Retry-After` holds back the whole route. Default: `path`.
+   */
+  route?: string;
 }
 
 interface Exchange {
@@ -72,6 +102,8 @@ interface Exchange {
   method: string;
   url: string;
   endpoint: string;
+  /** The endpoint with ids as placeholders: what a 429's `Retry-After` closes. */
+  route: string;
   target: string;
   idempotent: boolean;
   body?: string;
@@ -94,6 +126,12 @@ export class DatabricksHttp {
   private readonly requestTimeoutMs: number;
   private readonly random: () => number;
   private readonly onCall: ((info: CallInfo) => void) | undefined;
+  private readonly limiters = new Map<string, AimdLimiter>();
+  private readonly limiterOptions: {
+    ceiling: number;
+    minIntervalMs: number;
+    minWriteIntervalMs: number;
+  };
 
   constructor(options: HttpOptions = {}) {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
@@ -106,6 +144,23 @@ export class DatabricksHttp {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.random = options.random ?? Math.random;
     this.onCall = options.onCall;
+    const interval = (perSecond: number | undefined) =>
+      perSecond !== undefined && perSecond > 0 ? 1000 / perSecond : 0;
+    this.limiterOptions = {
+      ceiling: options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+      minIntervalMs: interval(options.maxRequestsPerSecond),
+      minWriteIntervalMs: interval(options.maxWritesPerSecond),
+    };
+  }
+
+  /** One limiter per host: every API request to it goes through it (token requests do not). */
+  private limiterFor(target: string): AimdLimiter {
+    let limiter = this.limiters.get(target);
+    if (!limiter) {
+      limiter = new AimdLimiter({ ...this.limiterOptions, clock });
+      this.limiters.set(target, limiter);
+    }
+    return limiter;
   }
 
   /** Calls the API on `host` and returns the parsed JSON answer (`undefined` for an empty body). */
@@ -115,6 +170,7 @@ export class DatabricksHttp {
       method: request.method,
       url: buildUrl(host.baseUrl, request.path, request.query),
       endpoint: request.path,
+      route: request.route ?? request.path,
       target: host.target,
       idempotent: request.idempotent ?? (request.method === 'GET' || request.method === 'DELETE'),
       ...(request.body === undefined
@@ -144,6 +200,7 @@ export class DatabricksHttp {
       method: 'POST',
       url: tokenUrl,
       endpoint,
+      route: endpoint,
       target,
       idempotent: true,
       body: FORM_TOKEN_REQUEST,
@@ -179,16 +236,39 @@ export class DatabricksHttp {
     // milliseconds of latency are minutes of simulated time and would eat a wall-clock budget at once.
     let waited = 0;
     let reauthorized = false;
+    let queued = false;
     let lastFailure: { reason: RetryReason; info: DatabricksErrorInfo } | undefined;
+    // API requests take a slot of their host's adaptive window; token requests do not (an API request
+    // holding a slot may be the one asking for a token).
+    const limiter = x.kind === 'api' ? this.limiterFor(x.target) : undefined;
     for (let attempt = 1; ; attempt++) {
       // The Lambda's own budget, in REAL ms (lib/deadline.ts): no attempt starts that could not finish.
       const left = realTimeLeftMs();
-      if (left !== undefined && left < MIN_ATTEMPT_MS) throw outOfTime(x, lastFailure, attempt - 1, left);
-      const timeoutMs =
-        left === undefined
-          ? this.requestTimeoutMs
-          : Math.max(1, Math.floor(Math.min(this.requestTimeoutMs, left)));
+      if (left !== undefined && left < MIN_ATTEMPT_MS)
+        throw outOfTime(x, lastFailure, attempt - 1, left, queued);
       const auth = await x.authorize();
+      let permit: Permit | undefined;
+      if (limiter) {
+        const before = clock().now();
+        // A turn that would come too late for the invocation's budget is not waited for.
+        const giveUpAt = left === undefined ? undefined : before + left - MIN_ATTEMPT_MS;
+        permit = await limiter.acquire({
+          write: x.method !== 'GET',
+          route: `${x.method} ${x.route}`,
+          ...(giveUpAt === undefined ? {} : { giveUpAt }),
+        });
+        if (clock().now() > before) queued = true;
+        const leftNow = realTimeLeftMs();
+        if (!permit || (leftNow !== undefined && leftNow < MIN_ATTEMPT_MS)) {
+          permit?.release('neutral');
+          throw outOfTime(x, lastFailure, attempt - 1, leftNow ?? 0, true);
+        }
+      }
+      const leftForRequest = realTimeLeftMs();
+      const timeoutMs =
+        leftForRequest === undefined
+          ? this.requestTimeoutMs
+          : Math.max(1, Math.floor(Math.min(this.requestTimeoutMs, leftForRequest)));
       const headers: Record<string, string> = { Authorization: auth.header, Accept: 'application/json' };
       if (x.contentType) headers['Content-Type'] = x.contentType;
       const t0 = performance.now();
@@ -218,6 +298,11 @@ export class DatabricksHttp {
         attempt,
         ms: Math.round(performance.now() - t0),
       });
+      const askedMs = status === 429 ? parseRetryAfter(retryAfter, clock().now()) : undefined;
+      const fallback = backoffDelay(attempt, this.policy, this.random);
+      if (status >= 200 && status < 300) permit?.release('success');
+      else if (status === 429) permit?.release('throttled', askedMs ?? fallback);
+      else permit?.release('neutral');
       if (status >= 200 && status < 300) return text;
 
       // A token can be revoked or expire early: fetch a new one and try once more.
@@ -248,9 +333,14 @@ export class DatabricksHttp {
       if (x.kind === 'token' && status === 400 && /throttl/i.test(parsed.message)) reason = 'throttled';
       if (!reason) throw refusal(x, info);
 
-      const fallback = backoffDelay(attempt, this.policy, this.random);
+      // A Retry-After is waited out in full, plus a little jitter so the callers it stopped do not all come
+      // back in the same instant; without one, exponential backoff with full jitter.
       const delay =
-        reason === 'throttled' ? (parseRetryAfter(retryAfter, clock().now()) ?? fallback) : fallback;
+        reason === 'throttled'
+          ? askedMs === undefined
+            ? fallback
+            : throttleDelay(askedMs, this.policy, this.random)
+          : fallback;
       // `delay` is run-clock ms and the time left real ms. They are the same in AWS; under the local runner's
       // simulated clock a wait takes less real time than it says, so the comparison errs on the safe side.
       const leftNow = realTimeLeftMs();
@@ -277,6 +367,7 @@ export class DatabricksHttp {
         errorCode: info.errorCode,
         attempt,
         delayMs: delay,
+        ...(limiter ? { window: limiter.state().limit } : {}),
       });
       waited += delay;
       await clock().sleep(delay);
@@ -292,15 +383,16 @@ const MIN_ATTEMPT_MS = 250;
 
 /**
  * The Lambda invocation's time budget ran out before the call succeeded: a retryable error named after the
- * last failure (`DatabricksThrottled` after 429s, else `DatabricksUnavailable`), both in every Task's Retry
- * list, whose message says the budget ran out, so the state machine runs the step again in a fresh
- * invocation instead of Lambda killing this one mid-call.
+ * last failure (`DatabricksThrottled` after 429s or a wait in the host's rate limiter, else
+ * `DatabricksUnavailable`), both in every Task's Retry list, whose message says the budget ran out, so the
+ * state machine runs the step again in a fresh invocation instead of Lambda killing this one mid-call.
  */
 function outOfTime(
   x: Exchange,
   last: { reason: RetryReason; info: DatabricksErrorInfo } | undefined,
   attempts: number,
   leftMs: number,
+  queued = false,
 ): DatabricksApiError {
   const info: DatabricksErrorInfo = last?.info ?? {
     method: x.method,
@@ -311,8 +403,8 @@ function outOfTime(
     apiMessage: '',
     attempts,
   };
-  const hint = `The Lambda invocation's time budget ran out (${Math.max(0, Math.round(leftMs))} ms left before its safety margin), so the call was not tried again here; the state machine retries the step`;
-  return last?.reason === 'throttled'
+  const hint = `The Lambda invocation's time budget ran out (${Math.max(0, Math.round(leftMs))} ms left before its safety margin)${queued ? " while the call waited for the host's rate limit" : ''}, so the call was not tried again here; the state machine retries the step`;
+  return last?.reason === 'throttled' || (last === undefined && queued)
     ? new DatabricksThrottled(info, { retryable: true, hint })
     : new DatabricksUnavailable(info, { retryable: true, hint });
 }

@@ -3,6 +3,7 @@ import type { Settings } from '../settings.ts';
 import type { Databricks } from './api.ts';
 import { DatabricksClient } from './client.ts';
 import { forgetCredentials, loadCredentials } from './credentials.ts';
+import { DEFAULT_PACING } from './http.ts';
 
 export type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
 export { DatabricksApiError } from './client.ts';
@@ -12,13 +13,18 @@ let transport: typeof fetch | undefined;
 
 /**
  * The Databricks client for these settings, created once per container (its OAuth tokens are cached
- * inside it, one per host). Credentials are read from Secrets Manager on first use, again after
+ * inside it, one per host, and so is each host's adaptive request window). Credentials are read from Secrets Manager on first use, again after
  * `CREDENTIALS_TTL_MS`, and again after Databricks refuses them or a token (see `forgetCredentials`).
  * The invocation's time budget is not part of the cached client: each call reads the current
  * invocation's (lib/deadline.ts).
  */
 export function databricksFor(settings: Settings): Databricks {
-  const key = [settings.databricksAccountId, settings.accountsHost, settings.workspaceUrlTemplate].join('|');
+  const key = [
+    settings.databricksAccountId,
+    settings.accountsHost,
+    settings.workspaceUrlTemplate,
+    settings.apiConcurrency,
+  ].join('|');
   let client = clients.get(key);
   if (!client) {
     client = new DatabricksClient({
@@ -28,6 +34,10 @@ export function databricksFor(settings: Settings): Databricks {
       credentials: () => loadCredentials(awsClients().secretsManager, settings.credentialsSecretArn),
       // A refused token or client secret drops the cached secret: a rotated one is read on the next try.
       onAuthFailure: () => forgetCredentials(settings.credentialsSecretArn),
+      // Per host: at most API_CONCURRENCY requests in flight (fewer while Databricks throttles), paced
+      // within the limits Databricks documents.
+      maxConcurrency: settings.apiConcurrency,
+      ...DEFAULT_PACING,
       ...(transport ? { fetch: transport } : {}),
     });
     clients.set(key, client);

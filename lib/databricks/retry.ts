@@ -30,6 +30,15 @@ export function backoffDelay(retry: number, policy: RetryPolicy, random: () => n
 }
 
 /**
+ * The wait after a 429 that named its `Retry-After`: all of it (a retry sent earlier is refused again and
+ * does not count), plus up to a tenth more of jitter, at most one base delay, so callers the same answer
+ * stopped do not all come back in the same instant.
+ */
+export function throttleDelay(retryAfterMs: number, policy: RetryPolicy, random: () => number): number {
+  return retryAfterMs + Math.floor(random() * Math.min(retryAfterMs / 10, policy.baseDelayMs));
+}
+
+/**
  * The wait a `Retry-After` header asks for, in ms: delta-seconds (`"2"`) or an HTTP date (relative to
  * `nowMs`). Undefined when absent or unreadable, so the caller falls back to backoff.
  */

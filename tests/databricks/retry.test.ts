@@ -28,7 +28,7 @@ describe('DatabricksClient: retries', () => {
   let fake: FakeServer;
   afterEach(() => fake.close());
 
-  it('waits as long as Retry-After asks (seconds) on 429', async () => {
+  it('waits as long as Retry-After asks (seconds) on 429, plus up to a tenth of jitter', async () => {
     // Prepare
     fake = await startFake(
       failingThen(`${WS}/api/2.1/clusters/delete`, [
@@ -41,8 +41,8 @@ describe('DatabricksClient: retries', () => {
     // Act
     await client.workspace('acme-prod').terminateCluster('c-1');
 
-    // Assess
-    expect(clock().sleeps).toEqual([7000, 2000]);
+    // Assess: the whole Retry-After, then half (random 0.5) of a tenth of it
+    expect(clock().sleeps).toEqual([7000 + 350, 2000 + 100]);
     expect(fake.apiRequests()).toHaveLength(3);
   });
 
@@ -61,9 +61,10 @@ describe('DatabricksClient: retries', () => {
     await client.workspace('acme-prod').getCluster('c-1');
 
     // Assess
+    // Assess: at least what the date asks (to the second), plus at most one base delay of jitter
     expect(clock().sleeps).toHaveLength(1);
     expect(clock().sleeps[0]).toBeGreaterThan(10_000);
-    expect(clock().sleeps[0]).toBeLessThanOrEqual(12_000);
+    expect(clock().sleeps[0]).toBeLessThanOrEqual(12_000 + 1000);
   });
 
   it('backs off exponentially with jitter when 429 has no Retry-After', async () => {

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { largeScenario } from '../../bench/large.ts';
+import type { CallLogEntry } from '../../local/emulator/index.ts';
+import type { Report } from '../../local/runner/report.ts';
+import { runScenario } from '../../local/runner/run.ts';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+/**
+ * A 100-resource workspace rotated by the real state machine in virtual time (bench/large.ts: 60 clusters,
+ * 10 each of pools, warehouses, scheduled jobs and continuous pipelines). Throttling is a speed, not a
+ * failure: under tight rate limits or a storm of 429s the rotation is slower, never failed, and every
+ * invariant holds. Calls and outcomes are asserted, never wall time.
+ */
+
+const RESOURCES = 100;
+const CLUSTERS = 60;
+
+const path = (e: CallLogEntry) => e.path.replace(/^\/ws\/[^/]+/, '').split('?')[0] ?? '';
+const starts = (r: Report) =>
+  r.callLog.filter((e) => e.method === 'POST' && path(e) === '/api/2.1/clusters/start');
+const windowRatio = (r: Report) => {
+  const d = r.downtime[0];
+  return (d?.windowSeconds ?? Number.POSITIVE_INFINITY) / (d?.platformMinimumSeconds ?? 1);
+};
+
+function expectRotated(report: Report): void {
+  expect(report.error).toBeNull();
+  expect(report.status).toBe('SUCCEEDED');
+  expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
+  expect(report.invariants.map((i) => i.name)).toEqual(
+    expect.arrayContaining(['nothing-started-during-window', 'everything-restored']),
+  );
+}
+
+describe('throttling: a 100-resource workspace', () => {
+  it('rotates with at most 3.78 Databricks calls per resource when nothing throttles', async () => {
+    // Act
+    const report = await runScenario(largeScenario(RESOURCES));
+
+    // Assess: measured 378 calls (the 200 stop and start calls themselves, and the reads)
+    expectRotated(report);
+    expect(report.apiCalls.total).toBeLessThanOrEqual(378);
+    expect(report.callLog.filter((e) => e.status === 429)).toEqual([]);
+    expect(starts(report)).toHaveLength(CLUSTERS);
+  }, 120_000);
+
+  it('rotates under 4 requests/s per workspace and 2/s on the account, barely slower and barely refused', async () => {
+    // Prepare
+    const scenario = largeScenario(RESOURCES);
+    scenario.databricks.rateLimits = { workspace: 4, account: 2, token: null };
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess: the limit is learnt from the first refusals, then kept
+    expectRotated(report);
+    expect(windowRatio(report)).toBeLessThanOrEqual(1.1);
+    expect(report.callLog.filter((e) => e.status === 429).length).toBeLessThanOrEqual(20);
+    expect(report.apiCalls.total).toBeLessThanOrEqual(390);
+  }, 120_000);
+
+  it('rotates through a storm of 300 429s on clusters/start (Retry-After 5 s): each waited out, none a failure', async () => {
+    // Prepare
+    const scenario = largeScenario(RESOURCES);
+    scenario.databricks.faults.push({
+      method: 'POST',
+      path: '/api/2.1/clusters/start',
+      status: 429,
+      retryAfterSeconds: 5,
+      times: 300,
+      after: false,
+      skip: 0,
+    });
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess: the 300 refusals, the 60 starts, and at most the first round sent before the first 429 came
+    // back (the client waits out every Retry-After instead of sending into the closed window).
+    expectRotated(report);
+    const all = starts(report);
+    expect(all.filter((e) => e.status === 200)).toHaveLength(CLUSTERS);
+    expect(all.length).toBeLessThanOrEqual(CLUSTERS + 300 + 8);
+    expect(report.apiCalls.total / RESOURCES).toBeLessThanOrEqual(7);
+  }, 120_000);
+
+  it('rotates when every clusters/start is refused three times', async () => {
+    // Prepare
+    const scenario = largeScenario(RESOURCES);
+    scenario.databricks.faults.push({
+      method: 'POST',
+      path: '/api/2.1/clusters/start',
+      status: 429,
+      retryAfterSeconds: 2,
+      times: 3 * CLUSTERS,
+      after: false,
+      skip: 0,
+    });
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess
+    expectRotated(report);
+    expect(starts(report).length).toBeLessThanOrEqual(CLUSTERS + 3 * CLUSTERS + 8);
+  }, 120_000);
+});
