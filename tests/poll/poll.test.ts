@@ -241,9 +241,14 @@ describe('The steps’ waits', () => {
   it('starts the drain a minute out, and the stop from what ran', () => {
     const counts = { clusters: 6, pools: 2, warehouses: 2, pipelines: 1, runs: 1 };
     expect(afterStopIssued({ phase: 'draining', counts })).toBe(60);
-    const stop = afterStopIssued({ phase: 'stopping', counts });
+    const stop = afterStopIssued({ phase: 'stopping', counts: { ...counts, runs: 0 } });
     expect(stop).toBeGreaterThan(TYPICAL_SECONDS.clusterTerminate[0]);
     expect(stop).toBeLessThanOrEqual(TYPICAL_SECONDS.clusterTerminate[1]);
+  });
+
+  it('checks within 20 s after cancelling runs: that check stops their job clusters', () => {
+    const counts = { clusters: 6, pools: 2, warehouses: 2, pipelines: 1, runs: 2 };
+    expect(afterStopIssued({ phase: 'stopping', counts })).toBeLessThanOrEqual(20);
   });
 
   it('counts the stop from when it was issued: the stop deadline less its timeout', () => {
