@@ -1,4 +1,5 @@
 import { computeDeps, describeNotRestored, keepComputeStopped } from '../lib/compute/index.ts';
+import { databricksFor } from '../lib/databricks/index.ts';
 import { keepLease } from '../lib/lock/index.ts';
 import { afterSettleCheck } from '../lib/poll.ts';
 import { checkWorkspaceSettled, SettleItemSchema } from '../lib/workspace/settle.ts';
@@ -11,7 +12,7 @@ import { defineStep } from './commons/handler.ts';
 export const handler = defineStep('check-workspace-settled', SettleItemSchema, async (item, env) => {
   await keepLease(item, env);
   const result = await checkWorkspaceSettled(item, {
-    account: env.databricks().account,
+    account: databricksFor(env.settings).account,
     now: env.clock.now(),
     waitMinutes: env.settings.recoveryWorkspaceWaitMinutes,
     describeStopped: async () => (await describeNotRestored(item, computeDeps(item, env))).summary,

@@ -1,4 +1,5 @@
 import { computeDeps, keepComputeStopped } from '../lib/compute/index.ts';
+import { databricksFor } from '../lib/databricks/index.ts';
 import { keepLease } from '../lib/lock/index.ts';
 import { afterWorkspaceCheck } from '../lib/poll.ts';
 import { checkWorkspace } from '../lib/workspace/check.ts';
@@ -14,7 +15,7 @@ import { defineStep } from './commons/handler.ts';
  */
 export const handler = defineStep('check-workspace', CheckItemSchema, async (item, env) => {
   await keepLease(item, env);
-  const result = await checkWorkspace(env.databricks().account, item, env.clock.now());
+  const result = await checkWorkspace(databricksFor(env.settings).account, item, env.clock.now());
   const guard = await keepComputeStopped(item, computeDeps(item, env));
   const nextCheckSeconds = afterWorkspaceCheck({
     result,

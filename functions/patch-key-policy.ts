@@ -1,3 +1,5 @@
+import { kmsClient } from '../lib/aws/kms.ts';
+import { databricksFor } from '../lib/databricks/index.ts';
 import { databricksGrantFor } from '../lib/kms/grant.ts';
 import { assertKeyUsable, describeKey } from '../lib/kms/key.ts';
 import { ensureDatabricksKeyPolicy } from '../lib/kms/key-policy.ts';
@@ -13,17 +15,17 @@ import { defineStep } from './commons/handler.ts';
  * was stopped. Failing here (`KeyDisabled`, `KeyInvalidState`, …) stops the rotation before any downtime.
  */
 export const handler = defineStep('patch-key-policy', RotationItemSchema, async (item, env) => {
-  assertKeyUsable(await describeKey(env.aws.kms, item.target.keyArn), item.workspace.region);
+  assertKeyUsable(await describeKey(kmsClient(), item.target.keyArn), item.workspace.region);
   const grant = await databricksGrantFor({
     useCases: item.useCases,
     reuseKeyForClusterVolumes: item.reuseKeyForClusterVolumes,
     workspaceId: item.workspace.workspaceId,
     keyArn: item.target.keyArn,
     settings: env.settings,
-    account: env.databricks().account,
+    account: databricksFor(env.settings).account,
   });
   const { changed, added, merged, bytes } = await ensureDatabricksKeyPolicy(
-    env.aws.kms,
+    kmsClient(),
     item.target.keyArn,
     grant,
   );

@@ -1,5 +1,8 @@
 import * as z from 'zod';
+import { dynamodbClient } from '../lib/aws/dynamodb.ts';
+import { kmsClient } from '../lib/aws/kms.ts';
 import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
+import { databricksFor } from '../lib/databricks/index.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,
   ExecutionArnSchema,
@@ -32,14 +35,14 @@ export const handler = defineStep(
   async ({ input, executionArn, startedAt, recheck }, env) => {
     const plan = await planRotation(input, {
       settings: env.settings,
-      kms: env.aws.kms,
-      account: env.databricks().account,
+      kms: kmsClient(),
+      account: databricksFor(env.settings).account,
       now: env.clock.now(),
       ...(startedAt === undefined ? {} : { startedAt: Date.parse(startedAt) }),
       ...(recheck === undefined ? {} : { recheck }),
       lockHolder: async (workspaceId) => {
         const table = requireLockTable(env.settings, 'see whether a workspace is locked (waitForLock)');
-        const lock = await readLock(env.aws.dynamodb, table, workspaceId);
+        const lock = await readLock(dynamodbClient(), table, workspaceId);
         const holder = lock?.holder?.S;
         const expiresAt = Number(lock?.expiresAt?.N ?? 0);
         // An expired lease holds nothing, whether or not DynamoDB's TTL has deleted it yet.
@@ -47,7 +50,7 @@ export const handler = defineStep(
       },
       recordEvent: (eventId) =>
         recordEventOnce(
-          env.aws.dynamodb,
+          dynamodbClient(),
           requireLockTable(env.settings, 'recognise a second delivery of the same EventBridge event'),
           { eventId, holder: executionArn, ttlSeconds: EVENT_RECORD_TTL_SECONDS, now: env.clock.now() },
         ),

@@ -1,8 +1,9 @@
+import { databricksFor } from '../lib/databricks/index.ts';
 import { RotationItemSchema } from '../lib/rotation.ts';
 import { registerKeyConfig } from '../lib/workspace/key-config.ts';
 import { defineStep } from './commons/handler.ts';
 
 /** Register (or reuse) the Databricks key configuration for the target key; stored under `item.keyConfig`. */
 export const handler = defineStep('register-key-config', RotationItemSchema, (item, env) =>
-  registerKeyConfig(env.databricks().account, item),
+  registerKeyConfig(databricksFor(env.settings).account, item),
 );

@@ -1,3 +1,5 @@
+import { kmsClient } from '../lib/aws/kms.ts';
+import { databricksFor } from '../lib/databricks/index.ts';
 import { afterUpdateSent } from '../lib/poll.ts';
 import { UpdateItemSchema } from '../lib/workspace/schemas.ts';
 import { updateWorkspaceKey } from '../lib/workspace/update.ts';
@@ -9,8 +11,8 @@ import { defineStep } from './commons/handler.ts';
  */
 export const handler = defineStep('update-workspace', UpdateItemSchema, async (item, env) => {
   const result = await updateWorkspaceKey(item, {
-    account: env.databricks().account,
-    kms: env.aws.kms,
+    account: databricksFor(env.settings).account,
+    kms: kmsClient(),
     settings: env.settings,
     now: env.clock.now(),
   });

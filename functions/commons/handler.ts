@@ -2,34 +2,21 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { type AwsClients, awsClients } from '../../lib/aws/clients.ts';
 import { type Clock, clock } from '../../lib/clock.ts';
-import { type Databricks, databricksFor } from '../../lib/databricks/index.ts';
 import { deadlineAfter, withDeadline } from '../../lib/deadline.ts';
 import { fitForStepFunctions, TransientError } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import { loadSettings, type Settings } from '../../lib/settings.ts';
 import { parseInput } from '../../lib/validate.ts';
 
-/** What a step gets besides its input: settings and the shared clients, all created once per container. */
+/**
+ * What a step gets besides its input: settings, the run's clock and the invocation's deadline. The SDK and
+ * Databricks clients are not offered here: each step imports the ones it sends commands to
+ * (`kmsClient()` from lib/aws/kms.ts, `databricksFor(settings)` from lib/databricks/index.ts, …), so that its
+ * bundle holds only those (DESIGN §9).
+ */
 export interface StepEnv {
   settings: Settings;
-  /**
-   * The KMS, Secrets Manager and DynamoDB clients, each created when first read.
-   *
-   * @deprecated Every function bundles all three SDK clients as long as this module offers them (DESIGN §9):
-   * call `kmsClient()` (lib/aws/kms.ts), `dynamodbClient()` (lib/aws/dynamodb.ts), … where the command is
-   * sent instead. Goes once no step reads it.
-   */
-  aws: Pick<AwsClients, 'kms' | 'secretsManager' | 'dynamodb'>;
-  /**
-   * The Databricks client (created lazily: steps that never call Databricks never read the secret).
-   *
-   * @deprecated It makes every function bundle the Databricks client and the Secrets Manager SDK client:
-   * call `databricksFor(env.settings)` (lib/databricks/index.ts) in the steps that use it. Goes once no step
-   * reads it.
-   */
-  databricks(): Databricks;
   clock: Clock;
   /**
    * REAL epoch ms (`Date.now()`, not `clock`) by which this invocation must return: the Lambda's remaining
@@ -57,8 +44,6 @@ export function defineStep<S extends z.ZodType, R>(
     const input = parseInput(schema, event, `${stepName} input`);
     const env: StepEnv = {
       settings,
-      aws: awsClients(),
-      databricks: () => databricksFor(settings),
       clock: clock(),
       ...(deadline === undefined ? {} : { deadline }),
     };

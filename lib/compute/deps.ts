@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.ts';
-import type { Databricks, WorkspaceApi } from '../databricks/api.ts';
+import type { WorkspaceApi } from '../databricks/api.ts';
+import { databricksFor } from '../databricks/index.ts';
 import type { Settings } from '../settings.ts';
 import { type SnapshotStore, snapshotStoreFor } from './snapshot-store.ts';
 
@@ -15,10 +16,10 @@ export interface ComputeDeps {
 /** Builds the deps of a compute step from the step environment (`defineStep`'s `env`). */
 export function computeDeps(
   item: { workspace: { deploymentName: string } },
-  env: { settings: Settings; databricks(): Databricks; clock: Clock },
+  env: { settings: Settings; clock: Clock },
 ): ComputeDeps {
   return {
-    api: env.databricks().workspace(item.workspace.deploymentName),
+    api: databricksFor(env.settings).workspace(item.workspace.deploymentName),
     store: snapshotStoreFor(env.settings),
     settings: env.settings,
     now: () => env.clock.now(),

@@ -1,4 +1,4 @@
-import { awsClients } from '../aws/clients.ts';
+import { secretsManagerClient } from '../aws/secrets-manager.ts';
 import type { Settings } from '../settings.ts';
 import type { Databricks } from './api.ts';
 import { DatabricksClient } from './client.ts';
@@ -31,7 +31,7 @@ export function databricksFor(settings: Settings): Databricks {
       accountId: settings.databricksAccountId,
       accountsHost: settings.accountsHost,
       workspaceUrlTemplate: settings.workspaceUrlTemplate,
-      credentials: () => loadCredentials(awsClients().secretsManager, settings.credentialsSecretArn),
+      credentials: () => loadCredentials(secretsManagerClient(), settings.credentialsSecretArn),
       // A refused token or client secret drops the cached secret: a rotated one is read on the next try.
       onAuthFailure: () => forgetCredentials(settings.credentialsSecretArn),
       // Per host: at most API_CONCURRENCY requests in flight (fewer while Databricks throttles), paced

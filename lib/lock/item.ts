@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
+import { dynamodbClient } from '../aws/dynamodb.ts';
 import { logger } from '../log.ts';
 import { requireLockTable, type Settings } from '../settings.ts';
 import { parseInput } from '../validate.ts';
@@ -45,12 +46,8 @@ export async function renewIfHeld(
 }
 
 /** The lock environment of a step (`defineStep`'s `env`). */
-export function lockEnv(env: {
-  settings: LockEnv['settings'];
-  aws: { dynamodb: SdkClient };
-  clock: { now(): number };
-}): LockEnv {
-  return { client: env.aws.dynamodb, settings: env.settings, now: env.clock.now() };
+export function lockEnv(env: { settings: LockEnv['settings']; clock: { now(): number } }): LockEnv {
+  return { client: dynamodbClient(), settings: env.settings, now: env.clock.now() };
 }
 
 /**
