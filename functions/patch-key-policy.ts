@@ -3,6 +3,7 @@ import { databricksFor } from '../lib/databricks/index.ts';
 import { databricksGrantFor } from '../lib/kms/grant.ts';
 import { assertKeyUsable, describeKey } from '../lib/kms/key.ts';
 import { ensureDatabricksKeyPolicy } from '../lib/kms/key-policy.ts';
+import { holdLease } from '../lib/lock/index.ts';
 import { RotationItemSchema } from '../lib/rotation.ts';
 import { defineStep } from './commons/handler.ts';
 
@@ -15,6 +16,7 @@ import { defineStep } from './commons/handler.ts';
  * was stopped. Failing here (`KeyDisabled`, `KeyInvalidState`, …) stops the rotation before any downtime.
  */
 export const handler = defineStep('patch-key-policy', RotationItemSchema, async (item, env) => {
+  await holdLease(item, env);
   assertKeyUsable(await describeKey(kmsClient(), item.target.keyArn), item.workspace.region);
   const grant = await databricksGrantFor({
     useCases: item.useCases,

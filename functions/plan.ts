@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { dynamodbClient } from '../lib/aws/dynamodb.ts';
 import { kmsClient } from '../lib/aws/kms.ts';
-import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
+import { openSnapshotKeyOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import { databricksFor } from '../lib/databricks/index.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,
@@ -47,6 +47,12 @@ export const handler = defineStep(
         const expiresAt = Number(lock?.expiresAt?.N ?? 0);
         // An expired lease holds nothing, whether or not DynamoDB's TTL has deleted it yet.
         return holder !== undefined && expiresAt * 1000 > env.clock.now() ? holder : undefined;
+      },
+      openSnapshot: async (workspaceId) => {
+        const pointer = (await snapshotStoreFor(env.settings).getDocument(openSnapshotKeyOf(workspaceId))) as
+          | { snapshotKey?: unknown }
+          | undefined;
+        return typeof pointer?.snapshotKey === 'string' ? pointer.snapshotKey : undefined;
       },
       recordEvent: (eventId) =>
         recordEventOnce(

@@ -1,4 +1,5 @@
 import { computeDeps, StopItemSchema, stopCompute } from '../lib/compute/index.ts';
+import { holdLease } from '../lib/lock/index.ts';
 import { afterStopIssued } from '../lib/poll.ts';
 import { defineStep } from './commons/handler.ts';
 
@@ -7,6 +8,7 @@ import { defineStep } from './commons/handler.ts';
  * `nextCheckSeconds`, the wait before the first check (lib/poll.ts).
  */
 export const handler = defineStep('stop-compute', StopItemSchema, async (item, env) => {
+  await holdLease(item, env);
   const result = await stopCompute(item, computeDeps(item, env));
   return { ...result, nextCheckSeconds: afterStopIssued(result, env.settings.lockLeaseMinutes) };
 });

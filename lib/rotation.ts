@@ -37,6 +37,14 @@ export const PlannedWorkspaceSchema = z.object({
   storageAdded: z.boolean(),
   /** What each later step will do, in words an operator reads in the plan. */
   steps: z.array(z.string()),
+  /**
+   * The workspace already uses the target key, but an earlier execution left its compute stopped (its
+   * snapshot is still open): this execution only restores that compute (DESIGN §4, retrying a failed
+   * rotation with a new execution).
+   */
+  restoreOnly: z.boolean().optional(),
+  /** The open snapshot of that earlier execution (a key of the snapshot store). */
+  leftStoppedSnapshot: z.string().optional(),
 });
 export type PlannedWorkspace = z.infer<typeof PlannedWorkspaceSchema>;
 

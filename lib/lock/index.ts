@@ -7,6 +7,7 @@ export { EVENT_RECORD_TTL_SECONDS, type EventRecord, recordEventOnce } from './e
 export {
   ExecutionArnSchema,
   HeldLockSchema,
+  holdLease,
   keepLease,
   type LockEnv,
   leaseSeconds,

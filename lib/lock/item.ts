@@ -4,7 +4,8 @@ import { dynamodbClient } from '../aws/dynamodb.ts';
 import { logger } from '../log.ts';
 import { requireLockTable, type Settings } from '../settings.ts';
 import { parseInput } from '../validate.ts';
-import { type HeldLock, renewWorkspaceLock } from './lease.ts';
+import { WorkspaceLockLost } from './errors.ts';
+import { acquireWorkspaceLock, type HeldLock, renewWorkspaceLock } from './lease.ts';
 
 /** An execution ARN (`$$.Execution.Id`): the holder of a lock. */
 export const ExecutionArnSchema = z.string().min(1).max(2048);
@@ -65,6 +66,51 @@ export async function keepLease(
     await renewIfHeld(item, lockEnv(env));
   } catch (error) {
     logger.error('the workspace lock could not be renewed; the rotation goes on', {
+      workspaceId: item.workspace.workspaceId,
+      errorName: (error as Error).name,
+      error: (error as Error).message,
+    });
+  }
+}
+
+/**
+ * Before a step that changes the workspace or its key (patch the policy, register the key, stop compute,
+ * PATCH the workspace): renew the lease, so that no chain of Task retries outlasts it (each attempt renews),
+ * and refuse to change anything once another execution holds the workspace (`WorkspaceLockLost`: the
+ * compensation path follows). A lock that is simply gone (released by the abort rule, or expired and
+ * deleted) while nobody else took it is taken again. Any other lock-table failure is logged and the step
+ * goes on: DynamoDB unavailable to this execution is unavailable to any other that would take the lock.
+ */
+export async function holdLease(
+  item: { workspace: { workspaceId: number }; lock?: unknown; rootExecution?: unknown },
+  env: Parameters<typeof lockEnv>[0],
+): Promise<void> {
+  if (item.lock === undefined || item.lock === null) return;
+  const lock = lockEnv(env);
+  try {
+    await renewIfHeld(item, lock);
+  } catch (error) {
+    if (error instanceof WorkspaceLockLost) {
+      const heldBy = (error.details as { heldBy?: unknown } | undefined)?.heldBy;
+      if (heldBy !== undefined) throw error;
+      const held = parseInput(HeldLockSchema, item.lock, 'the lock the item carries (lock)');
+      await acquireWorkspaceLock(
+        lock.client,
+        requireLockTable(lock.settings, 'take the workspace lock again'),
+        {
+          workspaceId: item.workspace.workspaceId,
+          holder: held.holder,
+          ...(typeof item.rootExecution === 'string' ? { rootExecution: item.rootExecution } : {}),
+          leaseSeconds: leaseSeconds(lock.settings),
+          now: lock.now,
+        },
+      );
+      logger.warn('the workspace lock had lapsed and nobody took it: taken again', {
+        workspaceId: item.workspace.workspaceId,
+      });
+      return;
+    }
+    logger.error('the workspace lock could not be renewed; the step goes on', {
       workspaceId: item.workspace.workspaceId,
       errorName: (error as Error).name,
       error: (error as Error).message,

@@ -64,6 +64,12 @@ export interface PlanDeps {
   /** Epoch ms at which this execution started (`$$.Execution.StartTime`): bounds a `waitForLock` wait. */
   startedAt?: number;
   /**
+   * The snapshot an earlier execution left open for a workspace (its compute is still stopped under it:
+   * lib/compute `openSnapshotOf`), if any. A workspace that already uses the target key but has one is
+   * planned to restore that compute only. Without it (unit tests of the rules) nothing is looked up.
+   */
+  openSnapshot?: (workspaceId: number) => Promise<string | undefined>;
+  /**
    * The second look at a key in use that stopped working, after the grace delay (plan mode `recheck`): a key
    * still unusable now fails (or, with EMERGENCY_ROTATION, rotates) instead of being re-checked again.
    */
@@ -209,6 +215,34 @@ export interface RotationRequest {
   why: string;
   /** Named workspaces are held to every rule; "every workspace" silently skips other regions. */
   explicit: boolean;
+  /** Workspaces whose compute an earlier execution left stopped: id → its open snapshot. */
+  leftStopped?: ReadonlyMap<number, string>;
+}
+
+/** How many open-snapshot lookups the plan makes at once (one small S3 read each). */
+const LOOKUP_CONCURRENCY = 16;
+
+/**
+ * The workspaces of `views` whose compute an earlier execution left stopped (DESIGN §4: a failed rotation is
+ * retried by a new execution, which honours what the earlier one left). Empty without `deps.openSnapshot`.
+ */
+async function leftStoppedIn(
+  views: readonly WorkspaceView[],
+  deps: Pick<PlanDeps, 'openSnapshot'>,
+): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  const lookup = deps.openSnapshot;
+  if (!lookup) return found;
+  const ids = views.map((v) => v.workspace.workspace_id);
+  for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
+    const batch = ids.slice(i, i + LOOKUP_CONCURRENCY);
+    const keys = await Promise.all(batch.map((id) => lookup(id)));
+    batch.forEach((id, j) => {
+      const key = keys[j];
+      if (key !== undefined) found.set(id, key);
+    });
+  }
+  return found;
 }
 
 async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
@@ -224,6 +258,7 @@ async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
     return { ...plan, dryRun: input.dryRun, reason: `manual verification: ${plan.reason}` };
   }
   return rotationPlan(scope.views, settings, {
+    leftStopped: await leftStoppedIn(scope.views, deps),
     trigger: { kind: 'manual', keyArn: target.arn },
     target,
     targetAlias: input.keyAlias ?? (await watchedAliasOf(target, deps)),
@@ -327,7 +362,7 @@ async function planAliasMoved(
       `${request.why}, but no workspace's managed-services key configuration is registered under that alias; set WORKSPACE_IDS to name the workspaces the alias governs`,
     );
   }
-  return rotationPlan(views, settings, request);
+  return rotationPlan(views, settings, { ...request, leftStopped: await leftStoppedIn(views, deps) });
 }
 
 async function planKeyEvent(
@@ -500,6 +535,7 @@ async function emergencyRotation(
     );
   }
   return rotationPlan(msUsers, settings, {
+    leftStopped: await leftStoppedIn(msUsers, deps),
     ...rotationDefaults(settings),
     trigger: base.trigger,
     target: successor.key,
@@ -756,6 +792,20 @@ export function rotationPlan(
       storage: wantsStorage && !view.workspace.storage_customer_managed_key_id,
     };
     if (!changes.managedServices && !changes.storage) {
+      const leftStopped = request.leftStopped?.get(view.workspace.workspace_id);
+      if (leftStopped !== undefined) {
+        planned.push({
+          ...plannedBase(view),
+          changes,
+          storageAdded: false,
+          restoreOnly: true,
+          leftStoppedSnapshot: leftStopped,
+          steps: [
+            `already uses ${target.arn}: nothing to change, but an earlier execution left its compute stopped; restore what its snapshot ${leftStopped} lists`,
+          ],
+        });
+        continue;
+      }
       skipped.push(`${name} already uses ${target.arn} for ${request.useCases.join(' and ')}`);
       continue;
     }

@@ -164,10 +164,17 @@ describe('The per-workspace rotation (rotate-one-workspace, lint)', () => {
     const ends = Object.entries(child.States)
       .filter(([, s]) => s.End === true || s.Type === 'Succeed' || s.Type === 'Fail')
       .map(([name]) => name);
-    // The release, what follows a failed release, and what follows a lock that was never taken.
+    // The release, what follows a failed release (a Choice between two bounded results), and what follows
+    // a lock that was never taken.
+    const afterFailedRelease = (releaseTask.Catch ?? []).flatMap((c) => {
+      const next = child.States[c.Next] as { Type: string; Choices?: { Next: string }[]; Default?: string };
+      return next.Type === 'Choice'
+        ? [...(next.Choices ?? []).map((choice) => choice.Next), next.Default ?? '']
+        : [c.Next];
+    });
     const expected = new Set([
       release,
-      ...(releaseTask.Catch ?? []).map((c) => c.Next),
+      ...afterFailedRelease,
       ...(acquireTask.Catch ?? []).map((c) => c.Next),
     ]);
     expect(ends.sort()).toEqual([...expected].sort());

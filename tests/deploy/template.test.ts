@@ -103,12 +103,30 @@ const SNAPSHOT_READ = ['s3:GetObject', 's3:ListBucket'];
 const TAKE_LOCK = ['dynamodb:PutItem', 'dynamodb:GetItem'];
 /** The polls renew the workspace lock's lease. */
 const RENEW_LOCK = ['dynamodb:UpdateItem', 'dynamodb:GetItem'];
+/** The steps that change something renew the lease first, or take a lapsed lock nobody took again. */
+const HOLD_LOCK = ['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem'];
 /** What each function's role may do, and nothing else. */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
-  plan: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', ...TAKE_LOCK, 's3:PutObject'],
-  'patch-key-policy': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
-  'register-key-config': [...LOGS, ...SECRET],
-  'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  plan: [
+    ...LOGS,
+    ...SECRET,
+    'kms:DescribeKey',
+    'kms:GetKeyPolicy',
+    ...TAKE_LOCK,
+    's3:PutObject',
+    's3:GetObject',
+    's3:ListBucket',
+  ],
+  'patch-key-policy': [
+    ...LOGS,
+    ...SECRET,
+    ...HOLD_LOCK,
+    'kms:DescribeKey',
+    'kms:GetKeyPolicy',
+    'kms:PutKeyPolicy',
+  ],
+  'register-key-config': [...LOGS, ...SECRET, ...HOLD_LOCK],
+  'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS, ...HOLD_LOCK],
   'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'update-workspace': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy'],
   'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
@@ -777,10 +795,10 @@ describe('IAM', () => {
       ),
     );
     expect(readers.sort()).toEqual(DATABRICKS_CALLERS);
-    // The list above is the code's: a function calls Databricks through env.databricks() (directly or in
+    // The list above is the code's: a function calls Databricks through databricksFor() (directly or in
     // the compute steps' deps).
     const calls = ALL_FUNCTIONS.filter((file) =>
-      /databricks\(\)|computeDeps\(/.test(readFileSync(path.join(ROOT, 'functions', `${file}.ts`), 'utf8')),
+      /databricksFor\(|computeDeps\(/.test(readFileSync(path.join(ROOT, 'functions', `${file}.ts`), 'utf8')),
     );
     expect(calls.sort()).toEqual(DATABRICKS_CALLERS);
     // The output the secret's resource policy is written from (docs/deploy.md) names exactly these roles.
@@ -803,12 +821,16 @@ describe('IAM', () => {
             ? // Only the "compute stopped under this snapshot" pointers may be deleted.
               // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
               { 'Fn::Sub': '${SnapshotBucket.Arn}/open/*' }
-            : where === 'PlanRole' || where === 'LoadWorkspacePlanRole'
-              ? // The plan and its loader reach long plans only.
+            : where === 'PlanRole' && s3.includes('s3:GetObject')
+              ? // The plan reads the open-snapshot pointers only.
                 // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
-                { 'Fn::Sub': '${SnapshotBucket.Arn}/plans/*' }
-              : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
-                { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
+                { 'Fn::Sub': '${SnapshotBucket.Arn}/open/*' }
+              : where === 'PlanRole' || where === 'LoadWorkspacePlanRole'
+                ? // The plan and its loader reach long plans only.
+                  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+                  { 'Fn::Sub': '${SnapshotBucket.Arn}/plans/*' }
+                : // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
+                  { 'Fn::Sub': '${SnapshotBucket.Arn}/*' },
       );
     }
   });
@@ -1009,9 +1031,13 @@ describe('lock table', () => {
       'CheckComputeStoppedRole',
       'CheckWorkspaceRole',
       'CheckWorkspaceSettledRole',
+      // The steps that change something renew (or take again) the lock first.
+      'PatchKeyPolicyRole',
       'PlanRole',
+      'RegisterKeyConfigRole',
       'ReleaseLocksOnAbortRole',
       'ReleaseWorkspaceLockRole',
+      'StopComputeRole',
     ]);
   });
 });

@@ -7,7 +7,7 @@ import { handler as releaseOnAbort } from '../../functions/release-locks-on-abor
 import { handler as release } from '../../functions/release-workspace-lock.ts';
 import { setAwsClients } from '../../lib/aws/clients.ts';
 import { type Clock, setClock } from '../../lib/clock.ts';
-import { readLock, renewIfHeld } from '../../lib/lock/index.ts';
+import { holdLease, readLock, releaseWorkspaceLock, renewIfHeld } from '../../lib/lock/index.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import { type LocalLockTable, startLocalLockTable } from '../../local/aws/dynamodb.ts';
 
@@ -225,5 +225,73 @@ describe('Function: renewIfHeld', () => {
     // Assess
     expect(error.name).toBe('WorkspaceLockLost');
     expect(error.message).toContain(`execution ${OTHER} holds it`);
+  });
+});
+
+describe('Function: holdLease (before a step that changes something)', () => {
+  const env = () => ({ settings: loadSettings(), clock: { now: () => now } });
+
+  it('renews the lease, so that a chain of Task retries never outlasts it', async () => {
+    // Prepare
+    const item = itemFor();
+    const lock = await invoke(acquire, { item, holder: CHILD });
+    now += 25 * 60_000;
+    // Act
+    await holdLease({ ...item, lock }, env());
+    // Assess: another execution finds the workspace held 29 minutes later
+    now += 29 * 60_000;
+    const error = await failure(invoke(acquire, { item, holder: OTHER }));
+    expect(error.name).toBe('WorkspaceBusy');
+    expect(await holderOf(item.workspace.workspaceId)).toBe(CHILD);
+  });
+
+  it('refuses to go on once another execution holds the workspace', async () => {
+    // Prepare
+    const item = itemFor();
+    const lock = await invoke(acquire, { item, holder: CHILD });
+    now += 31 * 60_000;
+    await invoke(acquire, { item, holder: OTHER });
+    // Act
+    const error = await failure(holdLease({ ...item, lock }, env()));
+    // Assess
+    expect(error.name).toBe('WorkspaceLockLost');
+    expect(await holderOf(item.workspace.workspaceId)).toBe(OTHER);
+  });
+
+  it('takes a lock that lapsed and that nobody took again', async () => {
+    // Prepare: the lease ran out and the item is gone (the abort rule, or TTL deleted it)
+    const item = itemFor();
+    const lock = await invoke(acquire, { item, holder: CHILD, rootExecution: PARENT });
+    await releaseWorkspaceLock(db.client, db.table, {
+      workspaceId: item.workspace.workspaceId,
+      holder: CHILD,
+    });
+    // Act
+    await holdLease({ ...item, lock, rootExecution: PARENT }, env());
+    // Assess
+    expect(await holderOf(item.workspace.workspaceId)).toBe(CHILD);
+  });
+
+  it('goes on when the lock table cannot be reached (no other execution can take the lock either)', async () => {
+    // Prepare
+    const item = itemFor();
+    const lock = await invoke(acquire, { item, holder: CHILD });
+    setAwsClients({
+      dynamodb: {
+        send: async () => {
+          throw Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' });
+        },
+      },
+    });
+    try {
+      // Act + Assess
+      await expect(holdLease({ ...item, lock }, env())).resolves.toBeUndefined();
+    } finally {
+      setAwsClients({ dynamodb: db.client });
+    }
+  });
+
+  it('does nothing for an item that holds no lock', async () => {
+    await expect(holdLease(itemFor(), env())).resolves.toBeUndefined();
   });
 });
