@@ -283,6 +283,16 @@ export const RestoreResultSchema = z.object({
   /** Kinds whose calls Databricks throttled: the next turn does the others first. */
   throttledKinds: z.array(ComputeKindSchema).optional(),
   /**
+   * The execution that took the snapshot, when it is not this one: this execution stopped nothing, but an
+   * earlier one left the workspace's compute stopped (its open pointer), and this one restores that.
+   */
+  snapshotExecutionId: z.string().optional(),
+  /**
+   * The snapshot could not be read (S3 throttling, a 5xx, no answer): nothing was done, and the checks read
+   * it — and find whose it is — at every turn until the restore deadline.
+   */
+  snapshotUnread: z.boolean().optional(),
+  /**
    * Compute that came back during the window (a user, an auto-start, a list that missed it): stopped
    * again and restored with the rest. `events` has the first ones with when they were seen (epoch ms).
    */
@@ -320,10 +330,17 @@ export const RestoreCheckResultSchema = z.object({
    * another restore-compute run (the compensation path) reads every kind again.
    */
   restoreDeadline: z.number().optional(),
-  /** This turn could not read the workspace because Databricks throttled it: nothing was decided. */
+  /** This turn could not read (part of) the workspace because Databricks throttled it; the deadline moved. */
   throttled: z.boolean().optional(),
   /** Kinds whose calls Databricks throttled: the next turn does the others first. */
   throttledKinds: z.array(ComputeKindSchema).optional(),
+  /**
+   * Kinds whose list could not be read this turn (Databricks unavailable or throttling): nothing about them
+   * was decided, the next turn reads them again; the others were restored as usual.
+   */
+  unreadKinds: z.array(ComputeKindSchema).optional(),
+  /** This turn could not read the snapshot (S3 throttling, a 5xx): nothing was known or done. */
+  snapshotUnread: z.boolean().optional(),
   /**
    * Epoch ms: the restore deadline in force — `restore.deadline` moved later by the time turns lost to
    * Databricks throttling (a throttled rotation is slower, not failed), never past what the execution's

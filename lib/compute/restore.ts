@@ -1,7 +1,10 @@
+import { clock } from '../clock.ts';
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
 import { DatabricksApiError, DatabricksThrottled, isDeferred } from '../databricks/errors.ts';
 import type { ClusterDetails, ClusterState } from '../databricks/types.ts';
+import { realTimeLeftMs } from '../deadline.ts';
+import { TransientError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { LIMITS } from '../settings.ts';
 import type { ComputeDeps } from './deps.ts';
@@ -33,7 +36,9 @@ import {
 import {
   assessRestore,
   isUnpaused,
+  RESTORE_KINDS,
   type RestoreAction,
+  type RestoreAssessment,
   type RestoreView,
   restoreCounts,
   restoredKinds,
@@ -45,14 +50,111 @@ import {
   loadRestoreSet,
   loadSnapshot,
   openSnapshotKeyOf,
+  type SnapshotOwner,
   type SnapshotStore,
 } from './snapshot-store.ts';
 
 const MINUTE = 60_000;
 const NONE: RestoreCounts = { clusters: 0, pools: 0, warehouses: 0, pipelines: 0, jobs: 0 };
+const NO_CAME_BACK = { count: 0, events: [] };
 /** A failed start is tried again after 20 s, doubling to at most 5 minutes, until the restore deadline. */
 const RETRY_FIRST_MS = 20_000;
 const RETRY_MAX_MS = 5 * MINUTE;
+/**
+ * The report step reads the snapshot up to 6 times, 2 s apart doubling (about a minute in all), while its
+ * invocation has time left for that and 10 s more: an S3 burst of SlowDown answers outlasts the Task's own
+ * retries, and "what was stopped is unknown" is the last thing an operator should read.
+ */
+const REPORT_READ = { attempts: 6, firstWaitMs: 2_000, reserveMs: 10_000 };
+
+/**
+ * A failure that says nothing about the workspace or the snapshot, only that the service did not answer
+ * now: S3 throttling or a 5xx (`TransientError`), Databricks throttling, a 5xx, a timeout or no answer
+ * (`DatabricksThrottled`, `DatabricksUnavailable`, a call the invocation had no time left for). Restore
+ * waits these out until its deadline; anything else (access denied, a corrupt snapshot) fails at once.
+ */
+function isTransient(error: unknown): boolean {
+  return (
+    error instanceof TransientError ||
+    isDeferred(error) ||
+    (error instanceof DatabricksApiError && error.retryable)
+  );
+}
+
+/** Whose snapshot a restore may read: this workspace's, taken by this execution or by `executionId`. */
+function ownerOf(
+  item: { executionId: string; workspace: { workspaceId: number } },
+  executionId: string = item.executionId,
+): Required<SnapshotOwner> {
+  return { workspaceId: item.workspace.workspaceId, executionId };
+}
+
+/** The restore set a restore works from: under `key`, taken by `executionId`. */
+interface RestoreSource {
+  key: string;
+  snapshot: ComputeSnapshot;
+  executionId: string;
+}
+
+/**
+ * The snapshot an execution left open for this workspace — its compute is stopped under it and was never
+ * seen back (the execution failed, was aborted or timed out) — or `undefined`. A later execution must not
+ * take such a workspace for one where nothing runs (DESIGN §6.4).
+ */
+export async function openSnapshotOf(workspaceId: number, store: SnapshotStore): Promise<string | undefined> {
+  return (await openPointerOf(workspaceId, store))?.snapshotKey;
+}
+
+async function openPointerOf(
+  workspaceId: number,
+  store: SnapshotStore,
+): Promise<{ snapshotKey: string; executionId?: string } | undefined> {
+  const pointer = (await store.getDocument(openSnapshotKeyOf(workspaceId))) as
+    | { snapshotKey?: unknown; executionId?: unknown }
+    | null
+    | undefined;
+  if (typeof pointer?.snapshotKey !== 'string') return undefined;
+  return {
+    snapshotKey: pointer.snapshotKey,
+    ...(typeof pointer.executionId === 'string' ? { executionId: pointer.executionId } : {}),
+  };
+}
+
+/**
+ * What this execution restores: its own snapshot (`ownKey`), or — when it took none, having failed before
+ * its stop — the snapshot an earlier execution left open for this workspace (`openSnapshotOf`): that one
+ * failed without bringing its compute back, and "restored" must not be said while it is still down
+ * (DESIGN §6.4). Found through this workspace's pointer, the earlier execution's snapshot is this
+ * workspace's to restore; any other snapshot of another execution is still `SnapshotMismatch`.
+ * `undefined`: nothing is stopped under any snapshot.
+ */
+async function findRestoreSet(
+  item: { executionId: string; workspace: { workspaceId: number } },
+  ownKey: string,
+  store: SnapshotStore,
+): Promise<RestoreSource | undefined> {
+  const own = await loadRestoreSet(store, ownKey, ownerOf(item));
+  if (own) return { key: ownKey, snapshot: own, executionId: item.executionId };
+  const open = await openPointerOf(item.workspace.workspaceId, store);
+  if (!open || open.snapshotKey === ownKey) return undefined;
+  const owner: SnapshotOwner = {
+    workspaceId: item.workspace.workspaceId,
+    ...(open.executionId === undefined ? {} : { executionId: open.executionId }),
+  };
+  const earlier = await loadRestoreSet(store, open.snapshotKey, owner);
+  if (!earlier) {
+    logger.warn('open snapshot pointer names a snapshot that no longer exists; nothing to restore', {
+      snapshotKey: open.snapshotKey,
+    });
+    return undefined;
+  }
+  logger.warn('this execution stopped nothing, but an earlier one left the compute stopped: restoring it', {
+    workspaceId: item.workspace.workspaceId,
+    earlierSnapshot: open.snapshotKey,
+    earlierExecution: earlier.executionId,
+  });
+  return { key: open.snapshotKey, snapshot: earlier, executionId: earlier.executionId };
+}
 
 /**
  * `restore-compute`: brings back exactly what ran — the snapshot's restore set united with the compute
@@ -60,67 +162,40 @@ const RETRY_MAX_MS = 5 * MINUTE;
  * that were running (never JOB/PIPELINE/SQL/MODELS clusters), the warehouses that were running or starting,
  * the continuous pipelines that were running (never a full refresh), and, last, the schedules / continuous /
  * triggers that were UNPAUSED. Also the compensation step after a failure anywhere: without `item.compute`
- * the key is derived, and without a snapshot nothing was touched. Idempotent: the current state is read
- * first, so a running cluster is not started twice. Per-resource errors are collected, not thrown; a
- * throttled call is not a failure (it is simply tried again at the next check).
+ * the key is derived; without a snapshot of its own it restores what an earlier execution left stopped
+ * (`findRestoreSet`), else nothing was touched. Idempotent: the current state is read first, so a running
+ * cluster is not started twice. Per-resource errors are collected, not thrown. What cannot be read or done
+ * now — the snapshot or one kind's list while S3 or Databricks is throttling or unavailable, a throttled
+ * call — is not a failure: nothing is decided about it here, the checks do it until the restore deadline.
  */
-/** Whose snapshot a restore may read: this workspace's, taken by this execution (DESIGN §6.4). */
-function ownerOf(item: { executionId: string; workspace: { workspaceId: number } }) {
-  return { workspaceId: item.workspace.workspaceId, executionId: item.executionId };
-}
-
 export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Promise<RestoreResult> {
-  const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
+  const ownKey = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   const deadline = deps.now() + deps.settings.computeRestoreTimeoutMinutes * MINUTE;
-  const owner = ownerOf(item);
-  const snapshot = await loadRestoreSet(deps.store, key, owner);
-  if (!snapshot) {
-    return {
-      snapshotKey: key,
-      nothingToRestore: true,
-      started: NONE,
-      failed: [],
-      failedCount: 0,
-      deadline,
-      cameBack: { count: 0, events: [] },
-    };
-  }
-  const additions = await loadAdditions(deps.store, key, owner);
-  const cameBack = {
-    count: additions?.count ?? 0,
-    events: (additions?.events ?? []).slice(0, 20).map((e) => ({
-      kind: e.kind,
-      id: e.id,
-      seenAt: e.seenAt,
-      ...(e.state === undefined ? {} : { state: e.state }),
-    })),
-  };
-  const limit = deps.settings.apiConcurrency;
-  let view: RestoreView;
+  // `cameBack` is always there: the state machine's result reads it (none known without the additions).
+  const nothing = { started: NONE, failed: [], failedCount: 0, deadline, cameBack: NO_CAME_BACK };
+  let source: RestoreSource | undefined;
   try {
-    view = await readRestoreView(deps.api, snapshot, { jobs: true, limit });
+    source = await findRestoreSet(item, ownKey, deps.store);
   } catch (error) {
-    if (!(error instanceof DatabricksThrottled)) throw error;
-    // Throttling is a speed, not a failure: nothing is started here, the checks start everything.
-    logger.warn(
-      'compute restore throttled by Databricks before it could read the workspace; the checks restore it',
-      {
-        snapshotKey: key,
-        endpoint: error.endpoint,
-      },
-    );
-    return {
-      snapshotKey: key,
-      nothingToRestore: false,
-      started: NONE,
-      failed: [],
-      failedCount: 0,
-      deadline,
-      deferred: Object.values(restoreSetCounts(snapshot)).reduce((a, b) => a + b, 0),
-      cameBack,
-    };
+    if (!isTransient(error)) throw error;
+    logger.warn('compute snapshot could not be read; the checks read it again until the restore deadline', {
+      snapshotKey: ownKey,
+      error: errorText(error),
+    });
+    return { snapshotKey: ownKey, nothingToRestore: false, snapshotUnread: true, ...nothing };
   }
-  const assessment = assessRestore(snapshot, view, 'restore');
+  if (!source) return { snapshotKey: ownKey, nothingToRestore: true, ...nothing };
+  const { key, snapshot } = source;
+  const earlier = source.executionId === item.executionId ? {} : { snapshotExecutionId: source.executionId };
+  const cameBack = await cameBackOf(deps.store, key, ownerOf(item, source.executionId));
+  const limit = deps.settings.apiConcurrency;
+  const { view, unread } = await readRestoreView(deps.api, snapshot, { jobs: true, limit });
+  if (unread.size > 0)
+    logger.warn('compute restore could not read some kinds; the checks restore them', {
+      snapshotKey: key,
+      unread: [...unread].map(([kind, error]) => `${kind}: ${errorText(error)}`),
+    });
+  const assessment = withUnread(assessRestore(snapshot, view, 'restore', new Set(unread.keys())), unread);
   const outcome = await runActions(deps.api, assessment.actions, limit);
   const failed: RestoreFailure[] = [
     ...assessment.failed.map((f) => ({ kind: f.kind, id: f.id, error: f.why })),
@@ -131,6 +206,7 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
       snapshotKey: key,
       failed: failed.slice(0, MAX_LISTED),
     });
+  const deferred = outcome.deferred + assessment.pending.filter((r) => unread.has(r.kind)).length;
   return {
     snapshotKey: key,
     nothingToRestore: false,
@@ -139,9 +215,54 @@ export async function restoreCompute(item: RestoreItem, deps: ComputeDeps): Prom
     failedCount: failed.length,
     deadline,
     confirmed: confirmedByRestore(assessment, outcome.done),
-    ...(outcome.deferred > 0 ? { deferred: outcome.deferred } : {}),
+    ...(deferred > 0 ? { deferred } : {}),
     ...(outcome.throttledKinds.length > 0 ? { throttledKinds: outcome.throttledKinds } : {}),
+    ...earlier,
     cameBack,
+  };
+}
+
+/**
+ * The compute that came back during the window, for the step's report (first 20). Only a report: when the
+ * additions cannot be read again now (they were read for the restore set a moment ago), none is reported.
+ */
+async function cameBackOf(
+  store: SnapshotStore,
+  key: string,
+  owner: SnapshotOwner,
+): Promise<NonNullable<RestoreResult['cameBack']>> {
+  let additions: Awaited<ReturnType<typeof loadAdditions>>;
+  try {
+    additions = await loadAdditions(store, key, owner);
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    return NO_CAME_BACK;
+  }
+  return {
+    count: additions?.count ?? 0,
+    events: (additions?.events ?? []).slice(0, 20).map((e) => ({
+      kind: e.kind,
+      id: e.id,
+      seenAt: e.seenAt,
+      ...(e.state === undefined ? {} : { state: e.state }),
+    })),
+  };
+}
+
+/**
+ * The assessment with the resources of `unread` kinds (assessed as if verified, since nothing is known of
+ * them) moved from restored to pending: they are neither back nor failed, and no call is made for them.
+ */
+function withUnread(
+  assessment: RestoreAssessment,
+  unread: ReadonlyMap<ComputeKind, unknown>,
+): RestoreAssessment {
+  if (unread.size === 0) return assessment;
+  const unknown = assessment.restored.filter((r) => unread.has(r.kind));
+  return {
+    ...assessment,
+    restored: assessment.restored.filter((r) => !unread.has(r.kind)),
+    pending: [...assessment.pending, ...unknown],
   };
 }
 
@@ -168,9 +289,11 @@ function confirmedByRestore(
 /**
  * `check-compute-restored`, one turn of the restore loop: RESTORED when everything of the restore set runs
  * again; WAITING while something is on its way or can still come back — a start that failed (5xx, 409,
- * throttling, a failed launch) is tried again with backoff until the restore deadline. Fails with
- * `ComputeNotRestored` naming every resource not back, each with its last error or state, once the deadline
- * has passed or only resources that no longer exist are left.
+ * throttling, a failed launch) is tried again with backoff until the restore deadline, and what cannot be
+ * read this turn (the snapshot, or one kind's list, while S3 or Databricks is throttling or unavailable) is
+ * read again at the next turn while the other kinds are restored. Fails with `ComputeNotRestored` naming
+ * every resource not back, each with its last error or state, once the deadline has passed or only
+ * resources that no longer exist are left.
  */
 export async function checkComputeRestored(
   item: RestoreCheckItem,
@@ -178,11 +301,8 @@ export async function checkComputeRestored(
 ): Promise<RestoreCheckResult> {
   if (item.restore.nothingToRestore)
     return { status: 'RESTORED', restored: NONE, pending: NONE, jobsVerified: true };
-  const key = item.restore.snapshotKey;
+  const workspaceId = item.workspace.workspaceId;
   const limit = deps.settings.apiConcurrency;
-  const snapshot =
-    (await loadRestoreSet(deps.store, key, ownerOf(item))) ??
-    (await loadSnapshot(deps.store, key, item.workspace.workspaceId, item.executionId));
   // Kinds seen wholly restored (by an earlier check, or by restore-compute itself) are not read again.
   const last = item.restoreCheck;
   const verified = new Set<ComputeKind>(
@@ -202,37 +322,56 @@ export async function checkComputeRestored(
         (sameRestore ? last?.checkedAt : undefined) ??
         item.restore.deadline - deps.settings.computeRestoreTimeoutMinutes * MINUTE,
     });
-  let view: RestoreView;
+  /** A turn that learnt nothing: what the last turn knew, checked again at the next one. */
+  const nothingLearnt = (why: Partial<RestoreCheckResult>): RestoreCheckResult => ({
+    status: 'WAITING',
+    restored: last?.restored ?? NONE,
+    pending: last?.pending ?? NONE,
+    jobsVerified,
+    verified: [...verified],
+    restoreDeadline: item.restore.deadline,
+    ...(last?.retrying ? { retrying: last.retrying } : {}),
+    ...(last?.throttledKinds ? { throttledKinds: last.throttledKinds } : {}),
+    deadline,
+    checkedAt: now,
+    ...why,
+  });
+
+  let source: RestoreSource | undefined;
   try {
-    view = await readRestoreView(deps.api, snapshot, {
-      jobs: !jobsVerified,
-      limit,
-      skip: verified,
-      // Past the deadline this turn names what is not back: every cluster is read then.
-      clustersNotUp: now <= deadline,
-    });
+    source = await restoreSetOfCheck(item, deps.store);
   } catch (error) {
-    if (!(error instanceof DatabricksThrottled) || now > deadline) throw error;
-    // Throttling is a speed, not a failure: nothing is known this turn, the next one reads again.
-    logger.warn('compute restore check throttled by Databricks; checked again at the next turn', {
-      workspaceId: item.workspace.workspaceId,
-      endpoint: error.endpoint,
+    if (!isTransient(error)) throw error;
+    if (now > deadline) throw snapshotNotReadByDeadline(item, deps.store, error);
+    logger.warn('compute snapshot could not be read; checked again at the next turn', {
+      workspaceId,
+      snapshotKey: item.restore.snapshotKey,
+      error: errorText(error),
     });
-    return {
-      status: 'WAITING',
-      restored: last?.restored ?? NONE,
-      pending: last?.pending ?? restoreSetCounts(snapshot),
-      jobsVerified,
-      verified: [...verified],
-      restoreDeadline: item.restore.deadline,
-      ...(last?.retrying ? { retrying: last.retrying } : {}),
-      ...(last?.throttledKinds ? { throttledKinds: last.throttledKinds } : {}),
-      throttled: true,
-      deadline: extended(),
-      checkedAt: now,
-    };
+    return nothingLearnt({ snapshotUnread: true });
   }
-  const assessment = assessRestore(snapshot, view, 'check', verified);
+  if (!source) return { status: 'RESTORED', restored: NONE, pending: NONE, jobsVerified: true };
+  const { key, snapshot } = source;
+
+  const { view, unread } = await readRestoreView(deps.api, snapshot, {
+    jobs: !jobsVerified,
+    limit,
+    skip: verified,
+    // Past the deadline this turn names what is not back: every cluster is read then.
+    clustersNotUp: now <= deadline,
+  });
+  // Throttling is a speed, not a failure: a kind Databricks throttled is read at the next turn, and the
+  // time lost moves the deadline; one it did not answer for (5xx, no answer) is read again until the deadline.
+  const throttledRead = [...unread.values()].some(isDeferred);
+  if (unread.size > 0)
+    logger.warn('compute restore check could not read some kinds; read again at the next turn', {
+      workspaceId,
+      unread: [...unread].map(([kind, error]) => `${kind}: ${errorText(error)}`),
+    });
+  const assessment = withUnread(
+    assessRestore(snapshot, view, 'check', new Set([...verified, ...unread.keys()])),
+    unread,
+  );
 
   // Failed starts from restore-compute or an earlier check: tried again once their backoff has passed.
   const retrying = new Map<string, RetryingStart>();
@@ -266,7 +405,30 @@ export async function checkComputeRestored(
   const pending = assessment.pending.filter((r) => !gone.has(`${r.kind}:${r.id}`));
 
   if (failed.length === 0 && pending.length === 0) {
-    await closeOpenSnapshot(deps.store, item.workspace.workspaceId, key);
+    try {
+      await closeOpenSnapshot(deps.store, workspaceId, key, snapshot);
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      // Everything is back; only the pointer is left open. Closed at the next turn: left open, it would
+      // make the next rotation restore what ran before this one, even what was stopped by hand since.
+      if (now <= deadline) {
+        logger.warn('compute restored, but its open snapshot pointer could not be closed yet', {
+          workspaceId,
+          error: errorText(error),
+        });
+        return nothingLearnt({
+          restored: restoreSetCounts(snapshot),
+          pending: NONE,
+          jobsVerified: true,
+          verified: [...RESTORE_KINDS],
+        });
+      }
+      logger.error('compute restored, but its open snapshot pointer could not be closed: delete it by hand', {
+        workspaceId,
+        pointer: deps.store.locate(openSnapshotKeyOf(workspaceId)),
+        error: errorText(error),
+      });
+    }
     return { status: 'RESTORED', restored: restoreSetCounts(snapshot), pending: NONE, jobsVerified: true };
   }
   if (pending.length === 0 || now > deadline) {
@@ -274,16 +436,21 @@ export async function checkComputeRestored(
     const notBack = [
       ...failed,
       ...pending.map((r) => {
-        const last = retrying.get(`${r.kind}:${r.id}`)?.error ?? notes.get(`${r.kind}:${r.id}`);
+        const lastError = retrying.get(`${r.kind}:${r.id}`)?.error ?? notes.get(`${r.kind}:${r.id}`);
+        const unknown = unread.get(r.kind);
         const state = states(r);
-        return { ...r, why: last ?? `not running by the deadline${state ? ` (${state})` : ''}` };
+        const why =
+          unknown !== undefined
+            ? `state unknown: ${errorText(unknown)}${lastError ? `; last error: ${lastError}` : ''}`
+            : (lastError ?? `not running by the deadline${state ? ` (${state})` : ''}`);
+        return { ...r, why };
       }),
     ];
     throw new ComputeNotRestored(
-      `compute of workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName}) was not fully restored; start these by hand (snapshot ${deps.store.locate(key)}): ${describeRefs(notBack)}`,
+      `compute of workspace ${workspaceId} (${item.workspace.deploymentName}) was not fully restored; start these by hand (snapshot ${deps.store.locate(key)}): ${describeRefs(notBack)}`,
       {
         details: {
-          workspaceId: item.workspace.workspaceId,
+          workspaceId,
           snapshotKey: key,
           notRestored: restoreCounts(notBack),
         },
@@ -294,6 +461,7 @@ export async function checkComputeRestored(
     pending.some((p) => p.kind === r.kind && p.id === r.id),
   );
   const nowVerified = restoredKinds({ ...assessment, pending, failed });
+  const throttled = outcome.throttledKinds.length > 0 || throttledRead;
   return {
     status: 'WAITING',
     restored: restoreCounts(assessment.restored),
@@ -302,41 +470,85 @@ export async function checkComputeRestored(
     verified: nowVerified,
     restoreDeadline: item.restore.deadline,
     ...(outcome.throttledKinds.length > 0 ? { throttledKinds: outcome.throttledKinds } : {}),
-    deadline: outcome.throttledKinds.length > 0 ? extended() : deadline,
+    ...(throttledRead ? { throttled: true } : {}),
+    ...(unread.size > 0 ? { unreadKinds: [...unread.keys()] } : {}),
+    deadline: throttled ? extended() : deadline,
     checkedAt: now,
     retrying: stillRetrying.slice(0, MAX_LISTED),
   };
 }
 
 /**
+ * The restore set a check works from: the one restore-compute found (its key, and the execution that took
+ * it), or — when restore-compute could not read the snapshot — found again, every turn, as it would have.
+ */
+async function restoreSetOfCheck(
+  item: RestoreCheckItem,
+  store: SnapshotStore,
+): Promise<RestoreSource | undefined> {
+  const key = item.restore.snapshotKey;
+  if (item.restore.snapshotUnread) return findRestoreSet(item, key, store);
+  const executionId = item.restore.snapshotExecutionId ?? item.executionId;
+  const snapshot =
+    (await loadRestoreSet(store, key, ownerOf(item, executionId))) ??
+    (await loadSnapshot(store, key, item.workspace.workspaceId, executionId));
+  return { key, snapshot, executionId };
+}
+
+/** The deadline passed and the snapshot still cannot be read: what is still stopped cannot be named. */
+function snapshotNotReadByDeadline(
+  item: RestoreCheckItem,
+  store: SnapshotStore,
+  error: unknown,
+): ComputeNotRestored {
+  const retrying = item.restoreCheck?.retrying ?? [];
+  const known =
+    retrying.length > 0
+      ? `; last seen not back: ${describeRefs(retrying.map((r) => ({ kind: r.kind, id: r.id, why: r.error })))}`
+      : '';
+  return new ComputeNotRestored(
+    `compute of workspace ${item.workspace.workspaceId} (${item.workspace.deploymentName}) may not be fully restored: its compute snapshot ${store.locate(item.restore.snapshotKey)} could not be read by the restore deadline (${errorText(error)}); check the workspace and restore by hand what the snapshot lists${known}`,
+    { details: { workspaceId: item.workspace.workspaceId, snapshotKey: item.restore.snapshotKey } },
+  );
+}
+
+/**
  * What is still stopped or paused, in words, for the execution's error when restoring failed or was not
  * attempted (the workspace was still updating). Never throws: when the snapshot or the workspace cannot be
- * read, it says so and names where the snapshot is, so an operator can restore by hand.
+ * read, it says so and names where the snapshot is, so an operator can restore by hand. A snapshot that S3
+ * does not serve right now is asked for again a few times first (`REPORT_READ`).
  */
 export async function describeNotRestored(
   item: RestoreItem,
   deps: ComputeDeps,
 ): Promise<{ summary: string; snapshot: string; notRestored?: RestoreCounts }> {
-  const key = item.compute?.snapshotKey ?? snapshotKeyOf(item);
-  const where = deps.store.locate(key);
-  let snapshot: ComputeSnapshot | undefined;
+  const ownKey = item.compute?.snapshotKey ?? snapshotKeyOf(item);
+  let source: RestoreSource | undefined;
   try {
-    snapshot = await loadRestoreSet(deps.store, key, ownerOf(item));
+    source = await readPatiently(() => findRestoreSet(item, ownKey, deps.store));
   } catch (error) {
+    const where = deps.store.locate(ownKey);
     return {
       summary: `the compute snapshot ${where} could not be read (${errorText(error)}): what was stopped is unknown; check the workspace and restore by hand`,
       snapshot: where,
     };
   }
-  if (!snapshot) return { summary: `nothing was stopped (no snapshot at ${where})`, snapshot: where };
+  if (!source) {
+    const where = deps.store.locate(ownKey);
+    return { summary: `nothing was stopped (no snapshot at ${where})`, snapshot: where };
+  }
+  const { snapshot } = source;
+  const where = deps.store.locate(source.key);
+  const whose =
+    source.executionId === item.executionId ? '' : ` (left stopped by execution ${source.executionId})`;
   const set = restoreSet(snapshot);
   let notBack: Array<ResourceRef & { why?: string }>;
   try {
-    const view = await readRestoreView(deps.api, snapshot, {
+    const { view, unread } = await readRestoreView(deps.api, snapshot, {
       jobs: true,
       limit: deps.settings.apiConcurrency,
     });
-    const assessment = assessRestore(snapshot, view, 'check');
+    const assessment = withUnread(assessRestore(snapshot, view, 'check', new Set(unread.keys())), unread);
     const states = stateOf(view);
     const lastErrors = new Map(
       [...(item.restore?.failed ?? []), ...(item.restoreCheck?.retrying ?? [])].map((f) => [
@@ -347,7 +559,11 @@ export async function describeNotRestored(
     notBack = [
       ...assessment.failed,
       ...assessment.pending.map((r) => {
-        const why = [states(r), lastErrors.get(`${r.kind}:${r.id}`)].filter((x) => x !== undefined);
+        const unknown = unread.get(r.kind);
+        const why = [
+          unknown === undefined ? states(r) : `state unknown: ${errorText(unknown).slice(0, 120)}`,
+          lastErrors.get(`${r.kind}:${r.id}`),
+        ].filter((x) => x !== undefined);
         return why.length > 0 ? { ...r, why: why.join('; last error: ') } : r;
       }),
     ];
@@ -363,8 +579,8 @@ export async function describeNotRestored(
     return {
       summary:
         notBack.length === 0
-          ? `nothing to restore (snapshot ${where})`
-          : `could not read the workspace (${unknown}); what ran before and may still be stopped or paused — ${describeRefs(notBack)}; snapshot ${where}`,
+          ? `nothing to restore (snapshot ${where}${whose})`
+          : `could not read the workspace (${unknown}); what ran before and may still be stopped or paused — ${describeRefs(notBack)}; snapshot ${where}${whose}`,
       snapshot: where,
       notRestored: restoreCounts(notBack),
     };
@@ -376,10 +592,29 @@ export async function describeNotRestored(
     paused.length > 0 ? `schedules still paused: ${describeRefs(paused)}` : 'no schedule left paused',
   ];
   return {
-    summary: `${parts.join('; ')}; snapshot ${where}`,
+    summary: `${parts.join('; ')}; snapshot ${where}${whose}`,
     snapshot: where,
     notRestored: restoreCounts(notBack),
   };
+}
+
+/**
+ * `read()`, asked again after a transient failure (2 s, 4 s, … on the run's clock) up to
+ * `REPORT_READ.attempts` times, while the invocation has the time for the wait and `REPORT_READ.reserveMs`
+ * more; the last error is thrown.
+ */
+async function readPatiently<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      const wait = REPORT_READ.firstWaitMs * 2 ** (attempt - 1);
+      const left = realTimeLeftMs();
+      const noTime = left !== undefined && left < wait + REPORT_READ.reserveMs;
+      if (!isTransient(error) || attempt >= REPORT_READ.attempts || noTime) throw error;
+      await clock().sleep(wait);
+    }
+  }
 }
 
 /**
@@ -399,11 +634,19 @@ function extendedDeadline(
   return Math.min(cap, Math.max(deadline, deadline + Math.max(0, turn.now - turn.since)));
 }
 
-/** Everything is back: the workspace no longer has compute stopped under this snapshot. */
-async function closeOpenSnapshot(store: SnapshotStore, workspaceId: number, key: string): Promise<void> {
-  const pointerKey = openSnapshotKeyOf(workspaceId);
-  const pointer = (await store.getDocument(pointerKey)) as { snapshotKey?: unknown } | undefined;
-  if (pointer?.snapshotKey === key) await store.deleteDocument(pointerKey);
+/**
+ * Everything is back: the workspace no longer has compute stopped under this snapshot — nor under an
+ * earlier execution's that this one inherited (its restore set is part of this one).
+ */
+async function closeOpenSnapshot(
+  store: SnapshotStore,
+  workspaceId: number,
+  key: string,
+  snapshot: ComputeSnapshot,
+): Promise<void> {
+  const open = await openPointerOf(workspaceId, store);
+  if (open && (open.snapshotKey === key || snapshot.inherited?.includes(open.snapshotKey)))
+    await store.deleteDocument(openSnapshotKeyOf(workspaceId));
 }
 
 function seedRetrying(failed: readonly RestoreFailure[], now: number): RetryingStart[] {
@@ -437,43 +680,70 @@ function stateOf(view: RestoreView): (ref: ResourceRef) => string | undefined {
 /**
  * The current state of the restore set only: lists, not gets (all-purpose clusters by source filter; a
  * cluster the list no longer shows is fetched on its own). Kinds with nothing to restore are not read, nor
- * those in `skip` (seen wholly restored already).
+ * those in `skip` (seen wholly restored already). Each kind is read on its own: one whose list Databricks
+ * does not serve now (throttling, a 5xx, no answer) is in `unread` with its error, and its map is empty;
+ * any other error is thrown.
  */
 async function readRestoreView(
   api: WorkspaceApi,
   snapshot: ComputeSnapshot,
   options: { jobs: boolean; limit: number; skip?: ReadonlySet<ComputeKind>; clustersNotUp?: boolean },
-): Promise<RestoreView> {
+): Promise<{ view: RestoreView; unread: Map<ComputeKind, unknown> }> {
   const set = restoreSet(snapshot);
-  const read = (kind: ComputeKind, count: number) => count > 0 && !options.skip?.has(kind);
-  const readClusters = read('cluster', set.clusters.length);
+  const unread = new Map<ComputeKind, unknown>();
+  const wanted = (kind: ComputeKind, count: number) => count > 0 && !options.skip?.has(kind);
+  const readKind = async <T>(kind: ComputeKind, want: boolean, read: () => Promise<T>) => {
+    if (!want) return undefined;
+    try {
+      return await read();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      unread.set(kind, error);
+      return undefined;
+    }
+  };
   const [clusters, pools, warehouses, pipelines, jobs] = await Promise.all([
-    readClusters ? listRestoreClusters(api, set.clusters, options.clustersNotUp === true) : undefined,
-    read('pool', set.pools.length) ? api.listInstancePools() : [],
-    read('warehouse', set.warehouses.length) ? api.listWarehouses() : [],
-    read('pipeline', set.pipelines.length) ? api.listPipelines() : [],
-    options.jobs && read('job', set.jobs.length) ? api.listJobs() : undefined,
+    readKind('cluster', wanted('cluster', set.clusters.length), () =>
+      readRestoreClusters(api, set.clusters, options),
+    ),
+    readKind('pool', wanted('pool', set.pools.length), () => api.listInstancePools()),
+    readKind('warehouse', wanted('warehouse', set.warehouses.length), () => api.listWarehouses()),
+    readKind('pipeline', wanted('pipeline', set.pipelines.length), () => api.listPipelines()),
+    readKind('job', options.jobs && wanted('job', set.jobs.length), () => api.listJobs()),
   ]);
-  const clusterMap = new Map((clusters?.listed ?? []).map((c) => [c.cluster_id, clusterInfo(c)]));
-  if (clusters?.notUpOnly) {
+  return {
+    view: {
+      clusters: clusters ?? new Map(),
+      pools: new Map((pools ?? []).map((p) => [p.instance_pool_id, poolInfo(p)])),
+      warehouses: new Map((warehouses ?? []).map((w) => [w.id, warehouseInfo(w)])),
+      pipelines: new Map((pipelines ?? []).map((p) => [p.pipeline_id, pipelineInfo(p)])),
+      jobs: jobs && new Map(jobs.map((j) => [j.job_id, (j.settings ?? {}) as Record<string, unknown>])),
+    },
+    unread,
+  };
+}
+
+/** The restore set's clusters as they are now, by id (see `listRestoreClusters`). */
+async function readRestoreClusters(
+  api: WorkspaceApi,
+  restoring: readonly ClusterInfo[],
+  options: { limit: number; clustersNotUp?: boolean },
+): Promise<Map<string, ClusterInfo>> {
+  const clusters = await listRestoreClusters(api, restoring, options.clustersNotUp === true);
+  const clusterMap = new Map(clusters.listed.map((c) => [c.cluster_id, clusterInfo(c)]));
+  if (clusters.notUpOnly) {
     // Not in a state short of running: up (RUNNING, RESIZING) as far as this turn needs to know. Whether
     // it still exists is settled by the full list that every turn ending the loop reads.
-    for (const c of set.clusters)
+    for (const c of restoring)
       if (!clusterMap.has(c.cluster_id)) clusterMap.set(c.cluster_id, { ...c, state: 'RUNNING' });
+    return clusterMap;
   }
-  const unlisted =
-    readClusters && !clusters?.notUpOnly ? set.clusters.filter((c) => !clusterMap.has(c.cluster_id)) : [];
+  const unlisted = restoring.filter((c) => !clusterMap.has(c.cluster_id));
   await mapLimit(unlisted, options.limit, async (c) => {
     const found = await orNotFound(() => api.getCluster(c.cluster_id));
     if (found) clusterMap.set(c.cluster_id, clusterInfo(found));
   });
-  return {
-    clusters: clusterMap,
-    pools: new Map(pools.map((p) => [p.instance_pool_id, poolInfo(p)])),
-    warehouses: new Map(warehouses.map((w) => [w.id, warehouseInfo(w)])),
-    pipelines: new Map(pipelines.map((p) => [p.pipeline_id, pipelineInfo(p)])),
-    jobs: jobs && new Map(jobs.map((j) => [j.job_id, (j.settings ?? {}) as Record<string, unknown>])),
-  };
+  return clusterMap;
 }
 
 /** Cluster states short of running: what a restore check waits on or acts on. */
