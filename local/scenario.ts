@@ -687,6 +687,13 @@ function applyDefaults(raw: RawScenario, faults: Fault[], source: string | undef
       aws_region: w.aws_region ?? aws.region,
       account_id: typeof w.account_id === 'string' ? w.account_id : databricks.accountId,
       network: w.network ?? (typeof w.network_id === 'string' ? 'customer-managed' : 'databricks-managed'),
+      // A customer-managed VPC is a network configuration of the account: the Account API's workspace
+      // object names it in `network_id` (absent for a Databricks-managed VPC).
+      ...(w.network === 'customer-managed' && typeof w.network_id !== 'string'
+        ? {
+            network_id: `${seededToken(seed, `network:${w.workspace_id}`, 8)}-0000-4000-8000-${seededToken(seed, `network2:${w.workspace_id}`, 12)}`,
+          }
+        : {}),
       managed_services_customer_managed_key_id: w.managed_services_customer_managed_key_id ?? null,
       storage_customer_managed_key_id: w.storage_customer_managed_key_id ?? null,
       credentials_id: credentialsId,

@@ -20,6 +20,7 @@ import {
   snapshotKeyOf,
 } from './model.ts';
 import {
+  isNotFound,
   orNotFound,
   poolEditRequest,
   readActiveRuns,
@@ -349,8 +350,7 @@ async function checkOnce(
   const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
   if (guard) {
     // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
-    // In recovery the wait counts from when the workspace was seen settled (the conservative anchor).
-    const from = item.settled?.settledAt ?? item.workspaceCheck?.runningAt ?? now;
+    const from = storageWaitFrom(item, now);
     const until = from + item.storageWaitSeconds * 1000;
     if (back.count > (previous?.restartedCount ?? 0)) {
       logger.warn('compute started during the storage wait and was stopped again', {
@@ -379,6 +379,19 @@ async function checkOnce(
     });
   }
   return { status: 'STOPPING', ...result };
+}
+
+/**
+ * When the storage wait began: at the earliest sign that the storage key took effect. That is when the main
+ * path first saw the workspace RUNNING with the new key ids (`workspaceCheck.runningAt`; the recovery guard
+ * after a failure late in the storage wait only waits what is left of it, so the wait is not waited twice
+ * past the execution's history quota); else when recovery saw the workspace settle with the storage key
+ * applied (`settled.settledAt`: a failure while the workspace was still PROVISIONING, which the main path
+ * never saw RUNNING, waits the full storage wait from there); else now.
+ */
+function storageWaitFrom(item: StopCheckItem, now: number): number {
+  const running = item.workspaceCheck?.status === 'RUNNING' ? item.workspaceCheck.runningAt : undefined;
+  return running ?? item.settled?.settledAt ?? now;
 }
 
 /**
@@ -461,8 +474,9 @@ async function takeSnapshot(
 /**
  * A workspace whose compute an earlier execution stopped and never restored (it failed, was aborted, or
  * timed out) must not be snapshotted as "nothing runs": the earlier snapshot's restore set (and its
- * additions) is merged into the fresh one, limited to resources that still exist, and named in
- * `inherited` (DESIGN §6.4: a failed rotation is retried by a new execution).
+ * additions) is merged into the fresh one and named in `inherited` (DESIGN §6.4: a failed rotation is
+ * retried by a new execution). Only what a direct read says no longer exists is left out (`stillExisting`):
+ * a short list answer never shrinks what gets restored.
  */
 async function inheritOpenSnapshot(
   item: StopItem,
@@ -485,25 +499,99 @@ async function inheritOpenSnapshot(
     });
     return fresh;
   }
-  const exists = {
-    clusters: new Set(fresh.clusters.map((c) => c.cluster_id)),
-    warehouses: new Set(fresh.warehouses.map((w) => w.id)),
-    pipelines: new Set(fresh.pipelines.map((p) => p.pipeline_id)),
-    pools: new Set(fresh.pools.map((p) => p.instance_pool_id)),
-    jobs: new Set(allJobIds),
-  };
-  const merged = mergeRestoreSet(fresh, {
-    clusters: whole.clusters.filter((c) => exists.clusters.has(c.cluster_id)),
-    warehouses: whole.warehouses.filter((w) => exists.warehouses.has(w.id)),
-    pipelines: whole.pipelines.filter((p) => exists.pipelines.has(p.pipeline_id)),
-    pools: whole.pools.filter((p) => exists.pools.has(p.instance_pool_id)),
-    jobs: whole.jobs.filter((j) => exists.jobs.has(j.job_id)),
-  });
+  const { api } = deps;
+  const earlier = restoreSet(whole);
+  const ids = <T>(items: readonly T[], idOf: (x: T) => string) => new Set(items.map(idOf));
+  const check = <T>(
+    kind: ResourceRef['kind'] | 'job',
+    inherited: readonly T[],
+    listed: Set<string>,
+    idOf: (x: T) => string,
+    get: (id: string) => Promise<unknown>,
+  ) => stillExisting(deps, { kind, inherited, listed, idOf, get });
+  const [clusters, warehouses, pipelines, pools, jobs] = await Promise.all([
+    check(
+      'cluster',
+      earlier.clusters,
+      ids(fresh.clusters, (c) => c.cluster_id),
+      (c) => c.cluster_id,
+      (id) => api.getCluster(id),
+    ),
+    check(
+      'warehouse',
+      earlier.warehouses,
+      ids(fresh.warehouses, (w) => w.id),
+      (w) => w.id,
+      (id) => api.getWarehouse(id),
+    ),
+    check(
+      'pipeline',
+      earlier.pipelines,
+      ids(fresh.pipelines, (p) => p.pipeline_id),
+      (p) => p.pipeline_id,
+      (id) => api.getPipeline(id),
+    ),
+    check(
+      'pool',
+      earlier.pools,
+      ids(fresh.pools, (p) => p.instance_pool_id),
+      (p) => p.instance_pool_id,
+      (id) => api.getInstancePool(id),
+    ),
+    check(
+      'job',
+      earlier.jobs,
+      ids(allJobIds, String),
+      (j) => String(j.job_id),
+      (id) => api.getJob(Number(id)),
+    ),
+  ]);
+  const merged = mergeRestoreSet(fresh, { clusters, warehouses, pipelines, pools, jobs });
   logger.warn('an earlier execution left this workspace stopped: its restore set is honoured', {
     workspaceId: item.workspace.workspaceId,
     earlierSnapshot: earlierKey,
   });
   return { ...merged, inherited: [...(whole.inherited ?? []), earlierKey] };
+}
+
+/**
+ * The inherited entries whose resource still exists. One the fresh list shows is kept; one it does not show
+ * is read directly, and dropped only when that read says it no longer exists (404 / RESOURCE_DOES_NOT_EXIST):
+ * a list answer can be short (a page missed, a lagging replica), and a single short answer must never shrink
+ * what gets restored (issue 14 §5). A read that fails any other way keeps the entry as well: restore names
+ * what turns out to be gone, while a dropped entry would never be restored at all.
+ */
+async function stillExisting<T>(
+  deps: ComputeDeps,
+  x: {
+    kind: string;
+    inherited: readonly T[];
+    listed: ReadonlySet<string>;
+    idOf: (item: T) => string;
+    get: (id: string) => Promise<unknown>;
+  },
+): Promise<T[]> {
+  const kept = await mapLimit(x.inherited, deps.settings.apiConcurrency, async (item) => {
+    const id = x.idOf(item);
+    if (x.listed.has(id)) return true;
+    try {
+      await x.get(id);
+      logger.warn('an inherited resource the list did not show still exists: kept in the restore set', {
+        kind: x.kind,
+        id,
+      });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      logger.warn('an inherited resource the list did not show could not be read: kept in the restore set', {
+        kind: x.kind,
+        id,
+        errorName: (error as Error).name,
+      });
+      return true;
+    }
+  });
+  return x.inherited.filter((_, i) => kept[i]);
 }
 
 /** Records that this workspace's compute is stopped under `key` (see `inheritOpenSnapshot`). */

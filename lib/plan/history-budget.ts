@@ -16,13 +16,34 @@ export const WORKSPACE_HISTORY_BUDGET = 20_000;
 const EVENTS_PER_POLL = 9;
 /** The fixed part of one workspace's execution (lock, policy, key configuration, stop, update, release…). */
 const FIXED_EVENTS = 200;
+/**
+ * The most retries one visit of a Task can make: the sum of its retriers' `MaxAttempts` in
+ * rotate-one-workspace (`DatabricksThrottled` 6, every other transient error 5; each retrier counts on its
+ * own). Checked against the ASL by tests/plan/history-budget-recovery.test.ts.
+ */
+export const MAX_RETRIES_PER_TASK = 11;
+/**
+ * History events of one Task retry: the failed attempt's `LambdaFunctionFailed` (or `TimedOut`), then
+ * `LambdaFunctionScheduled` and `LambdaFunctionStarted` again.
+ */
+export const EVENTS_PER_RETRY = 3;
 
 /**
  * The poll loops of rotate-one-workspace (statemachines/rotate-one-workspace.asl.json) and the longest each
  * may run at these settings. Each check says when to look next (lib/poll.ts), never sooner than that
  * loop's floor, so `worstCasePolls` bounds its looks whatever the platform does. The worst path drains,
- * stops (again after each PATCH Databricks refuses because compute runs), updates, then fails: waits for the
- * workspace to settle, keeps compute stopped through the storage wait, and restores.
+ * stops (again after each PATCH Databricks refuses because compute runs), updates, guards the storage wait,
+ * then fails there: its failing check exhausts every retry, recovery waits for the workspace to settle,
+ * keeps compute stopped through what is left of the storage wait, and restores.
+ *
+ * The storage wait is counted once: recovery's guard counts it from when the workspace was first seen
+ * running on the new key (lib/compute/stop.ts), so the main path's looks and recovery's together are at most
+ * one more than a single uninterrupted wait (recovery's first look, off the minute). A failure before the
+ * workspace ran on the new key never started the main path's storage wait: recovery waits it whole, once.
+ *
+ * Retries that end in success can come at any Task and are not counted here: counting eleven at every look
+ * (33 events beside its 9) would put even the default settings' worst case, about 1,000 looks, past the
+ * quota. The 5,000 events between this budget and the quota hold about 1,600 of them.
  */
 export function workspaceHistoryWorstCase(
   settings: Pick<
@@ -38,6 +59,8 @@ export function workspaceHistoryWorstCase(
 ): {
   events: number;
   loops: Array<{ loop: string; minutes: number; polls: number; minSeconds: number; events: number }>;
+  /** The retries the worst path itself holds: those of the check whose failure sends it to recovery. */
+  retries: { retries: number; events: number };
 } {
   const loop = (name: string, kind: PollLoop, minutes: number, times = 1) => {
     const polls = times * worstCasePolls(kind, minutes, settings.lockLeaseMinutes);
@@ -69,9 +92,21 @@ export function workspaceHistoryWorstCase(
       settings.recoveryWorkspaceWaitMinutes,
     ),
     loop('storage wait (STORAGE_WAIT_MINUTES)', 'storageWait', settings.storageWaitMinutes),
+    {
+      loop: 'storage wait resumed in recovery (what is left of STORAGE_WAIT_MINUTES)',
+      minutes: 0,
+      polls: 1,
+      minSeconds: POLL_LOOPS.storageWait.minSeconds,
+      events: EVENTS_PER_POLL,
+    },
     loop('restore (COMPUTE_RESTORE_TIMEOUT_MINUTES)', 'restore', settings.computeRestoreTimeoutMinutes),
   ];
-  return { events: FIXED_EVENTS + loops.reduce((sum, l) => sum + l.events, 0), loops };
+  const retries = { retries: MAX_RETRIES_PER_TASK, events: MAX_RETRIES_PER_TASK * EVENTS_PER_RETRY };
+  return {
+    events: FIXED_EVENTS + loops.reduce((sum, l) => sum + l.events, 0) + retries.events,
+    loops,
+    retries,
+  };
 }
 
 /** Refuses, naming the largest loops, a rotation whose worst case does not fit `WORKSPACE_HISTORY_BUDGET`. */

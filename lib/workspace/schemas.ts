@@ -27,8 +27,18 @@ export const WorkspaceUpdateResultSchema = z.object({
   patchedAt: z.number(),
   /** Epoch ms after which a workspace still on the old key counts as reverted or timed out. */
   deadline: z.number(),
-  /** The PATCH's answer was lost: what the re-read showed (`resent`: unchanged, sent once more). */
-  reconciled: z.enum(['provisioning', 'applied', 'resent']).optional(),
+  /**
+   * The PATCH's answer was lost (or a 5xx): what the re-read showed (`resent`: unchanged, sent once more;
+   * `in-progress`: the resent PATCH was refused because an update is in progress — the first one took effect).
+   */
+  reconciled: z.enum(['provisioning', 'applied', 'resent', 'in-progress']).optional(),
+  /**
+   * An update was already under way, so this invocation started none: the workspace was PROVISIONING, or
+   * Databricks answered that an update is in progress (a customer-managed VPC stays RUNNING meanwhile). It is
+   * this step's own earlier PATCH (a Lambda retry, a lost answer) or someone else's change; check-workspace
+   * waits for its end.
+   */
+  inProgress: z.boolean().optional(),
   /** Databricks refused the change because compute runs: compute is stopped again, then the update retried. */
   refused: z.object({ attempts: z.number(), message: z.string() }).optional(),
   /** Every field already showed the new id: nothing was sent, nothing is to be waited for. */
@@ -45,6 +55,10 @@ export const WorkspaceCheckResultSchema = z.object({
   sawProvisioning: z.boolean(),
   /** Epoch ms when it was first seen RUNNING on the new key (the storage wait counts from there). */
   runningAt: z.number().optional(),
+  /** Fields seen showing the new configuration id: one that shows the old id again proves a revert. */
+  sawNewIn: z.array(KeyFieldSchema).optional(),
+  /** Databricks throttled the read (or the invocation's time ran out waiting): nothing was learnt, look again. */
+  throttled: z.boolean().optional(),
   /** Compute found running during the update and stopped again (the window guard; best effort). */
   guard: z
     .object({ stillRunning: z.number(), cameBack: z.number(), error: z.string().optional() })

@@ -1,16 +1,19 @@
 import * as z from 'zod';
 import { StopResultSchema } from '../compute/model.ts';
 import type { AccountApi } from '../databricks/api.ts';
+import { isDeferred } from '../databricks/errors.ts';
 import type { Workspace } from '../databricks/types.ts';
-import { RotatorError } from '../errors.ts';
+import { causeMessage, RotatorError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { RotationItemSchema } from '../rotation.ts';
-import { KeyConfigResultSchema } from './schemas.ts';
-import { keyFieldsOf } from './update.ts';
+import { KeyConfigResultSchema, KeyFieldSchema } from './schemas.ts';
+import { hasCustomerNetwork, keyFieldsOf, NO_UPDATE_STARTED, REFUSED_BEFORE_PATCH } from './update.ts';
 
 /**
- * The workspace is still updating (PROVISIONING), or could not be read, at the recovery deadline: compute
- * was NOT restarted, because nothing may start while Databricks applies a key change (DESIGN §6.5).
+ * The workspace is still updating (PROVISIONING), or could not be read, or — a customer-managed VPC, whose
+ * status stays RUNNING while a key change is applied — still does not show the new key, at the recovery
+ * deadline: compute was NOT restarted, because nothing may start while Databricks applies a key change
+ * (DESIGN §6.5).
  */
 export class WorkspaceStillUpdating extends RotatorError {}
 
@@ -28,6 +31,10 @@ export const SettleResultSchema = z.object({
   settledAt: z.number().optional(),
   /** Seconds the state machine waits before the next check (lib/poll.ts). */
   nextCheckSeconds: z.number().optional(),
+  /** Recovery saw the workspace PROVISIONING where the update's checks had not: its status shows updates. */
+  sawProvisioning: z.boolean().optional(),
+  /** The read was throttled (or the invocation's time ran out): nothing was learnt, look again. */
+  throttled: z.boolean().optional(),
 });
 export type SettleResult = z.infer<typeof SettleResultSchema>;
 
@@ -39,15 +46,24 @@ export const SettleItemSchema = RotationItemSchema.extend({
   failure: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
   /** Present when the PATCH step ran: the update's schedule counts from it (lib/poll.ts). */
   update: z.looseObject({ patchedAt: z.number().optional() }).optional(),
+  /** Present when check-workspace polled after the PATCH: what it saw of the update. */
+  workspaceCheck: z
+    .looseObject({
+      sawProvisioning: z.boolean().optional(),
+      sawNewIn: z.array(KeyFieldSchema).optional(),
+    })
+    .optional(),
 });
 export type SettleItem = z.infer<typeof SettleItemSchema>;
 
 /**
  * Recovery's first step after a failure at or after the PATCH (DESIGN §6.5): compute must not restart
- * while the workspace is still updating. Re-reads the workspace: PROVISIONING (or unreadable) → UPDATING,
- * keep waiting until the recovery deadline; anything else → SETTLED, with whether the key really changed
- * (decided from what Databricks shows, never assumed). At the deadline it fails with
- * `WorkspaceStillUpdating`, and `describeStopped` says what stays stopped and where the snapshot is.
+ * while the workspace is still updating. Re-reads the workspace and decides only from what Databricks shows:
+ * PROVISIONING (or unreadable) → UPDATING, keep waiting until the recovery deadline. RUNNING without the new
+ * key where an update may be running unseen (`mayStillBeUpdating`: a customer-managed VPC stays RUNNING while
+ * the key changes) → UPDATING too. Anything else → SETTLED, with whether the key really changed. At the
+ * deadline it fails with `WorkspaceStillUpdating`, restarting nothing, and `describeStopped` says what stays
+ * stopped and where the snapshot is. Compute is kept stopped (`keepStopped`) on every UPDATING look.
  */
 export async function checkWorkspaceSettled(
   item: SettleItem,
@@ -64,20 +80,36 @@ export async function checkWorkspaceSettled(
   const deadline = item.settled?.deadline ?? deps.now + deps.waitMinutes * 60_000;
   let workspace: Workspace | undefined;
   let readError = '';
+  let throttled = false;
   try {
     workspace = await deps.account.getWorkspace(id);
   } catch (error) {
+    throttled = isDeferred(error);
     readError = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error);
     logger.warn('recovery: the workspace could not be read; waiting before restoring anything', {
       workspaceId: id,
       error: readError,
+      throttled,
     });
   }
   const status = workspace?.workspace_status ?? 'UNKNOWN';
-  const base = { keyChanged: false, storageApplied: false, deadline };
+  const remembered = item.settled?.sawProvisioning === true;
+  const base = {
+    keyChanged: false,
+    storageApplied: false,
+    deadline,
+    ...(remembered ? { sawProvisioning: true } : {}),
+    ...(throttled ? { throttled: true } : {}),
+  };
   if (!workspace || status === 'PROVISIONING') {
     await deps.keepStopped();
-    if (deps.now <= deadline) return { status: 'UPDATING', workspaceStatus: status, ...base };
+    // Remembered only where the update's checks did not see it: then it proves the status shows updates.
+    const sawNow =
+      status === 'PROVISIONING' &&
+      !item.workspaceCheck?.sawProvisioning &&
+      (item.workspaceCheck !== undefined || (workspace !== undefined && hasCustomerNetwork(workspace)));
+    const result = { status: 'UPDATING' as const, workspaceStatus: status, ...base };
+    if (deps.now <= deadline) return sawNow ? { ...result, sawProvisioning: true } : result;
     const why = workspace ? `is still PROVISIONING` : `could not be read (${readError})`;
     throw new WorkspaceStillUpdating(
       `workspace ${id} (${item.workspace.deploymentName}) ${why} ${deps.waitMinutes} min after the rotation failed (${item.failure?.Error ?? 'error'}); its compute was NOT restarted, because nothing may start while Databricks applies a key change. ${await deps.describeStopped()}. When the workspace is RUNNING again, restore it by hand from the snapshot (or start a new rotation: it honours this snapshot).`,
@@ -89,6 +121,25 @@ export async function checkWorkspaceSettled(
   const keyChanged = newId !== undefined && fields.every((f) => workspace[f] === newId);
   const storageApplied =
     newId !== undefined && item.workspace.storageAdded && workspace.storage_customer_managed_key_id === newId;
+  if (
+    newId !== undefined &&
+    !keyChanged &&
+    status === 'RUNNING' &&
+    mayStillBeUpdating(item, workspace, newId)
+  ) {
+    await deps.keepStopped();
+    if (deps.now <= deadline) return { status: 'UPDATING', workspaceStatus: status, ...base };
+    const shown = fields.map((f) => `${f}=${String(workspace[f] ?? null)}`).join(', ');
+    const network = hasCustomerNetwork(workspace)
+      ? `a customer-managed VPC (network ${String(workspace.network_id)})`
+      : 'a workspace that never showed the update as PROVISIONING (as a customer-managed VPC does not)';
+    throw new WorkspaceStillUpdating(
+      `workspace ${id} (${item.workspace.deploymentName}) is RUNNING but still shows ${shown}, not ${newId}, ${deps.waitMinutes} min after the rotation failed (${item.failure?.Error ?? 'error'}); its compute was NOT restarted. Databricks does not show an update in progress for ${network}: its status stays RUNNING while the key changes, so the key update could not be confirmed over — it may still be running, or may have been undone. ${await deps.describeStopped()}. Check the workspace in the account console; once its key ids no longer change, restore compute by hand from the snapshot (or start a new rotation: it honours this snapshot).`,
+      {
+        details: { workspaceId: id, workspaceStatus: status, customerNetwork: hasCustomerNetwork(workspace) },
+      },
+    );
+  }
   return {
     status: 'SETTLED',
     workspaceStatus: status,
@@ -97,4 +148,25 @@ export async function checkWorkspaceSettled(
     deadline,
     settledAt: deps.now,
   };
+}
+
+/**
+ * Whether a workspace RUNNING without the new key may still be applying it (pure). Not when no key update
+ * was started (the failure came before the PATCH or Databricks refused it: `REFUSED_BEFORE_PATCH`,
+ * `NO_UPDATE_STARTED`), nor when Databricks showed the update and then its end (PROVISIONING was seen, or a
+ * field showed the new id and no longer does: a revert). Otherwise yes when Databricks cannot show it: the
+ * workspace has a customer-managed VPC (`network_id`), or check-workspace polled after the PATCH and never
+ * saw PROVISIONING, the only sign a Databricks-managed VPC gives. A Databricks-managed VPC RUNNING is not
+ * updating.
+ */
+export function mayStillBeUpdating(item: SettleItem, workspace: Workspace, newId: string): boolean {
+  const check = item.workspaceCheck;
+  if (check === undefined) {
+    const name = item.failure?.Error ?? '';
+    if (REFUSED_BEFORE_PATCH.has(name)) return false;
+    if (causeMessage(item.failure?.Cause).includes(NO_UPDATE_STARTED)) return false;
+  }
+  if (check?.sawProvisioning || item.settled?.sawProvisioning) return false;
+  if ((check?.sawNewIn ?? []).some((f) => workspace[f] !== newId)) return false;
+  return hasCustomerNetwork(workspace) || check !== undefined;
 }

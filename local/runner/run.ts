@@ -66,6 +66,11 @@ export interface RunOptions {
   quotas?: { historyEvents: number; payloadBytes: number };
   /** Replaces every state machine's execution `TimeoutSeconds` (tests reach the timed-out path with it). */
   executionTimeoutSeconds?: number;
+  /**
+   * Replaces the `TimeoutSeconds` of the machines named here only (e.g. `rotate-one-workspace`: a child
+   * execution that times out while its parent goes on).
+   */
+  executionTimeoutSecondsOf?: Record<string, number>;
   /** Execution name (`$$.Execution.Name`); snapshots are keyed by it. */
   executionName?: string;
 }
@@ -253,7 +258,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       // The execution's own timeout (the ASL's top-level TimeoutSeconds): Step Functions ends it TIMED_OUT
       // with States.Timeout, whatever state it is in. A virtual timer, cleared when the execution ends.
       const timeoutSeconds =
-        options.executionTimeoutSeconds ?? (m.deployed as { TimeoutSeconds?: number }).TimeoutSeconds;
+        options.executionTimeoutSecondsOf?.[m.name] ??
+        options.executionTimeoutSeconds ??
+        (m.deployed as { TimeoutSeconds?: number }).TimeoutSeconds;
       const timer =
         timeoutSeconds === undefined
           ? undefined

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallLogEntry } from '../../local/emulator/index.ts';
 import type { Report } from '../../local/runner/report.ts';
+import { runScenario } from '../../local/runner/run.ts';
 import { parseScenario } from '../../local/scenario.ts';
 import { baseScenario, expectSafe, type Json, NEW_KEY, OLD_KEY, run } from './harness.ts';
 
@@ -359,5 +360,39 @@ describe('The storage wait after a failure', () => {
     expectSafe(scenario, report, 'recovery storage wait');
     expect(report.states.some((s) => s.name === 'Keep compute stopped before restoring')).toBe(true);
     expect(report.error?.cause).toMatch(/\[key changed; compute restored/);
+  });
+});
+
+describe('A workspace execution that ends without a result', () => {
+  it('is named NOT restored with where its snapshot is, and the next execution restores what it left stopped', async () => {
+    // Prepare: the workspace's own execution times out (States.Timeout) while its compute is stopped —
+    // the update takes an hour, the child may run 20 minutes; four hours later the rotation is retried.
+    const once = baseScenario({ timings: { workspaceUpdate: [3600, 3600] } });
+    const scenario = {
+      ...once,
+      input: undefined,
+      executions: [
+        { input: once.input, startAtSeconds: 0, name: 'exec-1' },
+        { input: once.input, startAtSeconds: 4 * 3600, name: 'exec-2' },
+      ],
+    };
+    // Act
+    const report = await runScenario(scenario, {
+      executionTimeoutSecondsOf: { 'rotate-one-workspace': 20 * 60 },
+    });
+    // Assess: the parent of the first says which workspace, that it is not restored and where to look
+    const first = report.executions.find((e) => e.name === 'exec-1');
+    expect(first?.status).toBe('FAILED');
+    expect(first?.error?.cause).toContain(`${WS1}*`);
+    expect(first?.error?.cause).toMatch(/States\.TaskFailed/);
+    expect(first?.error?.cause).toContain(`exec-1/${WS1}/compute-snapshot.json`);
+    // …its cause stays small (the child's own Cause is not copied)
+    expect(first?.error?.cause.length).toBeLessThan(4_000);
+    // The second finds the workspace on the new key with its compute still stopped, and restores it
+    const second = report.executions.find((e) => e.name === 'exec-2');
+    expect(second?.status, second?.error?.cause).toBe('SUCCEEDED');
+    expect(keyOf(report, workspace(report).managed_services_customer_managed_key_id)).toBe(NEW_KEY);
+    expect(runningClusters(report)).toEqual(['w1-api', 'w1-ui']);
+    expectSafe(scenario, report, 'child timed out, retried');
   });
 });

@@ -174,13 +174,21 @@ describe('Scenario: the workspace PATCH fails', () => {
   });
 });
 
-describe('Scenario: the update silently reverts', () => {
-  it('ends as WorkspaceUpdateReverted with compute restored', async () => {
+describe('Scenario: the update of a customer-managed VPC workspace silently reverts', () => {
+  it('never restarts compute while it might still be updating, and fails naming what stays stopped', async () => {
+    // A customer-managed VPC stays RUNNING while it updates: RUNNING on the old key is no proof that the
+    // update is over, so nothing restarts before the recovery deadline, and nothing after it either.
     const report = await run('silent-revert');
     expect(report.status).toBe('FAILED');
-    expect(report.error?.name).toBe('WorkspaceUpdateReverted');
+    expect(report.error?.name).toBe('WorkspaceUpdateTimedOut');
+    expect(report.error?.cause).toContain('WorkspaceStillUpdating');
+    expect(report.error?.cause).toContain('compute NOT fully restored');
+    expect(report.error?.cause).toMatch(/still stopped: .*clusters: 1129-063001-demo01/);
+    expect(report.error?.cause).toMatch(/schedules still paused: jobs: 11 /);
     expect(keyArnOf(report, workspace(report).managed_services_customer_managed_key_id)).toBe(OLD_KEY);
-    await expectRestoredAsBefore('silent-revert', report);
+    const starts = calls(report, 'POST', /clusters\/start|warehouses\/[^/]+\/start/);
+    expect(starts).toEqual([]);
+    expect(report.invariants.filter((i) => !i.holds && i.name !== 'everything-restored')).toEqual([]);
   });
 });
 

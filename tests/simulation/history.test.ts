@@ -76,12 +76,14 @@ describe('Step Functions quotas end the execution outright', () => {
     // Assess
     expect(full.status).toBe('SUCCEEDED');
     expect(full.historyEvents).toBeGreaterThan(100);
-    // The workspace's own execution reaches it first: it ends outright, and the rotation fails naming it.
+    // The workspace's own execution reaches it first: it ends outright, and the rotation fails naming it
+    // (not restored, where its snapshot is); the child's own Cause stays in its history, not copied here.
     expect(capped.status).toBe('FAILED');
-    expect(capped.error?.cause).toContain('"Error":"States.Runtime"');
-    expect(capped.error?.cause).toContain(
-      'The execution reached the maximum number of history events (100).',
-    );
+    expect(capped.error?.cause).toContain('ended without a result (States.TaskFailed)');
+    expect(capped.error?.cause).toMatch(/1234567890123456\*/);
+    // …and the cause says where the details are (the child's history), at a size that fits hundreds.
+    expect(capped.error?.cause).toContain('its history (rotate-one-workspace) says what it stopped');
+    expect(capped.error?.cause.length).toBeLessThan(2_000);
   });
 
   it('fails with States.DataLimitExceeded when a state’s payload is over the quota', async () => {
