@@ -9,12 +9,23 @@ export class RotatorError extends Error {
   /** Extra structured facts for logs and the execution's error cause (no secrets). */
   readonly details: Record<string, unknown>;
 
-  /** `message` is capped at `MAX_ERROR_MESSAGE_CHARS` (its start kept, the cut said), see `capMessage`. */
-  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  /** The longest message this error keeps, here and when it becomes a Step Functions Cause. */
+  readonly maxMessageChars: number;
+
+  /**
+   * `message` is capped at `maxMessageChars` (default `MAX_ERROR_MESSAGE_CHARS`; its start kept, the cut
+   * said), see `capMessage`.
+   */
+  constructor(
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown>; maxMessageChars?: number } = {},
+  ) {
+    const max = Math.min(options.maxMessageChars ?? MAX_ERROR_MESSAGE_CHARS, MAX_ROTATION_ERROR_CHARS);
     // Capped before `super`, so the stack trace (whose first line repeats the message) is short too.
-    super(capMessage(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(capMessage(message, max), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.details = options.details ?? {};
+    this.maxMessageChars = max;
   }
 }
 
@@ -44,6 +55,11 @@ export function fieldPath(path: readonly PropertyKey[]): string {
  * leaves room for the frames and JSON escaping — and for 500 sixteen-digit workspace ids in one message.
  */
 export const MAX_ERROR_MESSAGE_CHARS = 12_000;
+/**
+ * The longest message any error may keep: the rotation's final error, where every workspace whose compute is
+ * still stopped keeps its line (lib/retention.ts). Its Cause stays well under Step Functions' 32,768.
+ */
+export const MAX_ROTATION_ERROR_CHARS = 24_000;
 
 /**
  * `message` when it fits in `max` characters; else its start, then how much was cut, in at most `max`
@@ -133,7 +149,10 @@ export function fitForStepFunctions(error: unknown): Error {
     .filter((line) => /^\s+at /.test(line))
     .slice(0, MAX_STACK_FRAMES)
     .map((line) => clip(line, 300));
-  let message = capMessage(typeof error.message === 'string' ? error.message : safeString(error.message));
+  let message = capMessage(
+    typeof error.message === 'string' ? error.message : safeString(error.message),
+    error instanceof RotatorError ? error.maxMessageChars : MAX_ERROR_MESSAGE_CHARS,
+  );
   const stackOf = (text: string) => [
     `${name}: ${text.length <= 500 ? text : `${text.slice(0, 200)}… (the whole message is errorMessage)`}`,
     ...frames,

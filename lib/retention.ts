@@ -1,10 +1,12 @@
 import * as z from 'zod';
+import { fitStillStopped, STILL_STOPPED_CHARS, snapshotLocationIn } from './compute/errors.ts';
 import {
   causeMessage,
   clip,
   isRetriedErrorName,
   listSome,
   MAX_ERROR_MESSAGE_CHARS,
+  MAX_ROTATION_ERROR_CHARS,
   RotatorError,
 } from './errors.ts';
 import { PlanSchema } from './rotation.ts';
@@ -73,47 +75,202 @@ export function finishRotation(input: FinishInput, now: number): RetentionNotice
   };
 }
 
-/** Room for the ids of what is still stopped: an operator restarts these by hand. */
-const STILL_STOPPED_CHARS = 3_000;
+/** Characters kept of a workspace's own cause in its shortest line. */
+const SHORT_CAUSE_CHARS = 40;
 
 /**
- * The execution's error, in order of importance and within the error cap (`MAX_ERROR_MESSAGE_CHARS`): every
- * failed workspace id in one compact list, marked `*` when its compute was NOT fully restored (so none goes
- * unnamed even with hundreds), the rotated ones, then each failure's own error while room is left.
+ * The execution's error, in order of importance: every failed workspace id in one compact list, marked `*`
+ * when its compute was NOT fully restored (so none goes unnamed even with hundreds), the rotated ones; then a
+ * line for each workspace whose compute is NOT fully restored — its error, what is still stopped (counts and
+ * first ids per kind, paused schedules first) and where its snapshot is — before anything else is detailed;
+ * then the other failures while room is left. It stays within `MAX_ERROR_MESSAGE_CHARS` unless the shortest
+ * lines of what is still stopped need more, and within `MAX_ROTATION_ERROR_CHARS` always.
  */
 function rotationFailure(input: FinishInput, failed: RotationResult[]): RotationFailed {
   const budget = MAX_ERROR_MESSAGE_CHARS - 200;
+  const hardBudget = MAX_ROTATION_ERROR_CHARS - 200;
   const marked = failed.map((r) => `${r.workspaceId}${r.computeRestored === false ? '*' : ''}`);
-  const unrestored = failed.filter((r) => r.computeRestored === false).length;
-  let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored > 0 ? ' (* = compute NOT fully restored: restart what its compute snapshot lists)' : ''}: `;
+  const unrestored = failed.filter((r) => r.computeRestored === false);
+  let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored.length > 0 ? ' (* = compute NOT fully restored: restart what its compute snapshot lists)' : ''}: `;
   // The failed ids come first and take what they need, leaving 1,000 characters for the rest.
   text += `${listWithin(marked, budget - text.length - 1_000)}.`;
   const succeeded = input.rotations.filter((r) => r.status === 'ROTATED').map((r) => r.workspaceId);
   if (succeeded.length > 0) {
     text += ` workspaces ${listWithin(succeeded, (budget - text.length) / 2)} were rotated: keep the old key(s) usable for ${input.plan.oldKeyRetentionHours} h.`;
   }
-  let described = 0;
-  // Workspaces whose compute is still stopped are detailed first: they need an operator now.
-  const byUrgency = [...failed].sort(
-    (a, b) => Number(b.computeRestored === false) - Number(a.computeRestored === false),
-  );
-  for (const r of byUrgency) {
-    const restored =
-      r.computeRestored === false
-        ? `compute NOT fully restored${r.restoreError ? ` (${clip(r.restoreError, 100)}: ${clip(causeMessage(r.restoreCause), CAUSE_CHARS)})` : ''}${r.stillStopped ? `; ${clip(r.stillStopped, STILL_STOPPED_CHARS)}` : ''}`
-        : 'compute restored to its pre-rotation state';
-    const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
-    const line = ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(causeMessage(r.cause), CAUSE_CHARS)} [${key}; ${restored}];`;
+  const lines = unrestoredLines(unrestored, budget - text.length, hardBudget - text.length);
+  text += lines.text;
+  let described = lines.described;
+  for (const r of failed.filter((f) => f.computeRestored !== false)) {
+    const line = failureLine(r, { cause: CAUSE_CHARS, restoreCause: CAUSE_CHARS });
     if (text.length + line.length > budget) break;
     text += line;
     described += 1;
   }
   if (described < failed.length) text += ` (${failed.length - described} more failure(s) not detailed here)`;
   const names = new Set(failed.map((r) => r.error ?? 'RotationFailed'));
-  const error = new RotationFailed(text, { details: { failed: failed.map((r) => r.workspaceId) } });
+  // Past the usual cap on purpose: every workspace still stopped keeps its line (MAX_ROTATION_ERROR_CHARS).
+  const error = new RotationFailed(text, {
+    details: { failed: failed.map((r) => r.workspaceId) },
+    maxMessageChars: MAX_ROTATION_ERROR_CHARS,
+  });
   const shared = names.size === 1 ? ([...names][0] as string) : undefined;
   if (shared && !isRetriedErrorName(shared)) error.name = shared;
   return error;
+}
+
+/** How much of a failure's causes its line shows (characters), and what it says is still stopped. */
+interface LineTexts {
+  cause: number;
+  restoreCause: number;
+  stillStopped?: string;
+}
+
+/** ` workspace <id>: <error>: <cause> [key …; compute …];`: the entry `parseRotationFailure` reads back. */
+function failureLine(r: RotationResult, texts: LineTexts): string {
+  let restored = 'compute restored to its pre-rotation state';
+  if (r.computeRestored === false) {
+    const restoreCause =
+      texts.restoreCause > 0 ? `: ${clip(causeMessage(r.restoreCause), texts.restoreCause)}` : '';
+    const restoreError = r.restoreError ? ` (${clip(r.restoreError, 100)}${restoreCause})` : '';
+    const stillStopped = texts.stillStopped === undefined ? '' : `; ${texts.stillStopped}`;
+    restored = `compute NOT fully restored${restoreError}${stillStopped}`;
+  }
+  const key = r.keyChanged ? 'key changed' : 'key change not confirmed';
+  return ` workspace ${r.workspaceId}: ${clip(r.error ?? 'Error', 100)}: ${clip(causeMessage(r.cause), texts.cause)} [${key}; ${restored}];`;
+}
+
+/** A workspace still stopped, with what is still stopped at its shortest (`least`) and longest (`most`). */
+interface Unrestored {
+  r: RotationResult;
+  least?: string;
+  most?: string;
+  /** Its line at its shortest: the start of its cause, counts and first ids of what is still stopped. */
+  min: string;
+}
+
+/**
+ * A line for each workspace whose compute is NOT fully restored. All of them at their shortest first (id,
+ * error, counts and first ids of what is still stopped, snapshot location); what is left of `room` then goes,
+ * shared evenly, to more of what is still stopped and to the causes. When even the shortest lines do not fit
+ * in `room`, `tersestLines` says what it can.
+ */
+function unrestoredLines(
+  unrestored: RotationResult[],
+  room: number,
+  hardRoom: number,
+): { text: string; described: number } {
+  const lines = unrestored.map((r) => {
+    const least = r.stillStopped === undefined ? undefined : fitStillStopped(r.stillStopped, 0);
+    const most =
+      r.stillStopped === undefined ? undefined : fitStillStopped(r.stillStopped, STILL_STOPPED_CHARS);
+    const min = failureLine(r, { cause: SHORT_CAUSE_CHARS, restoreCause: 0, stillStopped: least });
+    // What each text adds to the shortest line when shown in full (causes to CAUSE_CHARS).
+    const message = causeMessage(r.cause);
+    const restoreCause = causeMessage(r.restoreCause);
+    const more = {
+      stillStopped: (most?.length ?? 0) - (least?.length ?? 0),
+      cause: clippedLength(message, CAUSE_CHARS) - clippedLength(message, SHORT_CAUSE_CHARS),
+      restore: r.restoreError && restoreCause !== '' ? 2 + clippedLength(restoreCause, CAUSE_CHARS) : 0,
+    };
+    return { r, least, most, min, more, extra: 0 };
+  });
+  const need = (l: (typeof lines)[number]) => l.more.stillStopped + l.more.cause + l.more.restore;
+  const minimum = lines.reduce((sum, l) => sum + l.min.length, 0);
+  if (minimum > room) return tersestLines(lines, room, hardRoom);
+  // Water-filling: the least needy first, each taking at most an even share of what is left.
+  let left = room - minimum;
+  const byNeed = [...lines].sort((a, b) => need(a) - need(b));
+  for (const [i, l] of byNeed.entries()) {
+    l.extra = Math.min(need(l), Math.floor(left / (byNeed.length - i)));
+    left -= l.extra;
+  }
+  let text = '';
+  for (const { r, least, most, more, extra: share } of lines) {
+    // More of what is still stopped first, then the workspace's cause, then the restore's cause.
+    let extra = share;
+    const stillStopped = Math.min(extra, more.stillStopped);
+    extra -= stillStopped;
+    const cause = Math.min(extra, more.cause);
+    extra -= cause;
+    text += failureLine(r, {
+      stillStopped:
+        stillStopped === more.stillStopped || r.stillStopped === undefined
+          ? most
+          : fitStillStopped(r.stillStopped, (least?.length ?? 0) + stillStopped),
+      cause: cause === more.cause ? CAUSE_CHARS : SHORT_CAUSE_CHARS + cause,
+      // `: ` and the ellipsis of a cut cause come out of the same room.
+      restoreCause: extra >= more.restore ? CAUSE_CHARS : Math.max(0, extra - 3),
+    });
+  }
+  return { text, described: lines.length };
+}
+
+/**
+ * Too many workspaces still stopped for even their shortest lines within the usual cap. Those with a record
+ * of what is still stopped get the shortest lines that all fit in `hardRoom`: with the start of their cause,
+ * else without it, else — where their snapshots are said once when they share a pattern
+ * (`s3://…/<workspace id>/compute-snapshot.json`) — with the error name and the counts of what is still
+ * stopped (and the first paused schedule), as many as fit. Those without a record get a line only while
+ * `room` lasts: the list of failed ids names them anyway.
+ */
+function tersestLines(
+  lines: Unrestored[],
+  room: number,
+  hardRoom: number,
+): { text: string; described: number } {
+  const recorded = lines.filter((l) => l.r.stillStopped !== undefined);
+  const pattern = sharedSnapshotPattern(recorded.map((l) => l.r));
+  const tiers: Array<(l: Unrestored) => string> = [
+    (l) => l.min,
+    (l) => failureLine(l.r, { cause: 0, restoreCause: 0, stillStopped: l.least }),
+  ];
+  let tier = tiers.find((line) => recorded.reduce((sum, l) => sum + line(l).length, 0) <= hardRoom);
+  let text = '';
+  if (!tier) {
+    tier = ({ r, least }) => {
+      const shared = pattern !== undefined && snapshotPattern(r) === pattern && r.stillStopped !== undefined;
+      const stillStopped = shared ? fitStillStopped(r.stillStopped ?? '', 0, { snapshot: false }) : least;
+      return failureLine(r, { cause: 0, restoreCause: 0, stillStopped });
+    };
+    if (pattern !== undefined) text = ` Compute snapshots: ${pattern}.`;
+  }
+  let described = 0;
+  for (const l of recorded) {
+    const line = tier(l);
+    if (text.length + line.length > hardRoom) continue;
+    text += line;
+    described += 1;
+  }
+  for (const l of lines.filter((u) => u.r.stillStopped === undefined)) {
+    if (text.length + l.min.length > room) continue;
+    text += l.min;
+    described += 1;
+  }
+  return { text, described };
+}
+
+/** `s3://…/<workspace id>/compute-snapshot.json` from where the workspace's snapshot is (if it has its id). */
+function snapshotPattern(r: RotationResult): string | undefined {
+  const location = r.stillStopped === undefined ? undefined : snapshotLocationIn(r.stillStopped);
+  const id = `/${r.workspaceId}/`;
+  return location?.includes(id) ? location.replace(id, '/<workspace id>/') : undefined;
+}
+
+/** The snapshot pattern most of `rotations` share (two at least), if any. */
+function sharedSnapshotPattern(rotations: RotationResult[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const r of rotations) {
+    const pattern = snapshotPattern(r);
+    if (pattern !== undefined) counts.set(pattern, (counts.get(pattern) ?? 0) + 1);
+  }
+  const [best] = [...counts].sort((a, b) => b[1] - a[1]);
+  return best && best[1] >= 2 ? best[0] : undefined;
+}
+
+/** The length of `clip(text, max)`. */
+function clippedLength(text: string, max: number): number {
+  return text.length <= max ? text.length : max + 1;
 }
 
 /** As many of `items` as fit in about `chars` characters, then `and K more`. */
@@ -164,7 +321,7 @@ export function compactRotationResult(result: unknown, budgetBytes = 5_000): unk
   if (cause !== undefined) out.cause = cause;
   const restoreCause = text(r.restoreCause, COMPACT.cause).value;
   if (restoreCause !== undefined) out.restoreCause = restoreCause;
-  if (r.stillStopped !== undefined) out.stillStopped = clip(r.stillStopped, COMPACT.stillStopped);
+  if (r.stillStopped !== undefined) out.stillStopped = fitStillStopped(r.stillStopped, COMPACT.stillStopped);
   if (typeof r.update?.patchedAt === 'number') out.update = { patchedAt: r.update.patchedAt };
   if (r.cameBackDuringWindow && typeof r.cameBackDuringWindow === 'object' && r.cameBackDuringWindow.count) {
     const { count, events } = r.cameBackDuringWindow;
@@ -177,17 +334,19 @@ export function compactRotationResult(result: unknown, budgetBytes = 5_000): unk
 }
 
 /**
- * Cuts the texts of a compact result until it fits `budgetBytes` (what is still stopped first, then the
- * causes, then what came back), then drops them; the id, status, error names and whether compute was
- * restored always stay.
+ * Cuts the texts of a compact result until it fits `budgetBytes` (what is still stopped first — down to its
+ * counts per kind and its snapshot location, never inside an id — then the causes, then what came back),
+ * then drops them, what is still stopped last; the id, status, error names and whether compute was restored
+ * always stay.
  */
 function fitBudget(out: Record<string, unknown>, budgetBytes: number): Record<string, unknown> {
   const size = () => Buffer.byteLength(JSON.stringify(out));
   for (const field of ['stillStopped', 'restoreCause', 'cause'] as const) {
     const text = out[field];
     if (size() <= budgetBytes || typeof text !== 'string') continue;
-    const room = Math.max(40, text.length - (size() - budgetBytes));
-    out[field] = clip(text, room);
+    const room = text.length - (size() - budgetBytes);
+    out[field] =
+      field === 'stillStopped' ? fitStillStopped(text, Math.max(0, room)) : clip(text, Math.max(40, room));
   }
   if (size() > budgetBytes && out.cameBackDuringWindow) {
     const back = out.cameBackDuringWindow as { count: number };
@@ -195,7 +354,7 @@ function fitBudget(out: Record<string, unknown>, budgetBytes: number): Record<st
   }
   // Still too long (a rotation of hundreds of workspaces): the texts go; the workspace's own execution keeps
   // them, and its id, status, error name and whether compute was restored stay here.
-  for (const field of ['stillStopped', 'restoreCause', 'cause'] as const) {
+  for (const field of ['restoreCause', 'cause', 'stillStopped'] as const) {
     if (size() > budgetBytes) delete out[field];
   }
   return out;

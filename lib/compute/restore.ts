@@ -8,7 +8,7 @@ import { TransientError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { LIMITS } from '../settings.ts';
 import type { ComputeDeps } from './deps.ts';
-import { ComputeNotRestored, describeRefs } from './errors.ts';
+import { ComputeNotRestored, describeRefs, describeStillStopped } from './errors.ts';
 import {
   type ClusterInfo,
   type ComputeKind,
@@ -587,12 +587,8 @@ export async function describeNotRestored(
   }
   const stopped = notBack.filter((r) => r.kind !== 'job');
   const paused = notBack.filter((r) => r.kind === 'job');
-  const parts = [
-    stopped.length > 0 ? `still stopped: ${describeRefs(stopped)}` : 'no compute left stopped',
-    paused.length > 0 ? `schedules still paused: ${describeRefs(paused)}` : 'no schedule left paused',
-  ];
   return {
-    summary: `${parts.join('; ')}; snapshot ${where}${whose}`,
+    summary: describeStillStopped({ stopped, paused, snapshot: `${where}${whose}` }),
     snapshot: where,
     notRestored: restoreCounts(notBack),
   };

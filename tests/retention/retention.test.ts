@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ERROR_MESSAGE_CHARS } from '../../lib/errors.ts';
-import { type FinishInput, finishRotation, type RotationResult } from '../../lib/retention.ts';
+import { describeStillStopped } from '../../lib/compute/errors.ts';
+import { MAX_ERROR_MESSAGE_CHARS, MAX_ROTATION_ERROR_CHARS } from '../../lib/errors.ts';
+import { parseRotationFailure } from '../../lib/notify-format.ts';
+import {
+  compactRotationResult,
+  type FinishInput,
+  finishRotation,
+  type RotationResult,
+} from '../../lib/retention.ts';
 
 const plan: FinishInput['plan'] = {
   mode: 'rotate',
@@ -245,7 +252,6 @@ describe('finishRotation', () => {
 describe('compactRotationResult', () => {
   it('keeps what the finish step needs, cutting the texts to the budget and reducing a Lambda cause to its message', async () => {
     // Prepare
-    const { compactRotationResult } = await import('../../lib/retention.ts');
     const failed = {
       workspaceId: 7,
       status: 'FAILED',
@@ -271,5 +277,183 @@ describe('compactRotationResult', () => {
       computeRestored: false,
     });
     expect(Buffer.byteLength(JSON.stringify(tight))).toBeLessThanOrEqual(150);
+  });
+});
+
+/** Where workspace `id`'s compute snapshot is. */
+const snapshotOf = (id: number) => `s3://cmk-rotator-snapshots/rotate-2026-11-26/${id}/compute-snapshot.json`;
+
+/** The ids of workspace `n`'s clusters: `w<n>-ui`, `w<n>-api`, then `extra` long ones. */
+function clusterIds(n: number, extra: number): string[] {
+  return [
+    `w${n}-ui`,
+    `w${n}-api`,
+    ...Array.from({ length: extra }, (_, i) => `w${n}-c${String(i).padStart(4, '0')}-${'x'.repeat(20)}`),
+  ];
+}
+
+/**
+ * What restore.ts recorded before `describeStillStopped`: every cluster with its reason, then the paused
+ * schedules, then the snapshot — long enough that a plain cut loses the schedule and the snapshot.
+ */
+function oldStillStopped(n: number, id: number, extra: number): string {
+  const listed = clusterIds(n, extra).map(
+    (c) => `${c} (TERMINATED; last error: HTTP 500 INTERNAL_ERROR: capacity)`,
+  );
+  return `still stopped: clusters: ${listed.join(', ')}; warehouses: w${n}wh01; schedules still paused: jobs: ${7000 + n}; snapshot ${snapshotOf(id)}`;
+}
+
+/** Workspace n failed and its compute did not come back; `stillStopped` says what is still stopped. */
+function unrestored(n: number, stillStopped: (n: number, id: number) => string): RotationResult {
+  const workspaceId = 1_000_000_000_000_000 + n;
+  return {
+    workspaceId,
+    status: 'FAILED',
+    error: 'ComputeNotRestored',
+    cause: `compute of workspace ${workspaceId} (acme-ws${n}) was not fully restored; start these by hand`,
+    keyChanged: true,
+    computeRestored: false,
+    stillStopped: stillStopped(n, workspaceId),
+  };
+}
+
+/** Every cluster id of workspace n in `text` is whole (none cut in the middle). */
+function expectWholeIds(text: string, n: number, extra: number): void {
+  const known = new Set(clusterIds(n, extra));
+  for (const id of text.match(new RegExp(`\\bw${n}-(?:ui|api|c[\\w-]*)`, 'g')) ?? []) {
+    expect(known.has(id), `${id} is cut`).toBe(true);
+  }
+}
+
+describe('finishRotation: what is still stopped', () => {
+  /** What `finishRotation` threw for these rotations. */
+  function failure(rotations: RotationResult[]): Error {
+    try {
+      finishRotation({ plan, rotations }, 0);
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error('expected finishRotation to throw');
+  }
+
+  it('names the paused schedule of a workspace with 60 clusters still stopped, and counts the clusters', () => {
+    // Prepare
+    const rotation = unrestored(1, (n, id) => oldStillStopped(n, id, 60));
+
+    // Act
+    const error = failure([rotation]);
+
+    // Assess
+    expect(rotation.stillStopped?.length).toBeGreaterThan(5_000);
+    expect(error.message).toContain('schedules still paused: jobs: 7001');
+    expect(error.message).toMatch(/still stopped: clusters \(62\): w1-ui[ ,].* and \d+ more; warehouses/);
+    expect(error.message).toContain(`snapshot ${snapshotOf(rotation.workspaceId)}]`);
+    expectWholeIds(error.message, 1, 60);
+  });
+
+  it('names each of 30 failing workspaces with 60 clusters still stopped, with its snapshot and first ids', () => {
+    // Prepare
+    const rotations = Array.from({ length: 30 }, (_, i) =>
+      unrestored(i + 1, (n, id) =>
+        describeStillStopped({
+          stopped: clusterIds(n, 60).map((c) => ({
+            kind: 'cluster',
+            id: c,
+            why: 'TERMINATED; last error: capacity',
+          })),
+          paused: [{ kind: 'job', id: String(7000 + n) }],
+          snapshot: snapshotOf(id),
+        }),
+      ),
+    );
+
+    // Act
+    const error = failure(rotations);
+
+    // Assess
+    expect(error.message.length).toBeLessThanOrEqual(MAX_ROTATION_ERROR_CHARS);
+    expect(error.message).not.toContain('not detailed here');
+    for (const [i, r] of rotations.entries()) {
+      const n = i + 1;
+      expect(error.message).toContain(`${r.workspaceId}*`);
+      const line = error.message.split(` workspace ${r.workspaceId}: `)[1]?.split('];')[0] ?? '';
+      expect(line).toContain(`jobs: ${7000 + n}`);
+      expect(line).toMatch(
+        new RegExp(`clusters \\(62\\): w${n}-ui, .* and \\d+ more; snapshot ${snapshotOf(r.workspaceId)}$`),
+      );
+      expectWholeIds(line, n, 60);
+    }
+    // What an operator is notified of reads every one of them back.
+    const parsed = parseRotationFailure(error.message);
+    expect(parsed?.workspaces.map((w) => w.compute?.includes('still stopped: clusters (62)'))).toEqual(
+      rotations.map(() => true),
+    );
+  });
+
+  it('goes past the usual cap only to give every workspace still stopped its line, and never past 24,000', () => {
+    // Prepare: more workspaces than the usual cap has room for, each with a long snapshot location
+    const rotations = (count: number) =>
+      Array.from({ length: count }, (_, i) => unrestored(i + 1, (n, id) => oldStillStopped(n, id, 60)));
+    const restored: RotationResult = {
+      workspaceId: 9,
+      status: 'FAILED',
+      error: 'KeyDisabled',
+      cause: 'disabled',
+      computeRestored: true,
+    };
+
+    // Act
+    const sixty = failure([...rotations(60), restored]);
+    const hundred = failure(rotations(120));
+    const most = failure(rotations(400));
+
+    // Assess: sixty lines, each with its own snapshot location
+    expect(sixty.message.length).toBeGreaterThan(MAX_ERROR_MESSAGE_CHARS);
+    expect(sixty.message.length).toBeLessThanOrEqual(MAX_ROTATION_ERROR_CHARS);
+    for (const [i, r] of rotations(60).entries()) {
+      expect(sixty.message).toMatch(
+        new RegExp(
+          ` workspace ${r.workspaceId}: ComputeNotRestored: [^\\]]*still stopped: clusters \\(62\\); warehouses \\(1\\); schedules still paused: jobs: ${7001 + i}; snapshot ${snapshotOf(r.workspaceId)}\\]`,
+        ),
+      );
+    }
+    // The workspace whose compute was restored is not detailed: the room went to what is still stopped.
+    expect(sixty.message).toMatch(/\(1 more failure\(s\) not detailed here\)$/);
+    // 120 lines: where the snapshots are is said once
+    expect(hundred.message.length).toBeLessThanOrEqual(MAX_ROTATION_ERROR_CHARS);
+    expect(hundred.message).toContain(
+      ' Compute snapshots: s3://cmk-rotator-snapshots/rotate-2026-11-26/<workspace id>/compute-snapshot.json.',
+    );
+    for (const r of rotations(120)) {
+      expect(hundred.message).toContain(` workspace ${r.workspaceId}: ComputeNotRestored: `);
+    }
+    expect(hundred.message).not.toContain('not detailed here');
+    // 400: as many as fit, the rest counted
+    expect(most.message.length).toBeLessThanOrEqual(MAX_ROTATION_ERROR_CHARS);
+    expect(most.message).toMatch(/\(\d+ more failure\(s\) not detailed here\)$/);
+  });
+});
+
+describe('compactRotationResult: what is still stopped', () => {
+  it('keeps the paused schedule, the counts and the snapshot location when it shortens what is still stopped', () => {
+    // Prepare
+    const result = { ...unrestored(1, (n, id) => oldStillStopped(n, id, 200)), cause: 'c'.repeat(900) };
+
+    // Act
+    const roomy = compactRotationResult(result) as Record<string, unknown>;
+    const tight = compactRotationResult(result, 900) as Record<string, unknown>;
+
+    // Assess
+    expect(roomy.stillStopped).toMatch(
+      /^still stopped: clusters \(202\): w1-ui[ ,].* and \d+ more; warehouses/,
+    );
+    expect(tight.stillStopped).toMatch(/^still stopped: clusters \(202\); warehouses \(1\); /);
+    for (const out of [roomy, tight]) {
+      expect(out.stillStopped).toContain('schedules still paused: jobs: 7001');
+      expect(out.stillStopped).toContain(`snapshot ${snapshotOf(result.workspaceId)}`);
+      expectWholeIds(String(out.stillStopped), 1, 200);
+    }
+    expect(String(roomy.stillStopped).length).toBeLessThanOrEqual(3_000);
+    expect(Buffer.byteLength(JSON.stringify(tight))).toBeLessThanOrEqual(900);
   });
 });
