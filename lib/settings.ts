@@ -68,6 +68,15 @@ export const LIMITS = {
 } as const;
 
 /**
+ * The shortest old-key retention there is: Databricks needs the old key for at least 24 hours after a
+ * rotation (DESIGN §1), so announcing it retirable sooner is unsafe, not a preference.
+ */
+export const MIN_OLD_KEY_RETENTION_HOURS = 24;
+
+/** Why a shorter retention is refused, for the messages of the setting and of the execution input. */
+export const OLD_KEY_RETENTION_TOO_SHORT = `must be at least ${MIN_OLD_KEY_RETENTION_HOURS} (hours): Databricks needs the old key for at least ${MIN_OLD_KEY_RETENTION_HOURS} h after a rotation, and data written before it still uses the old key`;
+
+/**
  * Minutes a lease keeps beyond the storage wait: the wait is one Wait state during which nothing renews the
  * lock, and the step before it may itself be retried for a few minutes.
  */
@@ -98,7 +107,9 @@ const SettingsSchema = z.object({
   /** Comma-separated workspace ids the deployment manages, or empty / `all` for "every workspace on the old key". */
   WORKSPACE_IDS: csv.optional(),
   STORAGE_WAIT_MINUTES: bounded(LIMITS.storageWaitMinutes, 'minutes').int().min(0).default(20),
-  OLD_KEY_RETENTION_HOURS: bounded(LIMITS.oldKeyRetentionHours, 'hours, 30 days').min(0).default(24),
+  OLD_KEY_RETENTION_HOURS: bounded(LIMITS.oldKeyRetentionHours, 'hours, 30 days')
+    .min(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT)
+    .default(MIN_OLD_KEY_RETENTION_HOURS),
   /** Workspaces rotated in parallel by the Map (the execution input's `maxConcurrency` overrides it). */
   MAX_CONCURRENT_WORKSPACES: bounded(LIMITS.maxConcurrentWorkspaces, 'workspaces').int().min(1).default(4),
   /** Deadlines of the polling loops, in minutes (bounded by the execution's history, see `LIMITS`). */

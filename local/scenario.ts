@@ -534,7 +534,7 @@ const SettingsSchema = z.looseObject({
   watchedAlias: z.string().startsWith('alias/').optional(),
   workspaceIds: z.union([z.array(z.number().int().positive()), z.literal('all')]).optional(),
   storageWaitMinutes: z.number().min(0).optional(),
-  oldKeyRetentionHours: z.number().min(0).optional(),
+  oldKeyRetentionHours: z.number().min(24).optional(),
   maxConcurrentWorkspaces: z.number().int().min(1).optional(),
   apiConcurrency: z.number().int().min(1).optional(),
   policyAccountIds: z.array(z.string()).optional(),

@@ -22,7 +22,13 @@ export interface KeyFacts {
   origin?: string;
 }
 
-const KMS_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
+/**
+ * The AWS partitions, as an ARN spells them: a made-up one (`arn:awsfoo:`) is not a KMS ARN, so it is refused
+ * as malformed input instead of being sent to KMS.
+ */
+export const AWS_PARTITION = 'aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc';
+
+const KMS_ARN = new RegExp(`^arn:(${AWS_PARTITION}):kms:([a-z0-9-]+):(\\d{12}):(key|alias)\\/(.+)$`);
 
 /** The parts of a KMS key or alias ARN, or `undefined` when `arn` is neither. */
 export function parseKmsArn(

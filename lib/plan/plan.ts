@@ -17,7 +17,7 @@ import { databricksDenials, describeDenials } from '../kms/policy-eval.ts';
 import { WorkspaceBusy } from '../lock/errors.ts';
 import type { EventRecord } from '../lock/events.ts';
 import type { ActiveRunsPolicy, Plan, PlannedWorkspace } from '../rotation.ts';
-import type { Settings } from '../settings.ts';
+import { LIMITS, type Settings } from '../settings.ts';
 import { KeyPolicyDeniesDatabricks, StorageKeyAlreadySet, WorkspaceNotRunning } from '../workspace/errors.ts';
 import {
   KeyInUseDeleted,
@@ -40,6 +40,7 @@ import {
 } from './scope.ts';
 import {
   type EventOrigin,
+  type FailedCall,
   type KeyEventKind,
   type ManualInput,
   parseTrigger,
@@ -92,6 +93,8 @@ export async function planRotation(raw: unknown, deps: PlanDeps): Promise<Plan> 
     const foreign = foreignEventReason(trigger, deps.settings);
     if (foreign)
       return noop(eventDefaults(deps.settings, { kind: trigger.kind, eventId: trigger.eventId }), foreign);
+    // A call CloudTrail recorded as failed changed nothing: nothing to do, and nothing to alarm about.
+    if (trigger.failedWith !== undefined) return failedCallPlan(trigger, deps.settings);
   }
   if (trigger.kind !== 'manual' && trigger.eventId !== undefined && deps.recordEvent) {
     // EventBridge delivers at least once: the same event (same id) twice rotates at most once (§6.6).
@@ -127,7 +130,19 @@ async function refuseDeniedTarget(plan: Plan, deps: PlanDeps): Promise<Plan> {
   );
 }
 
-async function planTrigger(trigger: Trigger, deps: PlanDeps): Promise<Plan> {
+/** The no-op plan of a KMS call that failed, saying which call failed and why. */
+function failedCallPlan(call: FailedCall, settings: Settings): Plan {
+  const base = eventDefaults(settings, { kind: call.kind, eventId: call.eventId });
+  if (call.kind === 'aliasMoved') {
+    return noop(
+      base,
+      `the alias change of ${call.aliasName ?? `(alias not named; ${call.eventName})`} failed (${call.failedWith}); nothing changed`,
+    );
+  }
+  return noop(base, `the ${EVENT_WORDS[call.kind]} call failed (${call.failedWith}); the key did not change`);
+}
+
+async function planTrigger(trigger: Exclude<Trigger, FailedCall>, deps: PlanDeps): Promise<Plan> {
   switch (trigger.kind) {
     case 'manual': {
       let plan: Plan;
@@ -326,12 +341,6 @@ async function planAliasMoved(
 ): Promise<Plan> {
   const { settings } = deps;
   const base = eventDefaults(settings, { kind: 'aliasMoved', eventId: trigger.eventId });
-  if (trigger.failedWith) {
-    return noop(
-      base,
-      `the alias change of ${trigger.aliasName} failed (${trigger.failedWith}); nothing changed`,
-    );
-  }
   if (!settings.watchedAlias || trigger.aliasName !== settings.watchedAlias) {
     return noop(
       base,
@@ -371,12 +380,6 @@ async function planKeyEvent(
 ): Promise<Plan> {
   const { settings } = deps;
   const what = EVENT_WORDS[trigger.kind];
-  if (trigger.failedWith) {
-    return noop(
-      eventDefaults(settings, { kind: trigger.kind, eventId: trigger.eventId }),
-      `the ${what} call failed (${trigger.failedWith}); the key did not change`,
-    );
-  }
   let keyArn: string;
   if (isKeyArn(trigger.keyRef)) {
     keyArn = trigger.keyRef;
@@ -553,7 +556,7 @@ async function emergencyRotation(
  * without them cannot be attributed and is not acted on either.
  */
 function foreignEventReason(
-  trigger: { eventId: string | undefined; origin: EventOrigin; keyRef: string },
+  trigger: { eventId: string | undefined; origin: EventOrigin; keyRef: string | undefined },
   settings: Settings,
 ): string | undefined {
   const account = settings.deploymentAccountId;
@@ -576,7 +579,7 @@ function foreignEventReason(
       ? `${event} carries no region, so it cannot be attributed to this deployment's region ${region}; not acted on`
       : `${event} comes from region ${origin.region}, not this deployment's region ${region}; not acted on`;
   }
-  const arn = parseKmsArn(trigger.keyRef);
+  const arn = trigger.keyRef === undefined ? undefined : parseKmsArn(trigger.keyRef);
   if (arn && (arn.accountId !== account || arn.region !== region)) {
     return `${event} names ${trigger.keyRef}, which is not a key of this deployment's account ${account} in ${region}; not acted on`;
   }
@@ -712,22 +715,27 @@ function verifyPlan(
   keyArn: string,
   repairPolicy: boolean,
 ): Plan {
+  assertWorkspaceCount(users.length, base.trigger, `verifying ${keyArn}`);
   const useCases = new Set<KeyUseCase>();
-  const workspaces: PlannedWorkspace[] = users.map((view) => {
+  const workspaces: PlannedWorkspace[] = users.map((view, index) => {
     const uses = useCasesOfKey(view, keyArn);
     for (const u of uses) useCases.add(u);
     return {
       ...plannedBase(view),
       changes: { managedServices: false, storage: false },
       storageAdded: false,
-      steps: [
-        `check that the key configuration(s) for ${uses.join(' and ')} still exist and point at ${keyArn}`,
-        `check that ${keyArn} is enabled, symmetric, ENCRYPT_DECRYPT and in ${view.region}`,
-        repairPolicy
-          ? `re-patch the key policy of ${keyArn} if it no longer grants Databricks ${uses.join(' and ')}`
-          : `fail with KeyPolicyDrift if the key policy of ${keyArn} no longer grants Databricks ${uses.join(' and ')} (repair not asked)`,
-        'touch no compute (no downtime)',
-      ],
+      // Spelled out for the first workspaces only, as in a rotation plan: they read the same for all.
+      steps:
+        index < STEPS_SPELLED_OUT
+          ? [
+              `check that the key configuration(s) for ${uses.join(' and ')} still exist and point at ${keyArn}`,
+              `check that ${keyArn} is enabled, symmetric, ENCRYPT_DECRYPT and in ${view.region}`,
+              repairPolicy
+                ? `re-patch the key policy of ${keyArn} if it no longer grants Databricks ${uses.join(' and ')}`
+                : `fail with KeyPolicyDrift if the key policy of ${keyArn} no longer grants Databricks ${uses.join(' and ')} (repair not asked)`,
+              'touch no compute (no downtime)',
+            ]
+          : [],
     };
   });
   return {
@@ -831,6 +839,7 @@ export function rotationPlan(
       steps: planned.length < STEPS_SPELLED_OUT ? stepsFor(view, changes, request, settings) : [],
     });
   }
+  assertWorkspaceCount(planned.length, request.trigger, `${request.why}: rotating to ${target.arn}`);
   const oldKeyArns = [
     ...new Set(
       planned
@@ -870,6 +879,26 @@ export function rotationPlan(
     workspaces: planned,
     oldKeyArns,
   };
+}
+
+/**
+ * DESIGN §6.10: one execution carries at most `LIMITS.workspaceIds` workspaces, whatever names them — the
+ * `workspaceIds` list and WORKSPACE_IDS are bounded by their schemas, but `"allWorkspaces": true` and an
+ * event without WORKSPACE_IDS reach whatever the account holds. More would outgrow the parent's history and
+ * 256 KB state after rotating them all, so the plan refuses, before anything is touched, and says how to
+ * split the work.
+ */
+function assertWorkspaceCount(count: number, trigger: Plan['trigger'], what: string): void {
+  if (count <= LIMITS.workspaceIds) return;
+  const manual = trigger.kind === 'manual';
+  const field = manual ? 'allWorkspaces' : 'WORKSPACE_IDS';
+  const split = manual
+    ? `name them in batches of at most ${LIMITS.workspaceIds} ("workspaceIds": [...]) and start one execution per batch`
+    : `set the deployment's WORKSPACE_IDS to at most ${LIMITS.workspaceIds} of them, and start manual executions naming the others in batches of at most ${LIMITS.workspaceIds} ("workspaceIds": [...])`;
+  throw new InvalidInput(
+    `${what} would take ${count} workspaces into one execution; at most ${LIMITS.workspaceIds} fit (Step Functions' 256 KB state and 25,000-event history), so nothing was touched. To go on, ${split}.`,
+    { details: { field, workspaceCount: count, limit: LIMITS.workspaceIds } },
+  );
 }
 
 /**

@@ -1,15 +1,18 @@
 import * as z from 'zod';
 import { clip, InvalidInput, listSome } from '../errors.ts';
-import { parseKmsArn } from '../kms/key.ts';
+import { AWS_PARTITION, parseKmsArn } from '../kms/key.ts';
 import { ActiveRunsPolicySchema, KeyUseCaseSchema, type Plan } from '../rotation.ts';
-import { LIMITS } from '../settings.ts';
+import { LIMITS, MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT } from '../settings.ts';
 import { parseInput } from '../validate.ts';
 import { UnsupportedEvent } from './errors.ts';
 
-const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+/** A KMS key ARN of a real partition (lib/kms/key.ts `AWS_PARTITION`). */
+const KEY_ARN = new RegExp(`^arn:(?:${AWS_PARTITION}):kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`);
 const KEY_ALIAS = /^alias\/[A-Za-z0-9/_-]+$/;
 /** A KMS key or alias ARN with the characters KMS allows in key ids and alias names. */
-const KMS_REF_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key\/[A-Za-z0-9-]+|alias\/[A-Za-z0-9/_-]+)$/;
+const KMS_REF_ARN = new RegExp(
+  `^arn:(?:${AWS_PARTITION}):kms:[a-z0-9-]+:\\d{12}:(?:key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`,
+);
 
 /**
  * A Databricks workspace id. JSON numbers are doubles: an id above 2^53 − 1 has already lost digits by the
@@ -74,7 +77,7 @@ export const ManualInputSchema = z
       .default(60),
     oldKeyRetentionHours: z
       .number()
-      .min(0)
+      .min(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT)
       .max(
         LIMITS.oldKeyRetentionHours,
         `must be at most ${LIMITS.oldKeyRetentionHours} (hours, 30 days); keep the old key longer by simply not retiring it`,
@@ -131,8 +134,7 @@ export type Trigger =
       aliasName: string;
       /** The alias's new target: a key ARN when the event carries it, else the id the caller passed. */
       keyRef: string;
-      /** CloudTrail `errorCode` when the API call itself failed (nothing changed). */
-      failedWith: string | undefined;
+      failedWith: undefined;
     }
   | {
       kind: KeyEventKind;
@@ -140,8 +142,26 @@ export type Trigger =
       origin: EventOrigin;
       /** The key the event is about: a key ARN when the event carries it, else id/alias to resolve. */
       keyRef: string;
-      failedWith: string | undefined;
-    };
+      failedWith: undefined;
+    }
+  | FailedCall;
+
+/**
+ * A KMS API call that CloudTrail recorded as failed (`detail.errorCode` set): nothing changed, so there is
+ * nothing to do, whatever else the record holds or lacks (a failed call's parameters are often what made it
+ * fail: an empty or malformed key id, a missing target). Its key and alias are kept only when well formed.
+ */
+export interface FailedCall {
+  kind: KeyEventKind | 'aliasMoved';
+  eventId: string | undefined;
+  origin: EventOrigin;
+  /** CloudTrail's `eventName` (DisableKey, ScheduleKeyDeletion, CreateAlias, UpdateAlias). */
+  eventName: string;
+  /** CloudTrail's `errorCode`: why the call failed. */
+  failedWith: string;
+  keyRef: string | undefined;
+  aliasName: string | undefined;
+}
 
 /** Where an event says it comes from (the envelope's `account` and `region`), to check before acting. */
 export interface EventOrigin {
@@ -213,12 +233,19 @@ const CloudTrailHeadSchema = EnvelopeSchema.extend({
   }),
 });
 
+const ErrorCodeSchema = z.string().max(256, 'must be an error code of at most 256 characters');
+
+/** The envelope of a CloudTrail call and whether it failed: all a failed call needs to be a no-op. */
+const CloudTrailCallSchema = CloudTrailHeadSchema.extend({
+  detail: CloudTrailHeadSchema.shape.detail.extend({ errorCode: ErrorCodeSchema.optional() }),
+});
+
 /** A KMS API call recorded by CloudTrail (DisableKey, ScheduleKeyDeletion, CreateAlias, UpdateAlias). */
 const CloudTrailEventSchema = EnvelopeSchema.extend({
   detail: z.looseObject({
     eventSource: z.string().optional(),
     eventName: z.string().optional(),
-    errorCode: z.string().max(256, 'must be an error code of at most 256 characters').optional(),
+    errorCode: ErrorCodeSchema.optional(),
     requestParameters: z
       .looseObject({
         keyId: KeyRefSchema.optional(),
@@ -294,43 +321,87 @@ export function parseTrigger(raw: unknown): Trigger {
       `CloudTrail event ${clip(eventName, 100)} from ${clip(call.eventSource ?? '(unknown source)', 100)}`,
     );
   }
-  const event = parseInput(CloudTrailEventSchema, raw, `CloudTrail ${eventName} event`);
-  const detail = event.detail;
-  const request = detail.requestParameters ?? {};
-  const response = detail.responseElements ?? {};
-  const resourceArns = (detail.resources ?? []).map((r) => r.ARN);
+  const callDescribed = `CloudTrail ${eventName} event`;
+  // A failed call changed nothing: a no-op, judged on the envelope alone (its parameters may be what failed).
+  const envelope = parseInput(CloudTrailCallSchema, raw, callDescribed);
+  const errorCode = nonEmpty(envelope.detail.errorCode);
+  if (errorCode !== undefined)
+    return failedCall(raw, kind, eventName, errorCode, originOf(envelope), envelope.id);
+
+  const refs = callReferences(kind, parseInput(CloudTrailEventSchema, raw, callDescribed));
   if (kind === 'aliasMoved') {
-    const aliasName = aliasNameOf(nonEmpty(request.aliasName));
-    const keyRef = firstKeyArn(resourceArns) ?? nonEmpty(request.targetKeyId);
-    if (!aliasName || !keyRef) {
-      throw new InvalidInput(
-        `CloudTrail ${eventName} event lacks requestParameters.aliasName or targetKeyId`,
-        {
-          details: {
-            field: aliasName ? 'detail.requestParameters.targetKeyId' : 'detail.requestParameters.aliasName',
-          },
+    if (!refs.aliasName || !refs.keyRef) {
+      throw new InvalidInput(`${callDescribed} lacks requestParameters.aliasName or targetKeyId`, {
+        details: {
+          field: refs.aliasName
+            ? 'detail.requestParameters.targetKeyId'
+            : 'detail.requestParameters.aliasName',
         },
-      );
+      });
     }
-    return {
-      kind,
-      eventId: event.id,
-      origin: originOf(event),
-      aliasName,
-      keyRef,
-      failedWith: detail.errorCode,
-    };
+    return { ...refs.head, kind, aliasName: refs.aliasName, keyRef: refs.keyRef, failedWith: undefined };
   }
-  const responseKey = nonEmpty(response.keyId);
-  const keyRef =
-    firstKeyArn(resourceArns) ??
-    (responseKey && KEY_ARN.test(responseKey) ? responseKey : undefined) ??
-    nonEmpty(request.keyId);
-  if (!keyRef)
-    throw new InvalidInput(`CloudTrail ${eventName} event lacks requestParameters.keyId`, {
+  if (!refs.keyRef)
+    throw new InvalidInput(`${callDescribed} lacks requestParameters.keyId`, {
       details: { field: 'detail.requestParameters.keyId' },
     });
-  return { kind, eventId: event.id, origin: originOf(event), keyRef, failedWith: detail.errorCode };
+  return { ...refs.head, kind, keyRef: refs.keyRef, failedWith: undefined };
+}
+
+/** The key (and, for an alias move, the alias) a well-formed CloudTrail call names, if it names them. */
+function callReferences(
+  kind: KeyEventKind | 'aliasMoved',
+  event: z.infer<typeof CloudTrailEventSchema>,
+): {
+  head: { eventId: string | undefined; origin: EventOrigin };
+  keyRef: string | undefined;
+  aliasName: string | undefined;
+} {
+  const detail = event.detail;
+  const request = detail.requestParameters ?? {};
+  const resourceArns = (detail.resources ?? []).map((r) => r.ARN);
+  const head = { eventId: event.id, origin: originOf(event) };
+  if (kind === 'aliasMoved') {
+    return {
+      head,
+      aliasName: aliasNameOf(nonEmpty(request.aliasName)),
+      keyRef: firstKeyArn(resourceArns) ?? nonEmpty(request.targetKeyId),
+    };
+  }
+  const responseKey = nonEmpty(detail.responseElements?.keyId);
+  return {
+    head,
+    aliasName: undefined,
+    keyRef:
+      firstKeyArn(resourceArns) ??
+      (responseKey && KEY_ARN.test(responseKey) ? responseKey : undefined) ??
+      nonEmpty(request.keyId),
+  };
+}
+
+/**
+ * The no-op trigger of a failed call, with its key and alias when the record names them well formed (for the
+ * reason the plan gives); a malformed or missing reference is no reason to alarm about a call that failed.
+ */
+function failedCall(
+  raw: unknown,
+  kind: KeyEventKind | 'aliasMoved',
+  eventName: string,
+  errorCode: string,
+  origin: EventOrigin,
+  eventId: string | undefined,
+): FailedCall {
+  const parsed = CloudTrailEventSchema.safeParse(raw);
+  const refs = parsed.success ? callReferences(kind, parsed.data) : undefined;
+  return {
+    kind,
+    eventId,
+    origin,
+    eventName,
+    failedWith: errorCode,
+    keyRef: refs?.keyRef,
+    aliasName: refs?.aliasName,
+  };
 }
 
 function originOf(event: { account?: string | undefined; region?: string | undefined }): EventOrigin {

@@ -327,15 +327,19 @@ export class AccountModel {
       w.data.workspace_status = 'PROVISIONING';
       w.data.workspace_status_message = 'Workspace is being updated.';
     }
+    const record = this.sim.recordUpdate(w.id, changes);
     this.sim.after(this.sim.draw('workspaceUpdate', String(w.id)), () => {
       if (w.currentGen() !== gen) return;
       w.update = undefined;
+      record.endedAt = this.sim.t;
       if (fails) {
+        record.outcome = 'failed';
         w.data.workspace_status = 'FAILED';
         w.data.workspace_status_message =
           failure?.message ?? 'Workspace update failed: the customer-managed key could not be applied.';
         return;
       }
+      record.outcome = revert ? 'reverted' : 'applied';
       if (!revert) Object.assign(w.data, structuredClone(changes));
       w.data.workspace_status = 'RUNNING';
       w.data.workspace_status_message = statusMessage('RUNNING');

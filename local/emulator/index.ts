@@ -4,11 +4,11 @@ import { type EmulatorClock, SimClock } from '../clock.ts';
 import type { Scenario } from '../scenario.ts';
 import { AccountModel } from './account-model.ts';
 import { HttpFrontend } from './server.ts';
-import type { ComputeStart } from './sim.ts';
+import type { ComputeStart, WorkspaceUpdate } from './sim.ts';
 import { Sim } from './sim.ts';
 
 export type { CallLogEntry } from './server.ts';
-export type { ComputeStart } from './sim.ts';
+export type { ComputeStart, WorkspaceUpdate } from './sim.ts';
 
 /** A running emulator (see local/emulator/README.md). */
 export interface StartedEmulator {
@@ -44,6 +44,11 @@ export interface StartedEmulator {
   };
   /** Compute started so far, by an API call or by an injected fault, with simulated time. */
   computeStarts(): ComputeStart[];
+  /**
+   * Every workspace update so far (a PATCH that changed something): when it was accepted and, once it is
+   * over, when it ended and how, in simulated time. An update still running has no `endedAt`.
+   */
+  workspaceUpdates(): WorkspaceUpdate[];
   close(): Promise<void>;
 }
 
@@ -105,6 +110,10 @@ export async function startEmulator(
     computeStarts: () => {
       sim.catchUp();
       return sim.starts.map((s) => ({ ...s }));
+    },
+    workspaceUpdates: () => {
+      sim.catchUp();
+      return sim.updates.map((u) => ({ ...u, changes: structuredClone(u.changes) }));
     },
     close: () => closeAll(servers),
   };

@@ -20,6 +20,23 @@ export interface ComputeStart {
 }
 
 /**
+ * A workspace update as the platform ran it: from the PATCH it accepted (one that changed something) to the
+ * moment its outcome showed. The local runner judges "nothing runs while the workspace updates" from this,
+ * not from what the product believed (a customer-managed network stays RUNNING throughout).
+ */
+export interface WorkspaceUpdate {
+  workspaceId: number;
+  /** Simulated seconds when the PATCH was accepted. */
+  startedAt: number;
+  /** The fields the PATCH changed, with the values asked for. */
+  changes: Record<string, unknown>;
+  /** Simulated seconds when it ended; absent while it still runs. */
+  endedAt?: number;
+  /** `applied`: the fields changed; `reverted`: RUNNING on the old values (`silentRevert`); `failed`: FAILED. */
+  outcome?: 'applied' | 'reverted' | 'failed';
+}
+
+/**
  * The discrete-event core of the emulator. Platform transitions (a cluster reaching TERMINATED, a workspace
  * update finishing) are events at simulated times; before each request the HTTP layer calls `catchUp()`,
  * which runs every event due by the clock in time order. So state is always what the platform would show
@@ -29,6 +46,8 @@ export class Sim {
   /** Simulated seconds since start of the event being processed (or of the request being served). */
   t = 0;
   readonly starts: ComputeStart[] = [];
+  /** Every workspace update, in the order the PATCHes were accepted (`recordUpdate`). */
+  readonly updates: WorkspaceUpdate[] = [];
   private readonly heap: Scheduled[] = [];
   private seq = 0;
   private readonly counters = new Map<string, number>();
@@ -90,6 +109,13 @@ export class Sim {
 
   recordStart(workspaceId: number, kind: ComputeKind, id: string, by: 'api' | 'fault'): void {
     this.starts.push({ t: this.t, workspaceId, kind, id, by });
+  }
+
+  /** Records an update starting now; the caller sets `endedAt` and `outcome` on the entry when it ends. */
+  recordUpdate(workspaceId: number, changes: Record<string, unknown>): WorkspaceUpdate {
+    const entry: WorkspaceUpdate = { workspaceId, startedAt: this.t, changes: structuredClone(changes) };
+    this.updates.push(entry);
+    return entry;
   }
 
   private push(item: Scheduled): void {

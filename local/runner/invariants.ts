@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KeyUseCase } from '../../lib/databricks/types.ts';
 import { type KeyPolicy, ownsStatement } from '../../lib/kms/policy.ts';
 import { describeDenials, evaluateKeyPolicyForDatabricks } from '../../lib/kms/policy-eval.ts';
-import type { ComputeStart } from '../emulator/index.ts';
+import type { ComputeStart, WorkspaceUpdate } from '../emulator/index.ts';
 import type { Scenario } from '../scenario.ts';
 import { type Report, type RunTrace, STOP_CALL, splitPath } from './report.ts';
 
@@ -16,22 +16,31 @@ export interface Invariant {
 type Json = Record<string, unknown>;
 type Statement = Json & { Sid?: string; Principal?: unknown };
 
+/**
+ * The product's default STORAGE_WAIT_MINUTES: Databricks asks that no cluster start for 20 minutes after a
+ * storage key is added.
+ */
+const STORAGE_WAIT_MINUTES = 20;
 const CLUSTER_RUNNING = new Set(['PENDING', 'RUNNING', 'RESTARTING', 'RESIZING']);
 const START_CALL =
   /^POST (\/api\/2\.[01]\/clusters\/start|\/api\/2\.0\/sql\/warehouses\/[^/]+\/start|\/api\/2\.0\/pipelines\/[^/]+\/updates)$/;
 
-/** Checks DESIGN §6 on what the emulators recorded. */
+/**
+ * Checks DESIGN §6 on what the emulators recorded: `starts` and `updates` are the Databricks emulator's
+ * `computeStarts()` and `workspaceUpdates()` (without them, the window of §6.5 ends where the product said).
+ */
 export function checkInvariants(
   scenario: Scenario,
   report: Report,
   trace: RunTrace,
   starts: readonly ComputeStart[] = [],
+  updates: readonly WorkspaceUpdate[] = [],
 ): Invariant[] {
   return [
     storageKeyNeverReplaced(scenario, report),
     policyStatementsPreserved(scenario, report),
     noPatchWithoutUsableKey(report),
-    nothingStartedDuringWindow(scenario, report, trace, starts),
+    nothingStartedDuringWindow(scenario, report, trace, starts, updates),
     everythingRestored(scenario, report),
     rejectedPlanTouchedNothing(scenario, report, trace),
     secretsNeverExposed(scenario, report),
@@ -168,23 +177,33 @@ function noPatchWithoutUsableKey(report: Report): Invariant {
 
 /**
  * DESIGN §6.5: no classic compute runs between the first stop and the end of the storage wait, whoever
- * starts it. The window ends when the workspace is seen RUNNING on the new key or, when a storage key was
- * added, 20 minutes (the storage wait) after that; when the key did not change, when restoring begins (and
- * without a restore, at the end of the run). Flagged: any start, unpause or pool warm-up the product sent in the window; any compute
- * the emulator saw start in it (by the product or anyone else) that the product did not stop again; and, on
- * success, any such start the execution's output does not report.
+ * starts it. The window opens at the product's first stop in the workspace. It closes at the later of two
+ * ends:
+ * - the product's own: when it saw the workspace RUNNING on the new key (plus the storage wait when its plan
+ *   added a storage key), or, when it never did, when restoring began (without a restore, the end of the run);
+ * - the platform's, from the emulator's record of the updates accepted in the product's window: when the last
+ *   one ended (applied, reverted or failed), plus the storage wait when it applied a storage key; an update
+ *   still running at the end of the run keeps the window open to the end of the run. So a product that
+ *   misjudges the end (a customer-managed network stays RUNNING while it updates) cannot shorten the window.
+ *
+ * Flagged: any start, unpause or pool warm-up the product sent in the window; any compute the emulator saw
+ * start in it (by the product or anyone else) that the product did not stop again; and, on success, any such
+ * start the execution's output does not report.
  */
 function nothingStartedDuringWindow(
   scenario: Scenario,
   report: Report,
   trace: RunTrace,
   starts: readonly ComputeStart[],
+  updates: readonly WorkspaceUpdate[],
 ): Invariant {
   const bad: string[] = [];
   const plan = trace.taskCalls.find((c) => c.fn === 'Plan')?.output as
     | { storageWaitSeconds?: number; workspaces?: Array<{ workspaceId: number; storageAdded?: boolean }> }
     | undefined;
   const output = JSON.stringify(report.output ?? '');
+  // The storage wait the deployment was set to (the product's STORAGE_WAIT_MINUTES), whatever the plan said.
+  const storageWaitSeconds = (scenario.settings?.storageWaitMinutes ?? STORAGE_WAIT_MINUTES) * 60;
   for (const w of scenario.databricks.workspaces as Json[]) {
     const deployment = w.deployment_name as string;
     const id = w.workspace_id as number;
@@ -201,13 +220,18 @@ function nothingStartedDuringWindow(
         (c.output as { status?: string })?.status === 'RUNNING',
     );
     const storageAdded = plan?.workspaces?.find((p) => p.workspaceId === id)?.storageAdded === true;
-    // Managed services only: the window closes once the workspace runs on the new key; with a storage key
-    // added, 20 minutes (the storage wait) later; without a key change, when restoring begins.
+    // The product's word: the window closes once the workspace runs on the new key; with a storage key
+    // added, the storage wait later; without a key change, when restoring begins.
     // (The check reads the workspace as it starts: that read is when it was seen RUNNING.)
-    const windowEnd = runningOnNewKey
+    const productEnd = runningOnNewKey
       ? runningOnNewKey.enteredAt + (storageAdded ? (plan?.storageWaitSeconds ?? 0) : 0)
       : (restore?.enteredAt ?? Number.POSITIVE_INFINITY);
+    const windowEnd = Math.max(
+      productEnd,
+      updatesEnd(updates, id, firstStop.t, productEnd, storageWaitSeconds),
+    );
     const inWindow = (t: number) => t >= firstStop.t && t < windowEnd;
+    const window = `window ${seconds(firstStop.t)}–${Number.isFinite(windowEnd) ? seconds(windowEnd) : 'end of run'}`;
     for (const e of calls) {
       if (!inWindow(e.t)) continue;
       const endpoint = `${e.method} ${splitPath(e).path}`;
@@ -215,7 +239,7 @@ function nothingStartedDuringWindow(
       const unpauses = /jobs\/update$/.test(endpoint) && JSON.stringify(body).includes('"UNPAUSED"');
       const warmsPool = /instance-pools\/edit$/.test(endpoint) && Number(body.min_idle_instances ?? 0) > 0;
       if (START_CALL.test(endpoint) || unpauses || warmsPool)
-        bad.push(`${deployment}: ${endpoint} at ${e.t}s`);
+        bad.push(`${deployment}: ${endpoint} at ${e.t}s (${window})`);
     }
     const serverless = new Set(
       ((w.warehouses as Json[] | undefined) ?? [])
@@ -237,9 +261,12 @@ function nothingStartedDuringWindow(
           STOP_CALL.test(`${e.method} ${splitPath(e).path}`) &&
           JSON.stringify(e).includes(s.id),
       );
-      if (!stoppedAgain) bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s and left running`);
+      if (!stoppedAgain)
+        bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s and left running (${window})`);
       else if (report.status === 'SUCCEEDED' && !output.includes(s.id))
-        bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s, stopped again but not reported`);
+        bad.push(
+          `${deployment}: ${s.kind} ${s.id} started at ${s.t}s, stopped again but not reported (${window})`,
+        );
     }
   }
   return result(
@@ -247,6 +274,30 @@ function nothingStartedDuringWindow(
     bad,
     'no compute ran between the first stop and the end of the storage wait: nothing started by the product, and whatever someone else started was stopped again and reported',
   );
+}
+
+/**
+ * When the platform was done with the updates of workspace `workspaceId` accepted from `from` to `until` (the
+ * product's own window), by the emulator's record: the latest end, plus `storageWaitSeconds` after an update
+ * that applied a storage key (Databricks: start no cluster for 20 minutes then); +∞ when one had not ended
+ * by the end of the run; -∞ when there was none (nothing to add to the product's own end).
+ */
+export function updatesEnd(
+  updates: readonly WorkspaceUpdate[],
+  workspaceId: number,
+  from: number,
+  until: number,
+  storageWaitSeconds: number,
+): number {
+  let end = Number.NEGATIVE_INFINITY;
+  for (const u of updates) {
+    if (u.workspaceId !== workspaceId || u.startedAt < from || u.startedAt > until) continue;
+    if (u.endedAt === undefined) return Number.POSITIVE_INFINITY;
+    const storageAdded =
+      u.outcome === 'applied' && typeof u.changes.storage_customer_managed_key_id === 'string';
+    end = Math.max(end, u.endedAt + (storageAdded ? storageWaitSeconds : 0));
+  }
+  return end;
 }
 
 function everythingRestored(scenario: Scenario, report: Report): Invariant {
@@ -374,6 +425,11 @@ function isWildcard(s: Statement): boolean {
   if (p === '*') return true;
   const aws = (p as Json | undefined)?.AWS;
   return aws === '*' || (Array.isArray(aws) && aws.includes('*'));
+}
+
+/** Simulated seconds as the report shows them (to a tenth). */
+function seconds(t: number): string {
+  return `${Math.round(t * 10) / 10}s`;
 }
 
 function result(name: string, bad: string[], ok: string): Invariant {

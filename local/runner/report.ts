@@ -159,7 +159,13 @@ export function buildReport(args: {
     invariants: [],
     simulatedSeconds: round(args.endedAtSim - trace.startedAtSim),
   };
-  report.invariants = checkInvariants(scenario, report, trace, emulator.computeStarts());
+  report.invariants = checkInvariants(
+    scenario,
+    report,
+    trace,
+    emulator.computeStarts(),
+    emulator.workspaceUpdates(),
+  );
   return report;
 }
 

@@ -37,7 +37,7 @@ const SENDS_TO: Record<string, Client[]> = {
   'restore-compute': ['s3', 'secrets-manager'],
   'stop-compute': ['dynamodb', 's3', 'secrets-manager'],
   'update-workspace': ['kms', 'secrets-manager'],
-  verify: ['kms', 'secrets-manager'],
+  verify: ['kms', 's3', 'secrets-manager'],
 };
 
 /**

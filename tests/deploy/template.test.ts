@@ -134,7 +134,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject', ...RENEW_LOCK],
   'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'report-compute-not-restored': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
-  verify: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy'],
+  verify: [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:PutKeyPolicy', 's3:GetObject'],
   'finish-rotation': [...LOGS],
   'announce-retention': [...LOGS, 'sns:Publish'],
   'acquire-workspace-lock': [...LOGS, ...TAKE_LOCK],
@@ -308,7 +308,7 @@ describe('functions', () => {
     for (const fn of Object.values(functions)) {
       const vars = fn.Properties.Environment.Variables;
       // The compute steps, and the plan and its loader (a long plan is kept in the snapshot bucket).
-      const compute = /compute|^check-workspace|^plan$|^load-workspace-plan$/.test(fnFile(fn));
+      const compute = /compute|^check-workspace|^plan$|^load-workspace-plan$|^verify$/.test(fnFile(fn));
       expect(vars.SNAPSHOT_BUCKET, fnFile(fn)).toEqual(compute ? { Ref: 'SnapshotBucket' } : undefined);
       expect(vars.NOTIFICATION_TOPIC_ARN, fnFile(fn)).toEqual(
         ['announce-retention', 'notify-execution-ended'].includes(fnFile(fn)) ? { Ref: TOPIC } : undefined,
@@ -825,7 +825,7 @@ describe('IAM', () => {
               ? // The plan reads the open-snapshot pointers only.
                 // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
                 { 'Fn::Sub': '${SnapshotBucket.Arn}/open/*' }
-              : where === 'PlanRole' || where === 'LoadWorkspacePlanRole'
+              : where === 'PlanRole' || where === 'LoadWorkspacePlanRole' || where === 'VerifyRole'
                 ? // The plan and its loader reach long plans only.
                   // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string.
                   { 'Fn::Sub': '${SnapshotBucket.Arn}/plans/*' }
@@ -868,6 +868,8 @@ describe('IAM', () => {
       // A long plan: the plan step only writes it, its loader only reads it (and never calls Databricks).
       plan: ['s3:GetObject', 's3:DeleteObject'],
       'load-workspace-plan': ['s3:PutObject', 's3:DeleteObject', 'secretsmanager:GetSecretValue'],
+      // A long verification: read only.
+      verify: ['s3:PutObject', 's3:DeleteObject'],
     };
     let bundles: FunctionBundle[];
     let cleanup: () => Promise<void>;

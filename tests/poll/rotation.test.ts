@@ -20,13 +20,14 @@ const waits = (report: Report, ...names: string[]) =>
  * window 1.053 times the platform's minimum).
  */
 describe('Polling that tracks the platform', () => {
-  it('rotates the managed-services key in at most 78 state transitions, close to the platform’s own time', async () => {
+  it('rotates the managed-services key in at most 79 state transitions, close to the platform’s own time', async () => {
     // Act
     const report = await run('rotate-managed-services');
     // Assess
     expect(report.status).toBe('SUCCEEDED');
     expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
-    expect(report.stateTransitions).toBeLessThanOrEqual(78);
+    // 79: one more Choice than before ("Only compute left stopped to restore?", a retry's restore-only path).
+    expect(report.stateTransitions).toBeLessThanOrEqual(79);
     const [window] = report.downtime;
     expect(
       (window?.windowSeconds ?? Number.POSITIVE_INFINITY) / (window?.platformMinimumSeconds ?? 1),
@@ -45,7 +46,8 @@ describe('Polling that tracks the platform', () => {
     expect(report.invariants.filter((i) => !i.holds)).toEqual([]);
     const guarded = waits(report, 'Wait for the storage key to take effect');
     expect(guarded.length).toBeGreaterThanOrEqual(19);
-    for (const seconds of guarded) expect(seconds).toBeLessThanOrEqual(60);
+    // (60 s, give or take the float noise of the virtual clock's seconds)
+    for (const seconds of guarded) expect(seconds).toBeLessThanOrEqual(60 + 1e-6);
     // The storage wait counts from the check that saw the workspace RUNNING on the new key.
     const runningSeen = report.states.filter((s) => s.name === 'Check workspace').at(-1)?.enteredAt ?? 0;
     const restoring = report.states.find((s) => s.name === 'Restore compute')?.enteredAt ?? 0;
