@@ -121,7 +121,9 @@ describe('Function: evaluateKeyPolicyForDatabricks', () => {
     expect(denial?.unevaluated[0]).toContain('arn:aws:iam::414351767826:role/some-role');
   });
 
-  it('applies a NotPrincipal Deny unless it lists Databricks', () => {
+  // IAM: NotPrincipal exempts an assumed-role session only when it lists the account, the role and the
+  // session; Databricks calls from a role of its account, so listing its account root exempts nothing.
+  it('applies a NotPrincipal Deny even when it lists Databricks’ account principal', () => {
     expect(
       deniedBy(deny({ Principal: undefined, NotPrincipal: { AWS: 'arn:aws:iam::111122223333:root' } })),
     ).toEqual(['kms:Decrypt']);
@@ -129,8 +131,11 @@ describe('Function: evaluateKeyPolicyForDatabricks', () => {
       deniedBy(
         deny({ Principal: undefined, NotPrincipal: { AWS: [DATABRICKS, 'arn:aws:iam::111122223333:root'] } }),
       ),
-    ).toEqual([]);
-    expect(deniedBy(deny({ Principal: undefined, NotPrincipal: { AWS: '414351767826' } }))).toEqual([]);
+    ).toEqual(['kms:Decrypt']);
+    expect(deniedBy(deny({ Principal: undefined, NotPrincipal: { AWS: '414351767826' } }))).toEqual([
+      'kms:Decrypt',
+    ]);
+    expect(deniedBy(deny({ Principal: undefined, NotPrincipal: { AWS: '*' } }))).toEqual([]);
   });
 
   it('applies a NotAction Deny to every needed action it does not list', () => {
