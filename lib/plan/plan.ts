@@ -122,6 +122,10 @@ async function refuseDeniedTarget(plan: Plan, deps: PlanDeps): Promise<Plan> {
     accountIds: deps.settings.policyAccountIds,
     keyArn,
     useCases: plan.useCases,
+    // A storage key reused for cluster volumes: the workspace's cross-account role must be able to create
+    // EBS grants too. Its ARN is not read here, so a Deny that may apply to a role of the key's account
+    // refuses (a storage key can never be changed afterwards).
+    ...(plan.reuseKeyForClusterVolumes && plan.useCases.includes('STORAGE') ? { clusterVolumes: {} } : {}),
   });
   if (denials.length === 0) return plan;
   throw new KeyPolicyDeniesDatabricks(

@@ -114,3 +114,26 @@ describe('Invariant key-policy-statements-preserved', () => {
     expect(invariant(changed)?.detail).toContain(`${DENY_SID} lost or changed`);
   });
 });
+
+describe('Scenario: a Deny on the cluster-volume (EBS) path of a storage key', () => {
+  it('refuses a first storage key that cluster volumes could not use, before anything is touched', async () => {
+    // Prepare: no Deny for Databricks itself, but no principal may create grants (EBS needs them); the
+    // storage key would be set for good and every cluster launch would then fail.
+    const scenario = await loadScenario(SCENARIO);
+    const key = (scenario.aws.keys ?? []).find((k) => k.keyId === NEW_KEY_ID) as Json;
+    const policy = key.policy as { Statement: Json[] };
+    policy.Statement = [
+      ...policy.Statement.filter((s) => s.Sid !== DENY_SID),
+      { Sid: 'No grants', Effect: 'Deny', Principal: '*', Action: 'kms:CreateGrant', Resource: '*' },
+    ];
+    (scenario.input as Json).useCases = ['MANAGED_SERVICES', 'STORAGE'];
+    // Act
+    const report = await runScenario(scenario);
+    // Assess
+    expect(report.status).toBe('FAILED');
+    expect(report.error?.name).toBe('KeyPolicyDeniesDatabricks');
+    expect(report.error?.cause).toContain('"No grants"');
+    expect(report.callLog.filter((e) => e.method !== 'GET' && !e.path.includes('/oidc/'))).toEqual([]);
+    expect((report.kmsCalls ?? []).filter((c) => c.operation === 'PutKeyPolicy')).toEqual([]);
+  });
+});
