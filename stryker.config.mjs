@@ -15,6 +15,8 @@ export default {
     'lib/plan/trigger.ts',
     'lib/plan/scope.ts',
     'lib/plan/plan.ts',
+    // How KMS would judge the key policy for Databricks' calling role (Allow and explicit Deny).
+    'lib/kms/policy-eval.ts',
     // Recovery decisions: reconcile a lost PATCH, retry after a refusal, wait for the workspace to settle.
     'lib/workspace/update.ts',
     'lib/workspace/settle.ts',
@@ -24,6 +26,8 @@ export default {
     '/*',
     '!/lib',
     '!/functions',
+    // The plan's history budget reads the state machines.
+    '!/statemachines',
     '!/tests',
     '!/package.json',
     '!/tsconfig.json',
