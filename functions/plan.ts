@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { dynamodbClient } from '../lib/aws/dynamodb.ts';
 import { kmsClient } from '../lib/aws/kms.ts';
-import { openSnapshotKeyOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
+import { openSnapshotOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import { databricksFor } from '../lib/databricks/index.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,
@@ -48,12 +48,7 @@ export const handler = defineStep(
         // An expired lease holds nothing, whether or not DynamoDB's TTL has deleted it yet.
         return holder !== undefined && expiresAt * 1000 > env.clock.now() ? holder : undefined;
       },
-      openSnapshot: async (workspaceId) => {
-        const pointer = (await snapshotStoreFor(env.settings).getDocument(openSnapshotKeyOf(workspaceId))) as
-          | { snapshotKey?: unknown }
-          | undefined;
-        return typeof pointer?.snapshotKey === 'string' ? pointer.snapshotKey : undefined;
-      },
+      openSnapshot: (workspaceId) => openSnapshotOf(workspaceId, snapshotStoreFor(env.settings)),
       recordEvent: (eventId) =>
         recordEventOnce(
           dynamodbClient(),

@@ -49,6 +49,7 @@ import {
   loadAdditions,
   loadRestoreSet,
   loadSnapshot,
+  openPointerOf,
   openSnapshotKeyOf,
   type SnapshotOwner,
   type SnapshotStore,
@@ -94,30 +95,6 @@ interface RestoreSource {
   key: string;
   snapshot: ComputeSnapshot;
   executionId: string;
-}
-
-/**
- * The snapshot an execution left open for this workspace — its compute is stopped under it and was never
- * seen back (the execution failed, was aborted or timed out) — or `undefined`. A later execution must not
- * take such a workspace for one where nothing runs (DESIGN §6.4).
- */
-export async function openSnapshotOf(workspaceId: number, store: SnapshotStore): Promise<string | undefined> {
-  return (await openPointerOf(workspaceId, store))?.snapshotKey;
-}
-
-async function openPointerOf(
-  workspaceId: number,
-  store: SnapshotStore,
-): Promise<{ snapshotKey: string; executionId?: string } | undefined> {
-  const pointer = (await store.getDocument(openSnapshotKeyOf(workspaceId))) as
-    | { snapshotKey?: unknown; executionId?: unknown }
-    | null
-    | undefined;
-  if (typeof pointer?.snapshotKey !== 'string') return undefined;
-  return {
-    snapshotKey: pointer.snapshotKey,
-    ...(typeof pointer.executionId === 'string' ? { executionId: pointer.executionId } : {}),
-  };
 }
 
 /**

@@ -360,6 +360,30 @@ export const additionsKeyOf = (snapshotKey: string): string =>
 export const openSnapshotKeyOf = (workspaceId: number): string => `open/${workspaceId}.json`;
 
 /**
+ * The snapshot an execution left open for this workspace — its compute is stopped under it and was never
+ * seen back (the execution failed, was aborted or timed out) — or `undefined`. A later execution must not
+ * take such a workspace for one where nothing runs (DESIGN §6.4).
+ */
+export async function openSnapshotOf(workspaceId: number, store: SnapshotStore): Promise<string | undefined> {
+  return (await openPointerOf(workspaceId, store))?.snapshotKey;
+}
+
+export async function openPointerOf(
+  workspaceId: number,
+  store: SnapshotStore,
+): Promise<{ snapshotKey: string; executionId?: string } | undefined> {
+  const pointer = (await store.getDocument(openSnapshotKeyOf(workspaceId))) as
+    | { snapshotKey?: unknown; executionId?: unknown }
+    | null
+    | undefined;
+  if (typeof pointer?.snapshotKey !== 'string') return undefined;
+  return {
+    snapshotKey: pointer.snapshotKey,
+    ...(typeof pointer.executionId === 'string' ? { executionId: pointer.executionId } : {}),
+  };
+}
+
+/**
  * What restore brings back: the snapshot united with its restore additions (`undefined`: no snapshot,
  * nothing was touched). With `owner`, a snapshot (or additions) of another workspace or execution is
  * `SnapshotMismatch` and nothing is restored.

@@ -4,8 +4,7 @@ import { handler as reportComputeNotRestored } from '../../functions/report-comp
 import { handler as restoreComputeStep } from '../../functions/restore-compute.ts';
 import { SnapshotMismatch } from '../../lib/compute/errors.ts';
 import { type ComputeSnapshot, type RestoreResult, snapshotKeyOf } from '../../lib/compute/model.ts';
-import { openSnapshotOf } from '../../lib/compute/restore.ts';
-import { openSnapshotKeyOf, snapshotStoreFor } from '../../lib/compute/snapshot-store.ts';
+import { openSnapshotKeyOf, openSnapshotOf, snapshotStoreFor } from '../../lib/compute/snapshot-store.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import {
   type Harness,

@@ -27,7 +27,7 @@ const withWorkspace = (resources: Json, databricks: Json = {}) => ({
 });
 
 // Entries as the API answers them: the fields of the SDK models (@databricks/sdk-experimental 0.17.0)
-// with values in the shapes the reference (/work/shared/reference/databricks-api.md) describes.
+// with values in the shapes the Databricks API documents.
 
 /** An entry of GET /api/2.0/accounts/{account_id}/customer-managed-keys. */
 const keyConfigFromApi = {
