@@ -34,9 +34,9 @@ const SENDS_TO: Record<string, Client[]> = {
   'release-locks-on-abort': ['dynamodb'],
   'release-workspace-lock': ['dynamodb'],
   'report-compute-not-restored': ['s3', 'secrets-manager'],
-  'restore-compute': ['s3', 'secrets-manager'],
+  'restore-compute': ['dynamodb', 's3', 'secrets-manager'],
   'stop-compute': ['dynamodb', 's3', 'secrets-manager'],
-  'update-workspace': ['kms', 'secrets-manager'],
+  'update-workspace': ['dynamodb', 'kms', 'secrets-manager'],
   verify: ['kms', 's3', 'secrets-manager'],
 };
 

@@ -128,9 +128,9 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   'register-key-config': [...LOGS, ...SECRET, ...HOLD_LOCK],
   'stop-compute': [...LOGS, ...SECRET, ...SNAPSHOTS, ...HOLD_LOCK],
   'check-compute-stopped': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
-  'update-workspace': [...LOGS, ...SECRET, 'kms:DescribeKey', 'kms:GetKeyPolicy'],
+  'update-workspace': [...LOGS, ...SECRET, ...HOLD_LOCK, 'kms:DescribeKey', 'kms:GetKeyPolicy'],
   'check-workspace': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
-  'restore-compute': [...LOGS, ...SECRET, ...SNAPSHOTS],
+  'restore-compute': [...LOGS, ...SECRET, ...SNAPSHOTS, ...HOLD_LOCK],
   'check-compute-restored': [...LOGS, ...SECRET, ...SNAPSHOTS, 's3:DeleteObject', ...RENEW_LOCK],
   'check-workspace-settled': [...LOGS, ...SECRET, ...SNAPSHOTS, ...RENEW_LOCK],
   'report-compute-not-restored': [...LOGS, ...SECRET, ...SNAPSHOT_READ],
@@ -1039,7 +1039,9 @@ describe('lock table', () => {
       'RegisterKeyConfigRole',
       'ReleaseLocksOnAbortRole',
       'ReleaseWorkspaceLockRole',
+      'RestoreComputeRole',
       'StopComputeRole',
+      'UpdateWorkspaceRole',
     ]);
   });
 });

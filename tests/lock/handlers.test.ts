@@ -5,11 +5,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { handler as acquire } from '../../functions/acquire-workspace-lock.ts';
 import { handler as releaseOnAbort } from '../../functions/release-locks-on-abort.ts';
 import { handler as release } from '../../functions/release-workspace-lock.ts';
-import { setAwsClients } from '../../lib/aws/clients.ts';
+import { replaceAwsClient, setAwsClients } from '../../lib/aws/clients.ts';
 import { type Clock, setClock } from '../../lib/clock.ts';
 import { holdLease, readLock, releaseWorkspaceLock, renewIfHeld } from '../../lib/lock/index.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import { type LocalLockTable, startLocalLockTable } from '../../local/aws/dynamodb.ts';
+import { rotationItem } from '../workspace/items.ts';
 
 const T0 = Date.parse('2026-11-25T16:45:00Z');
 const PARENT = 'arn:aws:states:us-east-1:111122223333:execution:rotate-workspace-key-prod:manual-1';
@@ -293,5 +294,48 @@ describe('Function: holdLease (before a step that changes something)', () => {
 
   it('does nothing for an item that holds no lock', async () => {
     await expect(holdLease(itemFor(), env())).resolves.toBeUndefined();
+  });
+});
+
+describe('Steps that change something hold the lock first', () => {
+  /** Every client a step could change something with fails the test if it is called at all. */
+  const untouchable = {
+    send: async (command: { constructor: { name: string } }) => {
+      throw new Error(`unexpected call ${command.constructor.name}: the step should have stopped first`);
+    },
+  };
+  const steps = [
+    ['patch-key-policy', () => import('../../functions/patch-key-policy.ts')],
+    ['register-key-config', () => import('../../functions/register-key-config.ts')],
+    ['stop-compute', () => import('../../functions/stop-compute.ts')],
+    ['update-workspace', () => import('../../functions/update-workspace.ts')],
+    ['restore-compute', () => import('../../functions/restore-compute.ts')],
+  ] as const;
+
+  it.each(steps)('%s changes nothing once another execution holds the workspace', async (_name, load) => {
+    // Prepare: this child's lease ran out and another execution took the workspace
+    const { handler } = await load();
+    const base = rotationItem();
+    const item = { ...base, workspace: { ...base.workspace, workspaceId: nextWorkspace++ } };
+    const lock = await invoke(acquire, { item, holder: CHILD });
+    now += 31 * 60_000;
+    await invoke(acquire, { item, holder: OTHER });
+    setAwsClients({ dynamodb: db.client, kms: untouchable, s3: untouchable, secretsManager: untouchable });
+    try {
+      // Act
+      const error = await failure(
+        invoke(handler, {
+          ...item,
+          lock,
+          keyConfig: { customerManagedKeyId: 'cfg-new', reused: false, useCases: ['MANAGED_SERVICES'] },
+        }),
+      );
+      // Assess: stopped before any KMS, S3 or Databricks call, naming the holder
+      expect(error.name).toBe('WorkspaceLockLost');
+      expect(error.message).toContain(OTHER);
+      expect(await holderOf(item.workspace.workspaceId)).toBe(OTHER);
+    } finally {
+      for (const name of ['kms', 's3', 'secretsManager'] as const) replaceAwsClient(name, undefined);
+    }
   });
 });
