@@ -4,8 +4,8 @@ import { dynamodbClient } from '../aws/dynamodb.ts';
 import { logger } from '../log.ts';
 import { requireLockTable, type Settings } from '../settings.ts';
 import { parseInput } from '../validate.ts';
-import { WorkspaceLockLost } from './errors.ts';
-import { acquireWorkspaceLock, type HeldLock, renewWorkspaceLock } from './lease.ts';
+import { WorkspaceBusy, WorkspaceLockLost } from './errors.ts';
+import { acquireWorkspaceLock, type HeldLock, lockLostTo, renewWorkspaceLock } from './lease.ts';
 
 /** An execution ARN (`$$.Execution.Id`): the holder of a lock. */
 export const ExecutionArnSchema = z.string().min(1).max(2048);
@@ -94,17 +94,24 @@ export async function holdLease(
       const heldBy = (error.details as { heldBy?: unknown } | undefined)?.heldBy;
       if (heldBy !== undefined) throw error;
       const held = parseInput(HeldLockSchema, item.lock, 'the lock the item carries (lock)');
-      await acquireWorkspaceLock(
-        lock.client,
-        requireLockTable(lock.settings, 'take the workspace lock again'),
-        {
-          workspaceId: item.workspace.workspaceId,
-          holder: held.holder,
-          ...(typeof item.rootExecution === 'string' ? { rootExecution: item.rootExecution } : {}),
-          leaseSeconds: leaseSeconds(lock.settings),
-          now: lock.now,
-        },
-      );
+      try {
+        await acquireWorkspaceLock(
+          lock.client,
+          requireLockTable(lock.settings, 'take the workspace lock again'),
+          {
+            workspaceId: item.workspace.workspaceId,
+            holder: held.holder,
+            ...(typeof item.rootExecution === 'string' ? { rootExecution: item.rootExecution } : {}),
+            leaseSeconds: leaseSeconds(lock.settings),
+            now: lock.now,
+          },
+        );
+      } catch (retake) {
+        // Another execution took the lapsed lock first: lost, not "busy" (this one is mid-rotation).
+        if (retake instanceof WorkspaceBusy)
+          throw lockLostTo(item.workspace.workspaceId, held.holder, retake);
+        throw retake;
+      }
       logger.warn('the workspace lock had lapsed and nobody took it: taken again', {
         workspaceId: item.workspace.workspaceId,
       });

@@ -274,7 +274,19 @@ function lost(workspaceId: number, holder: string, current: Item | undefined): W
       ? 'it is no longer recorded (released by the abort rule, or expired and deleted)'
       : `execution ${other} holds it${acquiredAt === undefined ? '' : ` since ${isoOf(acquiredAt)}`}`;
   return new WorkspaceLockLost(
-    `execution ${holder} lost the lock of workspace ${workspaceId}: ${now}. It must not change the workspace any further; compute is restored from its snapshot. Check that no two rotations ran on the workspace at once (LOCK_LEASE_MINUTES may be too short for the polls).`,
+    `execution ${holder} lost the lock of workspace ${workspaceId}: ${now}. It must not change the workspace any further, nor restart its compute: what it stopped stays under its open snapshot, which the execution holding the workspace (or the next one) restores. Check that no two rotations ran on the workspace at once (LOCK_LEASE_MINUTES may be too short for the polls).`,
     { details: { workspaceId, holder, heldBy: other } },
   );
+}
+
+/**
+ * `WorkspaceLockLost` for an execution that held the lock, found it lapsed, and lost the race to take it
+ * back (`busy` is the refusal of its retake): mid-rotation, "touched nothing" would be false.
+ */
+export function lockLostTo(workspaceId: number, holder: string, busy: WorkspaceBusy): WorkspaceLockLost {
+  const details = (busy.details ?? {}) as { holder?: unknown; acquiredAt?: unknown };
+  const current: Item = {};
+  if (typeof details.holder === 'string') current.holder = { S: details.holder };
+  if (typeof details.acquiredAt === 'number') current.acquiredAt = { N: String(details.acquiredAt) };
+  return lost(workspaceId, holder, current);
 }
