@@ -1,10 +1,7 @@
-import { clock } from '../clock.ts';
 import { mapLimit, settleLimit } from '../concurrency.ts';
 import type { WorkspaceApi } from '../databricks/api.ts';
 import { DatabricksApiError, DatabricksThrottled, isDeferred } from '../databricks/errors.ts';
 import type { ClusterDetails, ClusterState } from '../databricks/types.ts';
-import { realTimeLeftMs } from '../deadline.ts';
-import { TransientError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { LIMITS } from '../settings.ts';
 import type { ComputeDeps } from './deps.ts';
@@ -24,6 +21,7 @@ import {
   type RetryingStart,
   snapshotKeyOf,
 } from './model.ts';
+import { isTransient, patiently } from './patience.ts';
 import {
   clusterInfo,
   isNotFound,
@@ -66,21 +64,6 @@ const RETRY_MAX_MS = 5 * MINUTE;
  * invocation has time left for that and 10 s more: an S3 burst of SlowDown answers outlasts the Task's own
  * retries, and "what was stopped is unknown" is the last thing an operator should read.
  */
-const REPORT_READ = { attempts: 6, firstWaitMs: 2_000, reserveMs: 10_000 };
-
-/**
- * A failure that says nothing about the workspace or the snapshot, only that the service did not answer
- * now: S3 throttling or a 5xx (`TransientError`), Databricks throttling, a 5xx, a timeout or no answer
- * (`DatabricksThrottled`, `DatabricksUnavailable`, a call the invocation had no time left for). Restore
- * waits these out until its deadline; anything else (access denied, a corrupt snapshot) fails at once.
- */
-function isTransient(error: unknown): boolean {
-  return (
-    error instanceof TransientError ||
-    isDeferred(error) ||
-    (error instanceof DatabricksApiError && error.retryable)
-  );
-}
 
 /** Whose snapshot a restore may read: this workspace's, taken by this execution or by `executionId`. */
 function ownerOf(
@@ -493,7 +476,7 @@ function snapshotNotReadByDeadline(
  * What is still stopped or paused, in words, for the execution's error when restoring failed or was not
  * attempted (the workspace was still updating). Never throws: when the snapshot or the workspace cannot be
  * read, it says so and names where the snapshot is, so an operator can restore by hand. A snapshot that S3
- * does not serve right now is asked for again a few times first (`REPORT_READ`).
+ * does not serve right now is asked for again a few times first (`patiently`).
  */
 export async function describeNotRestored(
   item: RestoreItem,
@@ -502,7 +485,7 @@ export async function describeNotRestored(
   const ownKey = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   let source: RestoreSource | undefined;
   try {
-    source = await readPatiently(() => findRestoreSet(item, ownKey, deps.store));
+    source = await patiently(() => findRestoreSet(item, ownKey, deps.store));
   } catch (error) {
     const where = deps.store.locate(ownKey);
     return {
@@ -569,25 +552,6 @@ export async function describeNotRestored(
     snapshot: where,
     notRestored: restoreCounts(notBack),
   };
-}
-
-/**
- * `read()`, asked again after a transient failure (2 s, 4 s, … on the run's clock) up to
- * `REPORT_READ.attempts` times, while the invocation has the time for the wait and `REPORT_READ.reserveMs`
- * more; the last error is thrown.
- */
-async function readPatiently<T>(read: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read();
-    } catch (error) {
-      const wait = REPORT_READ.firstWaitMs * 2 ** (attempt - 1);
-      const left = realTimeLeftMs();
-      const noTime = left !== undefined && left < wait + REPORT_READ.reserveMs;
-      if (!isTransient(error) || attempt >= REPORT_READ.attempts || noTime) throw error;
-      await clock().sleep(wait);
-    }
-  }
 }
 
 /**

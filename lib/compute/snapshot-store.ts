@@ -368,18 +368,33 @@ export async function openSnapshotOf(workspaceId: number, store: SnapshotStore):
   return (await openPointerOf(workspaceId, store))?.snapshotKey;
 }
 
+/** What the open pointer says about the compute an execution left stopped (`open/<workspace id>.json`). */
+export interface OpenPointer {
+  snapshotKey: string;
+  /** The execution that stopped it. */
+  executionId?: string;
+  /** That execution was adding a storage key (absent: a pointer written before this was recorded). */
+  storageAdded?: boolean;
+  /** Epoch ms when its storage wait ends, once it began (the key took effect). */
+  storageWaitUntil?: number;
+}
+
 export async function openPointerOf(
   workspaceId: number,
   store: SnapshotStore,
-): Promise<{ snapshotKey: string; executionId?: string } | undefined> {
+): Promise<OpenPointer | undefined> {
   const pointer = (await store.getDocument(openSnapshotKeyOf(workspaceId))) as
-    | { snapshotKey?: unknown; executionId?: unknown }
+    | { snapshotKey?: unknown; executionId?: unknown; storageAdded?: unknown; storageWaitUntil?: unknown }
     | null
     | undefined;
   if (typeof pointer?.snapshotKey !== 'string') return undefined;
   return {
     snapshotKey: pointer.snapshotKey,
     ...(typeof pointer.executionId === 'string' ? { executionId: pointer.executionId } : {}),
+    ...(typeof pointer.storageAdded === 'boolean' ? { storageAdded: pointer.storageAdded } : {}),
+    ...(Number.isFinite(pointer.storageWaitUntil)
+      ? { storageWaitUntil: pointer.storageWaitUntil as number }
+      : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type StopResult,
   snapshotKeyOf,
 } from './model.ts';
+import { patiently } from './patience.ts';
 import {
   isNotFound,
   orNotFound,
@@ -293,10 +294,14 @@ async function checkOnce(
     : cameBack(actions, state, toCancel, snapshot, {
         allSeenStopped: guard || previous?.status === 'STOPPED',
       });
+  // Patiently while guarding: a lost write would lose what came back, from the restore set and the report.
   const added = stored
     ? await tolerant(
         'restore additions',
-        () => recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted),
+        () =>
+          guard
+            ? patiently(() => recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted))
+            : recordCameBack(deps, item.compute.snapshotKey, snapshot, live, restarted),
         [],
       )
     : [];
@@ -352,6 +357,11 @@ async function checkOnce(
     // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
     const from = storageWaitFrom(item, now);
     const until = from + item.storageWaitSeconds * 1000;
+    // Once the wait has begun (the key took effect), recorded where a later execution looks (once).
+    const begun = storageWaitBegan(item) !== undefined;
+    if (begun && item.workspace.storageAdded && previous?.storageWaitUntil !== until) {
+      await tolerant('open snapshot pointer', () => noteStorageWaitUntil(deps, item, until), undefined);
+    }
     if (back.count > (previous?.restartedCount ?? 0)) {
       logger.warn('compute started during the storage wait and was stopped again', {
         workspaceId: item.workspace.workspaceId,
@@ -390,8 +400,13 @@ async function checkOnce(
  * never saw RUNNING, waits the full storage wait from there); else now.
  */
 function storageWaitFrom(item: StopCheckItem, now: number): number {
+  return storageWaitBegan(item) ?? now;
+}
+
+/** When the storage key is known to have taken effect (see `storageWaitFrom`), if it is. */
+function storageWaitBegan(item: StopCheckItem): number | undefined {
   const running = item.workspaceCheck?.status === 'RUNNING' ? item.workspaceCheck.runningAt : undefined;
-  return running ?? item.settled?.settledAt ?? now;
+  return running ?? item.settled?.settledAt;
 }
 
 /**
@@ -604,7 +619,23 @@ async function markOpen(deps: ComputeDeps, item: StopItem, key: string): Promise
     executionId: item.executionId,
     workspaceId: item.workspace.workspaceId,
     since: deps.now(),
+    // A later execution that finds this pointer on a workspace already on the new key must not restart
+    // compute before the storage wait is over (DESIGN §6.5): it needs to know whether a storage key is being
+    // added, and (noteStorageWaitUntil) when that wait ends.
+    storageAdded: item.workspace.storageAdded,
   });
+}
+
+/**
+ * Records in the open pointer when the storage wait ends: an execution aborted during the wait leaves it
+ * there, and the next one restores no earlier (lib/plan `restoreOnly`). Only on the pointer this execution
+ * wrote (or inherited) for this snapshot.
+ */
+async function noteStorageWaitUntil(deps: ComputeDeps, item: StopCheckItem, until: number): Promise<void> {
+  const pointerKey = openSnapshotKeyOf(item.workspace.workspaceId);
+  const pointer = (await deps.store.getDocument(pointerKey)) as Record<string, unknown> | undefined;
+  if (pointer?.snapshotKey !== item.compute.snapshotKey) return;
+  await deps.store.putDocument(pointerKey, { ...pointer, storageWaitUntil: until });
 }
 
 /**

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { handler as releaseLocksOnAbort } from '../../functions/release-locks-on-abort.ts';
 import { setAwsClients } from '../../lib/aws/clients.ts';
 import { setClock } from '../../lib/clock.ts';
 import { setSnapshotS3Client } from '../../lib/compute/snapshot-store.ts';
@@ -331,8 +332,53 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         record.output = null;
         record.error = breach;
       }
+      if (record.status === 'FAILED') {
+        await executionEnded(m, name, breach?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED');
+      }
       return record;
     };
+
+    /**
+     * The rule `ReleaseLocksOnAbortRule`: Step Functions sends "Step Functions Execution Status Change" when
+     * an execution of either machine ends ABORTED, TIMED_OUT or FAILED, and the rule invokes
+     * release-locks-on-abort, which frees the locks that execution (or its children) still hold. Delivered
+     * at once (EventBridge delivers within seconds); a failed delivery leaves the lock to its lease, as the
+     * dead-letter queue would.
+     */
+    async function executionEnded(
+      m: (typeof machines)[number],
+      name: string,
+      status: 'TIMED_OUT' | 'FAILED',
+    ): Promise<void> {
+      const executionArn = `arn:aws:states:${region}:${account}:execution:${m.name}:${name}`;
+      const event = {
+        version: '0',
+        id: `local-${m.name}-${name}-${status}`,
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        account,
+        time: new Date(clock.now()).toISOString(),
+        region,
+        resources: [executionArn],
+        detail: {
+          executionArn,
+          stateMachineArn: `arn:aws:states:${region}:${account}:stateMachine:${m.name}`,
+          name,
+          status,
+        },
+      };
+      try {
+        await invokeLambda(releaseLocksOnAbort, event, {
+          functionName: 'cmk-rotator-local-release-locks-on-abort',
+          timeoutSeconds: timeouts['release-locks-on-abort'] ?? 6,
+          clock,
+          region,
+          account,
+        });
+      } catch {
+        // Left to the lease, as an event in the dead-letter queue would be.
+      }
+    }
 
     /**
      * `states:startExecution.sync:2`: starts the child and waits for it. Succeeded → the Task's result is
