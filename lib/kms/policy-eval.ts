@@ -643,7 +643,7 @@ function conditionValues(raw: unknown): string[] | undefined {
 /** `ArnLike`/`ArnEquals`: the six ARN parts compared one by one, each a case-sensitive glob. */
 function arnMatches(actual: string, pattern: string): boolean {
   const a = arnParts(actual);
-  const p = arnParts(pattern);
+  const p = arnPatternParts(pattern);
   if (!a || !p) return false;
   return p.every((part, i) => globMatches(part, a[i] as string, false));
 }
@@ -651,15 +651,26 @@ function arnMatches(actual: string, pattern: string): boolean {
 /** `arnMatches` against an ARN whose resource part is only known to start with `actual.prefix`'s. */
 function arnCovers(actual: Unknown, pattern: string): Verdict {
   const a = arnParts(actual.prefix);
-  const p = arnParts(pattern);
+  const p = arnPatternParts(pattern);
   if (!a || !p) return 'no';
   if (!p.slice(0, 5).every((part, i) => globMatches(part, a[i] as string, false))) return 'no';
   return globCovers(p[5] as string, a[5] as string);
 }
 
 function arnParts(arn: string): string[] | undefined {
-  const parts = arn.split(':');
-  if (parts.length < 6 || parts[0] !== 'arn') return undefined;
+  const parts = arnPatternParts(arn);
+  return parts?.[0] === 'arn' ? parts : undefined;
+}
+
+/**
+ * The six colon-delimited parts of an `ArnLike` pattern. Each part, the first included, may hold `*` and
+ * `?` (IAM User Guide, condition operators, ARN condition operators: "each of the six colon-delimited
+ * components of the ARN is checked separately and each can include multi-character match wildcards (*) or
+ * single-character match wildcards (?)"), so `*:aws:iam::…` is a pattern like `arn:aws:iam::…`.
+ */
+function arnPatternParts(pattern: string): string[] | undefined {
+  const parts = pattern.split(':');
+  if (parts.length < 6) return undefined;
   return [...parts.slice(0, 5), parts.slice(5).join(':')];
 }
 
