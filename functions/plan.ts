@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { dynamodbClient } from '../lib/aws/dynamodb.ts';
 import { kmsClient } from '../lib/aws/kms.ts';
-import { openSnapshotOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
+import { openPointerOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import { databricksFor } from '../lib/databricks/index.ts';
 import {
   EVENT_RECORD_TTL_SECONDS,
@@ -48,7 +48,7 @@ export const handler = defineStep(
         // An expired lease holds nothing, whether or not DynamoDB's TTL has deleted it yet.
         return holder !== undefined && expiresAt * 1000 > env.clock.now() ? holder : undefined;
       },
-      openSnapshot: (workspaceId) => openSnapshotOf(workspaceId, snapshotStoreFor(env.settings)),
+      openSnapshot: (workspaceId) => openPointerOf(workspaceId, snapshotStoreFor(env.settings)),
       recordEvent: (eventId) =>
         recordEventOnce(
           dynamodbClient(),

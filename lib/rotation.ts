@@ -45,6 +45,11 @@ export const PlannedWorkspaceSchema = z.object({
   restoreOnly: z.boolean().optional(),
   /** The open snapshot of that earlier execution (a key of the snapshot store). */
   leftStoppedSnapshot: z.string().optional(),
+  /**
+   * With `restoreOnly`: seconds to wait before restoring, what is left of the storage wait the earlier
+   * execution began (DESIGN §6.5). Absent: restore at once.
+   */
+  restoreAfterSeconds: z.number().int().min(1).optional(),
 });
 export type PlannedWorkspace = z.infer<typeof PlannedWorkspaceSchema>;
 

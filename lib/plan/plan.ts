@@ -1,4 +1,5 @@
 import type { SdkClient } from '../aws/clients.ts';
+import type { OpenPointer } from '../compute/snapshot-store.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import type { KeyUseCase } from '../databricks/types.ts';
 import { InvalidInput, InvalidSettings, listSome } from '../errors.ts';
@@ -69,7 +70,7 @@ export interface PlanDeps {
    * lib/compute `openSnapshotOf`), if any. A workspace that already uses the target key but has one is
    * planned to restore that compute only. Without it (unit tests of the rules) nothing is looked up.
    */
-  openSnapshot?: (workspaceId: number) => Promise<string | undefined>;
+  openSnapshot?: (workspaceId: number) => Promise<OpenPointer | undefined>;
   /**
    * The second look at a key in use that stopped working, after the grace delay (plan mode `recheck`): a key
    * still unusable now fails (or, with EMERGENCY_ROTATION, rotates) instead of being re-checked again.
@@ -155,8 +156,10 @@ async function planTrigger(trigger: Exclude<Trigger, FailedCall>, deps: PlanDeps
       } catch (error) {
         // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
         const id = (error as { details?: { workspaceId?: unknown } }).details?.workspaceId;
+        // A dry run never waits: it answers what a real start would meet now.
         if (
           !trigger.input.waitForLock ||
+          trigger.input.dryRun ||
           (error as Error).name !== 'WorkspaceNotRunning' ||
           typeof id !== 'number'
         )
@@ -182,6 +185,14 @@ async function planTrigger(trigger: Exclude<Trigger, FailedCall>, deps: PlanDeps
     default:
       return planKeyEvent(trigger, deps);
   }
+}
+
+/** The part of a plan's reason that says which planned workspaces only get their compute restored. */
+function restoreOnlyText(planned: readonly PlannedWorkspace[]): string {
+  const count = planned.filter((w) => w.restoreOnly === true).length;
+  if (count === 0) return '';
+  const which = count === planned.length ? 'all already on it' : `${count} already on it`;
+  return ` (${which}: only the compute an earlier execution left stopped is restored)`;
 }
 
 /**
@@ -235,7 +246,7 @@ export interface RotationRequest {
   /** Named workspaces are held to every rule; "every workspace" silently skips other regions. */
   explicit: boolean;
   /** Workspaces whose compute an earlier execution left stopped: id → its open snapshot. */
-  leftStopped?: ReadonlyMap<number, string>;
+  leftStopped?: ReadonlyMap<number, LeftStopped>;
 }
 
 /** How many open-snapshot lookups the plan makes at once (one small S3 read each). */
@@ -247,21 +258,54 @@ const LOOKUP_CONCURRENCY = 16;
  */
 async function leftStoppedIn(
   views: readonly WorkspaceView[],
-  deps: Pick<PlanDeps, 'openSnapshot'>,
-): Promise<Map<number, string>> {
-  const found = new Map<number, string>();
+  deps: Pick<PlanDeps, 'openSnapshot' | 'now' | 'settings'>,
+): Promise<Map<number, LeftStopped>> {
+  const found = new Map<number, LeftStopped>();
   const lookup = deps.openSnapshot;
   if (!lookup) return found;
-  const ids = views.map((v) => v.workspace.workspace_id);
-  for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
-    const batch = ids.slice(i, i + LOOKUP_CONCURRENCY);
-    const keys = await Promise.all(batch.map((id) => lookup(id)));
-    batch.forEach((id, j) => {
-      const key = keys[j];
-      if (key !== undefined) found.set(id, key);
+  for (let i = 0; i < views.length; i += LOOKUP_CONCURRENCY) {
+    const batch = views.slice(i, i + LOOKUP_CONCURRENCY);
+    const pointers = await Promise.all(batch.map((v) => lookup(v.workspace.workspace_id)));
+    batch.forEach((view, j) => {
+      const pointer = pointers[j];
+      if (pointer === undefined) return;
+      const hasStorageKey = Boolean(view.workspace.storage_customer_managed_key_id);
+      found.set(view.workspace.workspace_id, {
+        snapshotKey: pointer.snapshotKey,
+        restoreAfterSeconds: storageWaitLeft(
+          pointer,
+          hasStorageKey,
+          deps.settings.storageWaitMinutes,
+          deps.now,
+        ),
+      });
     });
   }
   return found;
+}
+
+/** Compute an earlier execution left stopped: its open snapshot, and how long before it may restart. */
+export interface LeftStopped {
+  snapshotKey: string;
+  restoreAfterSeconds: number;
+}
+
+/**
+ * How long a new execution must wait before it restarts compute an earlier one left stopped: what is left
+ * of the storage wait that execution began (DESIGN §6.5: nothing starts until it is over, whoever starts
+ * it). Until the end it recorded; the whole wait from now when it was adding a storage key but recorded no
+ * end (it ended before it saw the key take effect), or when the pointer does not say (written before this
+ * was recorded) and the workspace has a storage key; otherwise nothing.
+ */
+export function storageWaitLeft(
+  pointer: Pick<OpenPointer, 'storageAdded' | 'storageWaitUntil'>,
+  hasStorageKey: boolean,
+  storageWaitMinutes: number,
+  now: number,
+): number {
+  if (pointer.storageWaitUntil !== undefined)
+    return Math.max(0, Math.ceil((pointer.storageWaitUntil - now) / 1000));
+  return (pointer.storageAdded ?? hasStorageKey) ? storageWaitMinutes * 60 : 0;
 }
 
 async function planManual(input: ManualInput, deps: PlanDeps): Promise<Plan> {
@@ -806,14 +850,16 @@ export function rotationPlan(
     if (!changes.managedServices && !changes.storage) {
       const leftStopped = request.leftStopped?.get(view.workspace.workspace_id);
       if (leftStopped !== undefined) {
+        const wait = leftStopped.restoreAfterSeconds;
         planned.push({
           ...plannedBase(view),
           changes,
           storageAdded: false,
           restoreOnly: true,
-          leftStoppedSnapshot: leftStopped,
+          leftStoppedSnapshot: leftStopped.snapshotKey,
+          ...(wait > 0 ? { restoreAfterSeconds: wait } : {}),
           steps: [
-            `already uses ${target.arn}: nothing to change, but an earlier execution left its compute stopped; restore what its snapshot ${leftStopped} lists`,
+            `already uses ${target.arn}: nothing to change, but an earlier execution left its compute stopped; restore what its snapshot ${leftStopped.snapshotKey} lists${wait > 0 ? ` once the storage wait that execution began is over (in ${Math.ceil(wait / 60)} min)` : ''}`,
           ],
         });
         continue;
@@ -862,7 +908,7 @@ export function rotationPlan(
     dryRun: request.dryRun,
     reason:
       planned.length > 0
-        ? `${request.dryRun ? 'dry run, nothing changed: ' : ''}${request.why}: ${request.dryRun ? 'would rotate' : 'rotating'} ${planned.length} workspace(s) to ${target.arn}${skippedText}`
+        ? `${request.dryRun ? 'dry run, nothing changed: ' : ''}${request.why}: ${request.dryRun ? 'would rotate' : 'rotating'} ${planned.length} workspace(s) to ${target.arn}${restoreOnlyText(planned)}${skippedText}`
         : `${request.dryRun ? 'dry run: ' : ''}${request.why}: nothing to change${skippedText}`,
     workspaceCount: planned.length,
     trigger: stripUndefined(request.trigger),

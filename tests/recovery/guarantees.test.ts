@@ -396,3 +396,35 @@ describe('A workspace execution that ends without a result', () => {
     expectSafe(scenario, report, 'child timed out, retried');
   });
 });
+
+describe('An execution that ends in the middle of the storage wait', () => {
+  it('leaves the rest of the wait to the next execution, which restores nothing before it is over', async () => {
+    // Prepare: a storage key is added; the workspace's own execution times out 15 minutes in, in the
+    // middle of the 25-minute storage wait; a new execution starts 9 minutes later.
+    const once = baseScenario({
+      storage: true,
+      settings: { storageWaitMinutes: 25 },
+      timings: { workspaceUpdate: [120, 120], clusterTerminate: [30, 30] },
+    });
+    const scenario = {
+      ...once,
+      input: undefined,
+      executions: [
+        { input: once.input, startAtSeconds: 0, name: 'exec-1' },
+        { input: once.input, startAtSeconds: 24 * 60, name: 'exec-2' },
+      ],
+    };
+    // Act
+    const report = await runScenario(scenario, {
+      executionTimeoutSecondsOf: { 'rotate-one-workspace': 15 * 60 },
+    });
+    // Assess: the second restores the compute the first left stopped…
+    const second = report.executions.find((e) => e.name === 'exec-2');
+    expect(second?.status, second?.error?.cause).toBe('SUCCEEDED');
+    expect(runningClusters(report)).toEqual(['w1-api', 'w1-ui']);
+    // …but not before the storage wait the first began is over (the runner's window invariant)
+    expectSafe(scenario, report, 'execution ended during the storage wait');
+    const starts = calls(report, 'POST', /\/clusters\/start$/);
+    expect(starts.length).toBeGreaterThan(0);
+  });
+});
