@@ -3,7 +3,7 @@ import type { ComputeDeps } from '../../lib/compute/deps.ts';
 import { type StopCheckItem, snapshotKeyOf } from '../../lib/compute/model.ts';
 import { MemorySnapshotStore } from '../../lib/compute/snapshot-store.ts';
 import { checkComputeStopped } from '../../lib/compute/stop.ts';
-import type { WorkspaceApi } from '../../lib/databricks/api.ts';
+import { quietWorkspace } from './fakes.ts';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -20,16 +20,7 @@ const MINUTE = 60_000;
 const WAIT_MINUTES = 1440;
 const T0 = 1_800_000_000_000;
 
-/** A workspace where everything is stopped: every list is empty. */
-const api = {
-  deploymentName: 'fake',
-  listClusters: async () => [],
-  listInstancePools: async () => [],
-  listWarehouses: async () => [],
-  listJobs: async () => [],
-  listRuns: async () => [],
-  listPipelines: async () => [],
-} as unknown as WorkspaceApi;
+const api = quietWorkspace;
 
 async function guardAt(
   now: number,

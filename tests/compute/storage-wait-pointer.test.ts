@@ -6,6 +6,7 @@ import { MemorySnapshotStore, openPointerOf, openSnapshotKeyOf } from '../../lib
 import { checkComputeStopped, stopCompute } from '../../lib/compute/stop.ts';
 import type { WorkspaceApi } from '../../lib/databricks/api.ts';
 import { TransientError } from '../../lib/errors.ts';
+import { quietWorkspace } from './fakes.ts';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -21,16 +22,7 @@ const MINUTE = 60_000;
 const T0 = 1_800_000_000_000;
 const WAIT_MINUTES = 20;
 
-/** A workspace where everything is stopped: every list is empty, and nothing is to stop. */
-const api = {
-  deploymentName: 'fake',
-  listClusters: async () => [],
-  listInstancePools: async () => [],
-  listWarehouses: async () => [],
-  listJobs: async () => [],
-  listRuns: async () => [],
-  listPipelines: async () => [],
-} as unknown as WorkspaceApi;
+const api = quietWorkspace;
 
 const baseItem = (executionId: string, storageAdded: boolean): StopItem => ({
   executionId,
