@@ -508,7 +508,7 @@ function resourceApplies(statement: PolicyStatement, keyArn: string): Judged {
       stringList(patterns).map((p) =>
         p.includes('${')
           ? maybe(`resource ${p} has a policy variable`)
-          : globMatches(p, keyArn, false)
+          : resourceMatches(p, keyArn)
             ? YES
             : NO,
       ),
@@ -703,6 +703,24 @@ function globCovers(pattern: string, prefix: string): Verdict {
     rest.filter((c) => c === '?').length <= 1;
   if (rests.some(matchesEvery)) return 'yes';
   return rests.some((rest) => rest.length > 0) ? 'maybe' : 'no';
+}
+
+/**
+ * A `Resource` pattern against the key's ARN, case-sensitively. Wildcards stay within their colon-separated
+ * segment, except a `*` that ends a segment, which "can expand to match beyond the colon boundaries" (IAM
+ * User Guide, IAM JSON policy elements: Resource, "Using wildcards in resource ARNs"): `arn:aws:kms:*` covers
+ * every key, `arn:aws:kms:us*1:…` does not reach past the region.
+ */
+function resourceMatches(pattern: string, arn: string): boolean {
+  const chars = [...pattern];
+  const source = chars
+    .map((c, i) => {
+      if (c === '*') return i + 1 === chars.length || chars[i + 1] === ':' ? '.*' : '[^:]*';
+      if (c === '?') return '[^:]';
+      return c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('');
+  return new RegExp(`^${source}$`, 's').test(arn);
 }
 
 /** IAM globs: `*` any run of characters, `?` one character. Action names compare case-insensitively. */

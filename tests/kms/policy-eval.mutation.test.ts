@@ -492,3 +492,37 @@ describe('Function: describeDenials — limits and notes', () => {
     );
   });
 });
+
+describe('Function: evaluateKeyPolicyForDatabricks — wildcards in Resource stay in their ARN segment', () => {
+  const denyOn = (Resource: string) => judged(deny({ Resource }));
+
+  it('lets a * that ends a segment reach past colons, as IAM documents', () => {
+    // Act & Assess: the key is arn:aws:kms:us-east-1:111122223333:key/<id>
+    expect(denyOn('arn:aws:kms:*')).toEqual([[['kms:Decrypt'], []]]);
+    expect(denyOn('arn:aws:kms:us-east-1:*:key/*')).toEqual([[['kms:Decrypt'], []]]);
+    expect(denyOn('*')).toEqual([[['kms:Decrypt'], []]]);
+  });
+
+  it('keeps a * or ? inside a segment within it', () => {
+    // Act & Assess
+    expect(denyOn('arn:aws:kms:us-*-1:111122223333:key/*')).toEqual([[['kms:Decrypt'], []]]);
+    expect(denyOn('arn:aws:kms:us*3:key/*')).toEqual([]);
+    expect(denyOn('arn:aws:kms:us-east-?:111122223333:key/*')).toEqual([[['kms:Decrypt'], []]]);
+    expect(denyOn('arn:aws:kms:us-east-1?111122223333:key/*')).toEqual([]);
+  });
+
+  it('does not take an Allow whose Resource only matches across a segment as a grant', () => {
+    // Prepare: the Databricks statements, each narrowed to such a Resource
+    const statements = databricksStatements({
+      useCases: ['MANAGED_SERVICES'],
+      databricksPrincipalArn: DATABRICKS,
+      accountIds: [ACCOUNT],
+      reuseKeyForClusterVolumes: false,
+    }).map((s) => ({ ...s, Resource: 'arn:aws:kms:us*3:key/*' }));
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [ADMIN, ...statements] });
+    // Act
+    const verdict = evaluateKeyPolicyForDatabricks(policy, request({ useCases: ['MANAGED_SERVICES'] }));
+    // Assess
+    expect(verdict.usable).toBe(false);
+  });
+});
