@@ -303,8 +303,11 @@ export function storageWaitLeft(
   storageWaitMinutes: number,
   now: number,
 ): number {
-  if (pointer.storageWaitUntil !== undefined)
-    return Math.max(0, Math.ceil((pointer.storageWaitUntil - now) / 1000));
+  if (pointer.storageWaitUntil !== undefined) {
+    // Never longer than the longest storage wait any deployment allows (a pointer is data, not a promise).
+    const left = Math.ceil((pointer.storageWaitUntil - now) / 1000);
+    return Math.min(Math.max(0, left), LIMITS.storageWaitMinutes * 60);
+  }
   return (pointer.storageAdded ?? hasStorageKey) ? storageWaitMinutes * 60 : 0;
 }
 

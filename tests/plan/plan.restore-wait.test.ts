@@ -29,6 +29,12 @@ describe('storageWaitLeft: how long a new execution waits before restoring what 
     expect(storageWaitLeft({ storageWaitUntil: NOW + 12 * MINUTE + 1 }, true, 20, NOW)).toBe(12 * 60 + 1);
   });
 
+  it('never waits longer than the longest storage wait a deployment allows, whatever the pointer says', () => {
+    expect(storageWaitLeft({ storageWaitUntil: NOW + 365 * 24 * 60 * MINUTE }, true, 20, NOW)).toBe(
+      24 * 60 * 60,
+    );
+  });
+
   it('does not wait once that end has passed, whatever else the pointer says', () => {
     expect(storageWaitLeft({ storageAdded: true, storageWaitUntil: NOW - 1 }, true, 20, NOW)).toBe(0);
     expect(storageWaitLeft({ storageWaitUntil: NOW }, true, 20, NOW)).toBe(0);
