@@ -1,12 +1,12 @@
-import * as z from 'zod';
 import { snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
 import { loadPlannedWorkspace } from '../lib/plan/stored.ts';
+import * as z from '../lib/zod.ts';
 import { defineStep } from './commons/handler.ts';
 
 /** Input: the workspace of a long plan and where the plan is kept (lib/plan/stored.ts). */
 export const LoadWorkspacePlanInputSchema = z.object({
-  workspaceId: z.number().int().positive(),
-  planKey: z.string().min(1).max(1024),
+  workspaceId: z.number().check(z.int(), z.positive()),
+  planKey: z.string().check(z.minLength(1), z.maxLength(1024)),
 });
 
 /**

@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { dynamodbClient } from '../lib/aws/dynamodb.ts';
 import { kmsClient } from '../lib/aws/kms.ts';
 import { openPointerOf, snapshotStoreFor } from '../lib/compute/snapshot-store.ts';
@@ -13,6 +12,7 @@ import { logger } from '../lib/log.ts';
 import { planRotation } from '../lib/plan/plan.ts';
 import { storeLongPlan } from '../lib/plan/stored.ts';
 import { requireLockTable } from '../lib/settings.ts';
+import * as z from '../lib/zod.ts';
 import { defineStep } from './commons/handler.ts';
 
 /**
@@ -23,9 +23,9 @@ import { defineStep } from './commons/handler.ts';
 export const PlanStepInputSchema = z.object({
   input: z.unknown(),
   executionArn: ExecutionArnSchema,
-  startedAt: z.iso.datetime({ offset: true }).optional(),
+  startedAt: z.optional(z.iso.datetime({ offset: true })),
   /** Set by "Re-check the key": the second look at a key in use that stopped working (plan mode `recheck`). */
-  recheck: z.boolean().optional(),
+  recheck: z.optional(z.boolean()),
 });
 
 /** Plan the rotation: the execution input or an EventBridge event becomes an explicit Plan (DESIGN §3). */

@@ -1,10 +1,10 @@
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
 import { sfnClient } from './aws/sfn.ts';
 import { replaceAwsClient, type SdkClient } from './aws/shared.ts';
 import { causeMessage, clip } from './errors.ts';
 import { logger } from './log.ts';
 import { type PublishResult, publishNotification } from './notify.ts';
+import * as z from './zod.ts';
 
 /**
  * The message sent when a rotation ends (EventBridge "Step Functions Execution Status Change" → the function
@@ -22,16 +22,16 @@ import { type PublishResult, publishNotification } from './notify.ts';
 export const ExecutionStatusChangeSchema = z.looseObject({
   source: z.literal('aws.states'),
   'detail-type': z.literal('Step Functions Execution Status Change'),
-  region: z.string().max(64).optional(),
+  region: z.optional(z.string().check(z.maxLength(64))),
   detail: z.looseObject({
-    executionArn: z.string().min(1).max(2048),
-    stateMachineArn: z.string().max(2048).nullable().optional(),
-    name: z.string().max(256).nullable().optional(),
-    status: z.string().min(1).max(64),
-    startDate: z.number().nullable().optional(),
-    stopDate: z.number().nullable().optional(),
-    error: z.string().nullable().optional(),
-    cause: z.string().nullable().optional(),
+    executionArn: z.string().check(z.minLength(1), z.maxLength(2048)),
+    stateMachineArn: z.optional(z.nullable(z.string().check(z.maxLength(2048)))),
+    name: z.optional(z.nullable(z.string().check(z.maxLength(256)))),
+    status: z.string().check(z.minLength(1), z.maxLength(64)),
+    startDate: z.optional(z.nullable(z.number())),
+    stopDate: z.optional(z.nullable(z.number())),
+    error: z.optional(z.nullable(z.string())),
+    cause: z.optional(z.nullable(z.string())),
   }),
 });
 export type ExecutionStatusChange = z.infer<typeof ExecutionStatusChangeSchema>;

@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { fitStillStopped, STILL_STOPPED_CHARS, snapshotLocationIn } from './compute/errors.ts';
 import {
   causeMessage,
@@ -10,20 +9,21 @@ import {
   RotatorError,
 } from './errors.ts';
 import { PlanSchema } from './rotation.ts';
+import * as z from './zod.ts';
 
 /** One Map iteration's result, as the state machine's Pass states shape it. */
 export const RotationResultSchema = z.looseObject({
   workspaceId: z.number(),
   status: z.enum(['ROTATED', 'FAILED']),
-  keyChanged: z.boolean().optional(),
-  computeRestored: z.boolean().optional(),
-  error: z.string().optional(),
-  cause: z.string().optional(),
-  restoreError: z.string().optional(),
-  restoreCause: z.string().optional(),
+  keyChanged: z.optional(z.boolean()),
+  computeRestored: z.optional(z.boolean()),
+  error: z.optional(z.string()),
+  cause: z.optional(z.string()),
+  restoreError: z.optional(z.string()),
+  restoreCause: z.optional(z.string()),
   /** What is still stopped or paused, by id, and where the snapshot is (report-compute-not-restored). */
-  stillStopped: z.string().optional(),
-  update: z.looseObject({ patchedAt: z.number().optional() }).optional(),
+  stillStopped: z.optional(z.string()),
+  update: z.optional(z.looseObject({ patchedAt: z.optional(z.number()) })),
 });
 export type RotationResult = z.infer<typeof RotationResultSchema>;
 

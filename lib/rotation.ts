@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 
 /**
  * The data that flows through the state machine. `plan` produces a `Plan`; the Map turns each planned
@@ -15,21 +15,21 @@ export const TargetKeySchema = z.object({
   keyArn: z.string(),
   keyId: z.string(),
   region: z.string(),
-  keyAlias: z.string().optional(),
+  keyAlias: z.optional(z.string()),
 });
 export type TargetKey = z.infer<typeof TargetKeySchema>;
 
 export const PlannedWorkspaceSchema = z.object({
-  workspaceId: z.number().int(),
-  workspaceName: z.string().optional(),
+  workspaceId: z.number().check(z.int()),
+  workspaceName: z.optional(z.string()),
   deploymentName: z.string(),
   region: z.string(),
   /** Key configuration ids the workspace has before the rotation (null = none). */
   current: z.object({
-    managedServicesKeyConfigId: z.string().nullable(),
-    storageKeyConfigId: z.string().nullable(),
-    managedServicesKeyArn: z.string().nullable().optional(),
-    storageKeyArn: z.string().nullable().optional(),
+    managedServicesKeyConfigId: z.nullable(z.string()),
+    storageKeyConfigId: z.nullable(z.string()),
+    managedServicesKeyArn: z.optional(z.nullable(z.string())),
+    storageKeyArn: z.optional(z.nullable(z.string())),
   }),
   /** Which workspace fields the rotation will set. */
   changes: z.object({ managedServices: z.boolean(), storage: z.boolean() }),
@@ -42,14 +42,14 @@ export const PlannedWorkspaceSchema = z.object({
    * snapshot is still open): this execution only restores that compute (DESIGN §4, retrying a failed
    * rotation with a new execution).
    */
-  restoreOnly: z.boolean().optional(),
+  restoreOnly: z.optional(z.boolean()),
   /** The open snapshot of that earlier execution (a key of the snapshot store). */
-  leftStoppedSnapshot: z.string().optional(),
+  leftStoppedSnapshot: z.optional(z.string()),
   /**
    * With `restoreOnly`: seconds to wait before restoring, what is left of the storage wait the earlier
    * execution began (DESIGN §6.5). Absent: restore at once.
    */
-  restoreAfterSeconds: z.number().int().min(1).optional(),
+  restoreAfterSeconds: z.optional(z.number().check(z.int(), z.gte(1))),
 });
 export type PlannedWorkspace = z.infer<typeof PlannedWorkspaceSchema>;
 
@@ -75,10 +75,10 @@ export const PlanSchema = z.object({
       'keyDeleted',
       'keyMaterialExpired',
     ]),
-    eventId: z.string().optional(),
-    keyArn: z.string().optional(),
+    eventId: z.optional(z.string()),
+    keyArn: z.optional(z.string()),
   }),
-  target: TargetKeySchema.nullable(),
+  target: z.nullable(TargetKeySchema),
   useCases: z.array(KeyUseCaseSchema),
   reuseKeyForClusterVolumes: z.boolean(),
   activeRuns: ActiveRunsPolicySchema,
@@ -89,34 +89,34 @@ export const PlanSchema = z.object({
   /** Key disabled/deleted: no job drain, cancel active runs. */
   emergency: z.boolean(),
   /** Workspaces rotated in parallel by the Map. */
-  maxConcurrency: z.number().int().min(1),
+  maxConcurrency: z.number().check(z.int(), z.gte(1)),
   workspaces: z.array(PlannedWorkspaceSchema),
   /**
    * A long plan (more than `INLINE_PLAN_WORKSPACES`, lib/plan/stored.ts) keeps its workspaces in the
    * snapshot store: `workspaces` is then empty, the Map iterates these ids, and each workspace's execution
    * loads its own entry from `planLocation`.
    */
-  workspaceIds: z.array(z.number().int()).optional(),
-  planLocation: z.object({ key: z.string(), where: z.string() }).optional(),
+  workspaceIds: z.optional(z.array(z.number().check(z.int()))),
+  planLocation: z.optional(z.object({ key: z.string(), where: z.string() })),
   /** Bytes each workspace's result may take in the rotation's state (`compactRotationResult`). */
-  resultBudgetBytes: z.number().int().positive().optional(),
+  resultBudgetBytes: z.optional(z.number().check(z.int(), z.positive())),
   /** ARNs of the keys being replaced (for the retention notice). */
   oldKeyArns: z.array(z.string()),
   /** How many workspaces the plan touches (rotates or verifies): what a dry run would change. */
-  workspaceCount: z.number().int().min(0).optional(),
+  workspaceCount: z.optional(z.number().check(z.int(), z.gte(0))),
   /** Mode `recheck`: seconds to wait before reading the key again (KEY_RECHECK_GRACE_MINUTES). */
-  recheckSeconds: z.number().int().min(0).optional(),
+  recheckSeconds: z.optional(z.number().check(z.int(), z.gte(0))),
   /** Mode `verify`: re-grant Databricks in a key policy that no longer does, instead of `KeyPolicyDrift`. */
-  repairPolicy: z.boolean().optional(),
+  repairPolicy: z.optional(z.boolean()),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
 /** One Map iteration's input. Step results are added under their own keys and kept (loose object). */
 export const RotationItemSchema = z.looseObject({
-  executionId: z.string().min(1),
+  executionId: z.string().check(z.minLength(1)),
   workspace: PlannedWorkspaceSchema,
   target: TargetKeySchema,
-  useCases: z.array(KeyUseCaseSchema).min(1),
+  useCases: z.array(KeyUseCaseSchema).check(z.minLength(1)),
   reuseKeyForClusterVolumes: z.boolean(),
   activeRuns: ActiveRunsPolicySchema,
   drainTimeoutMinutes: z.number(),

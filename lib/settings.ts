@@ -1,11 +1,11 @@
-import * as z from 'zod';
 import { clip, fieldPath, InvalidSettings, listSome } from './errors.ts';
+import * as z from './zod.ts';
 
 /** `true`/`false` (any case) from the environment. */
-const flag = z
-  .string()
-  .refine((s) => /^(true|false)$/i.test(s.trim()), 'must be true or false')
-  .transform((s) => s.trim().toLowerCase() === 'true');
+const flag = z.pipe(
+  z.string().check(z.refine((s) => /^(true|false)$/i.test(s.trim()), 'must be true or false')),
+  z.transform((s) => s.trim().toLowerCase() === 'true'),
+);
 
 /**
  * A Databricks host (or host template): `https://` only, so credentials and tokens never cross the network in
@@ -13,13 +13,13 @@ const flag = z
  * the emulator listens on this machine.
  */
 const databricksUrl = (what: string) =>
-  z
-    .string()
-    .refine((u) => /^https?:\/\//i.test(u), `must be a URL starting with https:// (${what})`)
-    .refine(
+  z.string().check(
+    z.refine((u) => /^https?:\/\//i.test(u), `must be a URL starting with https:// (${what})`),
+    z.refine(
       (u) => /^https:\/\//i.test(u) || isLoopbackUrl(u),
       `must use https:// (${what}); plain http:// is refused outside local mode (a loopback host)`,
-    );
+    ),
+  );
 
 function isLoopbackUrl(url: string): boolean {
   const host = /^http:\/\/(\[[^\]]+\]|[^/:?#]+)/i.exec(url)?.[1]?.toLowerCase();
@@ -32,11 +32,14 @@ function isLoopbackUrl(url: string): boolean {
   );
 }
 
-const csv = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== ''),
+const csv = z.pipe(
+  z.string(),
+  z.transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  ),
 );
 
 /**
@@ -83,87 +86,111 @@ export const OLD_KEY_RETENTION_TOO_SHORT = `must be at least ${MIN_OLD_KEY_RETEN
 export const LOCK_LEASE_MARGIN_MINUTES = 5;
 
 /** `z.coerce.number()` with an upper bound whose message names the unit and the bound. */
-const bounded = (max: number, unit: string) => z.coerce.number().max(max, `must be at most ${max} (${unit})`);
+const bounded = (max: number, unit: string) =>
+  z.coerce.number().check(z.lte(max, `must be at most ${max} (${unit})`));
 
 /**
  * Deployment settings, read from the Lambda environment (serverless.yml sets them; the local runner sets
  * them from the scenario). Secrets are never settings: only the ARN of the secret that holds them.
  */
 const SettingsSchema = z.object({
-  DATABRICKS_ACCOUNT_ID: z.string().min(1),
-  DATABRICKS_ACCOUNTS_HOST: databricksUrl('the Databricks accounts host').default(
+  DATABRICKS_ACCOUNT_ID: z.string().check(z.minLength(1)),
+  DATABRICKS_ACCOUNTS_HOST: z._default(
+    databricksUrl('the Databricks accounts host'),
     'https://accounts.cloud.databricks.com',
   ),
   /** `{deployment_name}` is replaced by the workspace's deployment name. */
-  DATABRICKS_WORKSPACE_URL_TEMPLATE: databricksUrl('the workspace URL template')
-    .refine((s) => s.includes('{deployment_name}'), 'must contain {deployment_name}')
-    .default('https://{deployment_name}.cloud.databricks.com'),
-  DATABRICKS_CREDENTIALS_SECRET_ARN: z.string().min(1),
+  DATABRICKS_WORKSPACE_URL_TEMPLATE: z._default(
+    databricksUrl('the workspace URL template').check(
+      z.refine((s) => s.includes('{deployment_name}'), 'must contain {deployment_name}'),
+    ),
+    'https://{deployment_name}.cloud.databricks.com',
+  ),
+  DATABRICKS_CREDENTIALS_SECRET_ARN: z.string().check(z.minLength(1)),
   /** Databricks' AWS principal (commercial partition default; other partitions differ). */
-  DATABRICKS_PRINCIPAL_ARN: z.string().startsWith('arn:').default('arn:aws:iam::414351767826:root'),
+  DATABRICKS_PRINCIPAL_ARN: z._default(
+    z.string().check(z.startsWith('arn:')),
+    'arn:aws:iam::414351767826:root',
+  ),
   /** Databricks account id(s) for the key policy's `aws:PrincipalTag/DatabricksAccountId` condition. */
-  DATABRICKS_POLICY_ACCOUNT_IDS: csv.optional(),
-  WATCHED_ALIAS: z.string().startsWith('alias/').optional(),
+  DATABRICKS_POLICY_ACCOUNT_IDS: z.optional(csv),
+  WATCHED_ALIAS: z.optional(z.string().check(z.startsWith('alias/'))),
   /** Comma-separated workspace ids the deployment manages, or empty / `all` for "every workspace on the old key". */
-  WORKSPACE_IDS: csv.optional(),
-  STORAGE_WAIT_MINUTES: bounded(LIMITS.storageWaitMinutes, 'minutes').int().min(0).default(20),
-  OLD_KEY_RETENTION_HOURS: bounded(LIMITS.oldKeyRetentionHours, 'hours, 30 days')
-    .min(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT)
-    .default(MIN_OLD_KEY_RETENTION_HOURS),
+  WORKSPACE_IDS: z.optional(csv),
+  STORAGE_WAIT_MINUTES: z._default(
+    bounded(LIMITS.storageWaitMinutes, 'minutes').check(z.int(), z.gte(0)),
+    20,
+  ),
+  OLD_KEY_RETENTION_HOURS: z._default(
+    bounded(LIMITS.oldKeyRetentionHours, 'hours, 30 days').check(
+      z.gte(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT),
+    ),
+    MIN_OLD_KEY_RETENTION_HOURS,
+  ),
   /** Workspaces rotated in parallel by the Map (the execution input's `maxConcurrency` overrides it). */
-  MAX_CONCURRENT_WORKSPACES: bounded(LIMITS.maxConcurrentWorkspaces, 'workspaces').int().min(1).default(4),
+  MAX_CONCURRENT_WORKSPACES: z._default(
+    bounded(LIMITS.maxConcurrentWorkspaces, 'workspaces').check(z.int(), z.gte(1)),
+    4,
+  ),
   /** Deadlines of the polling loops, in minutes (bounded by the execution's history, see `LIMITS`). */
-  COMPUTE_STOP_TIMEOUT_MINUTES: bounded(LIMITS.computeStopTimeoutMinutes, 'minutes').min(1).default(30),
+  COMPUTE_STOP_TIMEOUT_MINUTES: z._default(
+    bounded(LIMITS.computeStopTimeoutMinutes, 'minutes').check(z.gte(1)),
+    30,
+  ),
   /** A customer-managed network can take over an hour to apply a key change: the default is generous. */
-  WORKSPACE_UPDATE_TIMEOUT_MINUTES: bounded(LIMITS.workspaceUpdateTimeoutMinutes, 'minutes')
-    .min(1)
-    .default(120),
+  WORKSPACE_UPDATE_TIMEOUT_MINUTES: z._default(
+    bounded(LIMITS.workspaceUpdateTimeoutMinutes, 'minutes').check(z.gte(1)),
+    120,
+  ),
   /** After a failure at or after the PATCH: how long recovery waits for the workspace to stop updating. */
-  RECOVERY_WORKSPACE_WAIT_MINUTES: bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes')
-    .min(1)
-    .default(180),
-  COMPUTE_RESTORE_TIMEOUT_MINUTES: bounded(LIMITS.computeRestoreTimeoutMinutes, 'minutes').min(1).default(45),
+  RECOVERY_WORKSPACE_WAIT_MINUTES: z._default(
+    bounded(LIMITS.recoveryWorkspaceWaitMinutes, 'minutes').check(z.gte(1)),
+    180,
+  ),
+  COMPUTE_RESTORE_TIMEOUT_MINUTES: z._default(
+    bounded(LIMITS.computeRestoreTimeoutMinutes, 'minutes').check(z.gte(1)),
+    45,
+  ),
   /** Parallel Databricks calls per step (each still honours 429s). */
-  API_CONCURRENCY: bounded(LIMITS.apiConcurrency, 'parallel calls').int().min(1).default(8),
+  API_CONCURRENCY: z._default(bounded(LIMITS.apiConcurrency, 'parallel calls').check(z.int(), z.gte(1)), 8),
   /** Where compute snapshots are stored: an S3 bucket in AWS, a directory in local mode. */
-  SNAPSHOT_BUCKET: z.string().min(1).optional(),
-  SNAPSHOT_DIR: z.string().min(1).optional(),
+  SNAPSHOT_BUCKET: z.optional(z.string().check(z.minLength(1))),
+  SNAPSHOT_DIR: z.optional(z.string().check(z.minLength(1))),
   /**
    * The DynamoDB table of the workspace locks and of the EventBridge event ids already handled (lib/lock).
    * serverless.yml sets it on the functions that use it; a step that needs it and finds it unset fails
    * with `InvalidSettings` naming it (`requireLockTable`).
    */
-  LOCK_TABLE: z.string().min(1).max(255).optional(),
+  LOCK_TABLE: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
   /** How long a workspace lock lasts without renewal: what an execution that dies unseen blocks at most. */
-  LOCK_LEASE_MINUTES: bounded(LIMITS.lockLeaseMinutes, 'minutes').int().min(1).default(30),
+  LOCK_LEASE_MINUTES: z._default(bounded(LIMITS.lockLeaseMinutes, 'minutes').check(z.int(), z.gte(1)), 30),
   /**
    * The AWS account this deployment runs in (serverless.yml: `AWS::AccountId`): an event of another account
    * is not acted on. Unset, the account of DATABRICKS_CREDENTIALS_SECRET_ARN stands for it.
    */
-  DEPLOYMENT_ACCOUNT_ID: z
-    .string()
-    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-    .optional(),
+  DEPLOYMENT_ACCOUNT_ID: z.optional(
+    z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
+  ),
   /** The region this deployment runs in (Lambda sets AWS_REGION): an event of another region is not acted on. */
-  AWS_REGION: z
-    .string()
-    .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name')
-    .optional(),
+  AWS_REGION: z.optional(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name'))),
   /**
    * A key in use was disabled, scheduled for deletion or lost its material: minutes to wait before reading
    * it again (a mistaken DisableKey is often undone within minutes; nothing is touched meanwhile).
    */
-  KEY_RECHECK_GRACE_MINUTES: bounded(LIMITS.keyRecheckGraceMinutes, 'minutes').min(0).default(10),
+  KEY_RECHECK_GRACE_MINUTES: z._default(
+    bounded(LIMITS.keyRecheckGraceMinutes, 'minutes').check(z.gte(0)),
+    10,
+  ),
   /**
    * Opt-in: a key in use that is still unusable after the grace delay moves its workspaces to the watched
    * alias's key (downtime, and it does not rescue data only the old key can read). Default: alarm only.
    */
-  EMERGENCY_ROTATION: flag.default(false),
+  EMERGENCY_ROTATION: z._default(flag, false),
   /**
    * After KMS rotated a key's material: re-grant Databricks in a key policy that no longer does. Default
    * false: a missing grant may be a deliberate revocation, so it is reported (KeyPolicyDrift), not undone.
    */
-  REPAIR_POLICY_ON_ROTATION: flag.default(false),
+  REPAIR_POLICY_ON_ROTATION: z._default(flag, false),
 });
 
 export interface Settings {

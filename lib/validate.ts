@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import { clip, fieldPath, InvalidInput, listSome } from './errors.ts';
+import * as z from './zod.ts';
 
 /**
  * Parses `value` with `schema`; on failure raises `InvalidInput` whose message names the first bad field
@@ -7,8 +7,8 @@ import { clip, fieldPath, InvalidInput, listSome } from './errors.ts';
  * only error it raises is `InvalidInput` (tests/plan/fuzz.test.ts holds every step's schema to that), with a
  * short message: field names from the input are clipped, long lists of unknown fields summarised.
  */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what = 'input'): z.infer<S> {
-  const parsed = schema.safeParse(value);
+export function parseInput<S extends z.core.$ZodType>(schema: S, value: unknown, what = 'input'): z.infer<S> {
+  const parsed = z.safeParse(schema, value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   if (!issue) throw new InvalidInput(`${what} is invalid`);

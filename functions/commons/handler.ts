@@ -1,13 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
 import { type Clock, clock } from '../../lib/clock.ts';
 import { deadlineAfter, withDeadline } from '../../lib/deadline.ts';
 import { fitForStepFunctions, TransientError } from '../../lib/errors.ts';
 import { logger } from '../../lib/log.ts';
 import { loadSettings, type Settings } from '../../lib/settings.ts';
 import { parseInput } from '../../lib/validate.ts';
+import type * as z from '../../lib/zod.ts';
 
 /**
  * What a step gets besides its input: settings, the run's clock and the invocation's deadline. The SDK and
@@ -33,7 +33,7 @@ export interface StepEnv {
  * Cause fits Step Functions' 32,768 characters; they are logged by name and message only (never a secret).
  * The handler carries its `stepName` and `schema` (the fuzz test throws arbitrary JSON at every schema).
  */
-export function defineStep<S extends z.ZodType, R>(
+export function defineStep<S extends z.core.$ZodType, R>(
   stepName: string,
   schema: S,
   step: (input: z.infer<S>, env: StepEnv) => Promise<R>,

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { RotationItemSchema } from '../rotation.ts';
+import * as z from '../zod.ts';
 
 /**
  * The data of compute quiesce and restore: the snapshot (stored outside the state machine, see
@@ -16,7 +16,7 @@ import { RotationItemSchema } from '../rotation.ts';
  * (Databricks sends `null` for some absent values), and values Databricks may send in another type
  * (numeric tag values) are accepted as they come. The same schema validates on write and on read.
  */
-const opt = <T extends z.ZodType>(schema: T) => schema.optional();
+const opt = <T extends z.ZodMiniType>(schema: T) => z.optional(schema);
 
 /** Drops `null` object fields recursively (Databricks' `null` means "not set", like an absent field). */
 export function withoutNulls(value: unknown): unknown {
@@ -137,7 +137,7 @@ const ComputeSnapshotShape = z.looseObject({
 });
 export type ComputeSnapshot = z.infer<typeof ComputeSnapshotShape>;
 /** Parses a stored snapshot: nulls read as absent fields, unknown fields kept. */
-export const ComputeSnapshotSchema = z.preprocess(withoutNulls, ComputeSnapshotShape);
+export const ComputeSnapshotSchema = z.pipe(z.transform(withoutNulls), ComputeSnapshotShape);
 
 /**
  * Compute found running during the window that the snapshot did not have running (a user started it, a
@@ -152,12 +152,12 @@ const RestoreAdditionsShape = z.looseObject({
   pools: z.array(PoolInfoSchema),
   /** What was seen coming back, when (epoch ms) and what was done (first MAX_LISTED·4; `count` has all). */
   events: z.array(
-    z.looseObject({ kind: z.string(), id: z.string(), seenAt: z.number(), state: z.string().optional() }),
+    z.looseObject({ kind: z.string(), id: z.string(), seenAt: z.number(), state: z.optional(z.string()) }),
   ),
   count: z.number(),
 });
 export type RestoreAdditions = z.infer<typeof RestoreAdditionsShape>;
-export const RestoreAdditionsSchema = z.preprocess(withoutNulls, RestoreAdditionsShape);
+export const RestoreAdditionsSchema = z.pipe(z.transform(withoutNulls), RestoreAdditionsShape);
 
 export const ComputeKindSchema = z.enum(['cluster', 'pool', 'warehouse', 'pipeline', 'job', 'run']);
 export type ComputeKind = z.infer<typeof ComputeKindSchema>;
@@ -166,7 +166,7 @@ export const ResourceRefSchema = z.object({
   kind: ComputeKindSchema,
   id: z.string(),
   /** When it was seen (epoch ms; compute that came back during the window). */
-  seenAt: z.number().optional(),
+  seenAt: z.optional(z.number()),
 });
 export type ResourceRef = z.infer<typeof ResourceRefSchema>;
 
@@ -187,14 +187,14 @@ export const StopResultSchema = z.object({
   phase: z.enum(['draining', 'stopping']),
   counts: ComputeCountsSchema,
   /** Epoch ms; only while draining (`activeRuns: 'wait'`). */
-  drainDeadline: z.number().optional(),
+  drainDeadline: z.optional(z.number()),
   /** Epoch ms after which compute that is still not stopped fails the rotation. */
   deadline: z.number(),
   /**
    * Stop calls not made because Databricks kept throttling (throttling is a speed, not a failure): the
    * checks stop whatever still runs, and the first one does not count these as "came back".
    */
-  deferred: z.number().optional(),
+  deferred: z.optional(z.number()),
 });
 export type StopResult = z.infer<typeof StopResultSchema>;
 
@@ -208,8 +208,8 @@ export const PendingCountsSchema = z.object({
   pools: z.number(),
   warehouses: z.number(),
   pipelines: z.number(),
-  runs: z.number().optional(),
-  jobs: z.number().optional(),
+  runs: z.optional(z.number()),
+  jobs: z.optional(z.number()),
 });
 export type PendingCounts = z.infer<typeof PendingCountsSchema>;
 
@@ -228,21 +228,21 @@ export const StopCheckResultSchema = z.object({
   restartedDuringWindow: z.array(ResourceRefSchema),
   restartedCount: z.number(),
   /** Guarding the storage wait (after the update): epoch ms when it ends, and whether it has. */
-  storageWaitUntil: z.number().optional(),
-  storageWaitOver: z.boolean().optional(),
+  storageWaitUntil: z.optional(z.number()),
+  storageWaitOver: z.optional(z.boolean()),
   /**
    * Kinds this check saw fully stopped (nothing left, nothing to stop again). The next poll of the stopping
    * loop does not list them again; the re-check right before the PATCH and the guards after it list every
    * kind (DESIGN §6.5), and a kind is listed again as soon as one of those finds something in it.
    */
-  confirmed: z.array(StopKindSchema).optional(),
+  confirmed: z.optional(z.array(StopKindSchema)),
   /**
    * This turn could not read the workspace (or stop what runs) because Databricks throttled it: nothing
    * was decided, and the deadline moved later by the time lost.
    */
-  throttled: z.boolean().optional(),
+  throttled: z.optional(z.boolean()),
   /** Epoch ms of this turn (what the next turn measures time lost to throttling from). */
-  checkedAt: z.number().optional(),
+  checkedAt: z.optional(z.number()),
 });
 export type StopCheckResult = z.infer<typeof StopCheckResultSchema>;
 
@@ -274,39 +274,39 @@ export const RestoreResultSchema = z.object({
    * Kinds this step saw restored or restored itself with a call that takes effect at once (pool idle
    * settings, job pause status): the first check does not list them again.
    */
-  confirmed: z.array(ComputeKindSchema).optional(),
+  confirmed: z.optional(z.array(ComputeKindSchema)),
   /**
    * Calls not made because Databricks throttled them (or the time went to waiting that out): not failures,
    * the checks make them.
    */
-  deferred: z.number().optional(),
+  deferred: z.optional(z.number()),
   /** Kinds whose calls Databricks throttled: the next turn does the others first. */
-  throttledKinds: z.array(ComputeKindSchema).optional(),
+  throttledKinds: z.optional(z.array(ComputeKindSchema)),
   /**
    * The execution that took the snapshot, when it is not this one: this execution stopped nothing, but an
    * earlier one left the workspace's compute stopped (its open pointer), and this one restores that.
    */
-  snapshotExecutionId: z.string().optional(),
+  snapshotExecutionId: z.optional(z.string()),
   /**
    * The snapshot could not be read (S3 throttling, a 5xx, no answer): nothing was done, and the checks read
    * it — and find whose it is — at every turn until the restore deadline.
    */
-  snapshotUnread: z.boolean().optional(),
+  snapshotUnread: z.optional(z.boolean()),
   /**
    * Compute that came back during the window (a user, an auto-start, a list that missed it): stopped
    * again and restored with the rest. `events` has the first ones with when they were seen (epoch ms).
    */
-  cameBack: z
-    .object({
+  cameBack: z.optional(
+    z.object({
       count: z.number(),
       events: z.array(z.looseObject({ kind: z.string(), id: z.string(), seenAt: z.number() })),
-    })
-    .optional(),
+    }),
+  ),
 });
 export type RestoreResult = z.infer<typeof RestoreResultSchema>;
 
 /** A start that failed and is tried again (with backoff) until the restore deadline. */
-export const RetryingStartSchema = RestoreFailureSchema.extend({
+export const RetryingStartSchema = z.extend(RestoreFailureSchema, {
   attempts: z.number(),
   /** Epoch ms of the next attempt. */
   nextAt: z.number(),
@@ -324,33 +324,33 @@ export const RestoreCheckResultSchema = z.object({
    * Kinds whose every resource was seen restored (a superset of `jobsVerified`'s `job`): later checks do
    * not list them again.
    */
-  verified: z.array(ComputeKindSchema).optional(),
+  verified: z.optional(z.array(ComputeKindSchema)),
   /**
    * The restore `verified` belongs to (its `deadline`, unique per restore-compute run): a check after
    * another restore-compute run (the compensation path) reads every kind again.
    */
-  restoreDeadline: z.number().optional(),
+  restoreDeadline: z.optional(z.number()),
   /** This turn could not read (part of) the workspace because Databricks throttled it; the deadline moved. */
-  throttled: z.boolean().optional(),
+  throttled: z.optional(z.boolean()),
   /** Kinds whose calls Databricks throttled: the next turn does the others first. */
-  throttledKinds: z.array(ComputeKindSchema).optional(),
+  throttledKinds: z.optional(z.array(ComputeKindSchema)),
   /**
    * Kinds whose list could not be read this turn (Databricks unavailable or throttling): nothing about them
    * was decided, the next turn reads them again; the others were restored as usual.
    */
-  unreadKinds: z.array(ComputeKindSchema).optional(),
+  unreadKinds: z.optional(z.array(ComputeKindSchema)),
   /** This turn could not read the snapshot (S3 throttling, a 5xx): nothing was known or done. */
-  snapshotUnread: z.boolean().optional(),
+  snapshotUnread: z.optional(z.boolean()),
   /**
    * Epoch ms: the restore deadline in force — `restore.deadline` moved later by the time turns lost to
    * Databricks throttling (a throttled rotation is slower, not failed), never past what the execution's
    * history is sized for (`LIMITS.computeRestoreTimeoutMinutes` after the restore began).
    */
-  deadline: z.number().optional(),
+  deadline: z.optional(z.number()),
   /** Epoch ms of this turn (what the next turn measures time lost to throttling from). */
-  checkedAt: z.number().optional(),
+  checkedAt: z.optional(z.number()),
   /** Failed starts being retried, with their last error (first MAX_LISTED). */
-  retrying: z.array(RetryingStartSchema).optional(),
+  retrying: z.optional(z.array(RetryingStartSchema)),
 });
 export type RestoreCheckResult = z.infer<typeof RestoreCheckResultSchema>;
 
@@ -359,13 +359,13 @@ export const StopItemSchema = RotationItemSchema;
 export type StopItem = z.infer<typeof StopItemSchema>;
 
 /** Input of `check-compute-stopped`: the item after `stop-compute` (and possibly an earlier check). */
-export const StopCheckItemSchema = RotationItemSchema.extend({
+export const StopCheckItemSchema = z.extend(RotationItemSchema, {
   compute: StopResultSchema,
-  computeCheck: StopCheckResultSchema.optional(),
+  computeCheck: z.optional(StopCheckResultSchema),
   /** Present once the workspace runs on the new key: the check then guards the storage wait. */
-  workspaceCheck: z.looseObject({ status: z.string(), runningAt: z.number().optional() }).optional(),
+  workspaceCheck: z.optional(z.looseObject({ status: z.string(), runningAt: z.optional(z.number()) })),
   /** Present in recovery once the workspace settled with a storage key applied: the same guard applies. */
-  settled: z.looseObject({ status: z.string().optional(), settledAt: z.number().optional() }).optional(),
+  settled: z.optional(z.looseObject({ status: z.optional(z.string()), settledAt: z.optional(z.number()) })),
 });
 export type StopCheckItem = z.infer<typeof StopCheckItemSchema>;
 
@@ -373,18 +373,20 @@ export type StopCheckItem = z.infer<typeof StopCheckItemSchema>;
  * Input of `restore-compute`. It also runs as the compensation step after a failure anywhere, so
  * `item.compute` may be missing (stop-compute failed or never ran): the snapshot key is then derived.
  */
-export const RestoreItemSchema = RotationItemSchema.extend({
-  compute: StopResultSchema.optional(),
+export const RestoreItemSchema = z.extend(RotationItemSchema, {
+  compute: z.optional(StopResultSchema),
   /** Present on the report path: what restoring tried, for the last error of each resource. */
-  restore: z.looseObject({ failed: z.array(RestoreFailureSchema).optional() }).optional(),
-  restoreCheck: z.looseObject({ retrying: z.array(RestoreFailureSchema.loose()).optional() }).optional(),
+  restore: z.optional(z.looseObject({ failed: z.optional(z.array(RestoreFailureSchema)) })),
+  restoreCheck: z.optional(
+    z.looseObject({ retrying: z.optional(z.array(z.catchall(RestoreFailureSchema, z.unknown()))) }),
+  ),
 });
 export type RestoreItem = z.infer<typeof RestoreItemSchema>;
 
 /** Input of `check-compute-restored`: the item after `restore-compute` (and possibly an earlier check). */
-export const RestoreCheckItemSchema = RotationItemSchema.extend({
+export const RestoreCheckItemSchema = z.extend(RotationItemSchema, {
   restore: RestoreResultSchema,
-  restoreCheck: RestoreCheckResultSchema.optional(),
+  restoreCheck: z.optional(RestoreCheckResultSchema),
 });
 export type RestoreCheckItem = z.infer<typeof RestoreCheckItemSchema>;
 

@@ -1,8 +1,8 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
 import { clock } from '../clock.ts';
 import { RotatorError } from '../errors.ts';
+import * as z from '../zod.ts';
 
 /** The Databricks service principal's OAuth M2M credentials. Never log or return them. */
 export interface ServicePrincipalCredentials {
@@ -13,7 +13,10 @@ export interface ServicePrincipalCredentials {
 /** The credentials secret is missing, unreadable or not `{"client_id": …, "client_secret": …}`. */
 export class InvalidCredentialsSecret extends RotatorError {}
 
-const SecretSchema = z.object({ client_id: z.string().min(1), client_secret: z.string().min(1) });
+const SecretSchema = z.object({
+  client_id: z.string().check(z.minLength(1)),
+  client_secret: z.string().check(z.minLength(1)),
+});
 
 /**
  * How long a read secret is used before Secrets Manager is asked again (run clock). A rotated client secret

@@ -1,14 +1,14 @@
-import * as z from 'zod';
 import type { SdkClient } from '../aws/clients.ts';
 import { dynamodbClient } from '../aws/dynamodb.ts';
 import { logger } from '../log.ts';
 import { requireLockTable, type Settings } from '../settings.ts';
 import { parseInput } from '../validate.ts';
+import * as z from '../zod.ts';
 import { WorkspaceBusy, WorkspaceLockLost } from './errors.ts';
 import { acquireWorkspaceLock, type HeldLock, lockLostTo, renewWorkspaceLock } from './lease.ts';
 
 /** An execution ARN (`$$.Execution.Id`): the holder of a lock. */
-export const ExecutionArnSchema = z.string().min(1).max(2048);
+export const ExecutionArnSchema = z.string().check(z.minLength(1), z.maxLength(2048));
 
 /** What the state machine stores under `item.lock` once the lock is taken (acquire's result). */
 export const HeldLockSchema = z.object({ holder: ExecutionArnSchema, expiresAt: z.number() });

@@ -1,13 +1,13 @@
-import * as z from 'zod';
 import { logger } from '../log.ts';
 import { compactRotationResult } from '../retention.ts';
 import { requireLockTable } from '../settings.ts';
+import * as z from '../zod.ts';
 import { WorkspaceBusy } from './errors.ts';
 import { ExecutionArnSchema, type LockEnv, leaseSeconds } from './item.ts';
 import { acquireWorkspaceLock, type HeldLock, releaseLocksHeldBy, releaseWorkspaceLock } from './lease.ts';
 
 /** What the lock steps read of the per-workspace item: its workspace id. */
-const LockedWorkspaceSchema = z.looseObject({ workspaceId: z.number().int().positive() });
+const LockedWorkspaceSchema = z.looseObject({ workspaceId: z.number().check(z.int(), z.positive()) });
 
 /**
  * Input of acquire-workspace-lock: the per-workspace item, the execution taking the lock
@@ -17,13 +17,13 @@ export const AcquireLockInputSchema = z.object({
   item: z.looseObject({
     workspace: LockedWorkspaceSchema,
     /** Wait for another execution's lock instead of failing with `WorkspaceBusy`. */
-    waitForLock: z.boolean().optional(),
+    waitForLock: z.optional(z.boolean()),
     /** The rotation that started this workspace's execution (`$$.Execution.Id` of the parent). */
-    rootExecution: ExecutionArnSchema.optional(),
+    rootExecution: z.optional(ExecutionArnSchema),
   }),
   holder: ExecutionArnSchema,
   /** The execution that started `holder` (`AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`); else `holder`. */
-  rootExecution: ExecutionArnSchema.optional(),
+  rootExecution: z.optional(ExecutionArnSchema),
 });
 export type AcquireLockInput = z.infer<typeof AcquireLockInputSchema>;
 
@@ -69,9 +69,9 @@ export async function takeWorkspaceLock(input: AcquireLockInput, env: LockEnv): 
 export const ReleaseLockInputSchema = z.looseObject({
   workspace: LockedWorkspaceSchema,
   holder: ExecutionArnSchema,
-  result: z.unknown().optional(),
+  result: z.optional(z.unknown()),
   /** Bytes the result may take in the rotation's state (the plan's `resultBudgetBytes`). */
-  resultBudgetBytes: z.number().int().positive().optional(),
+  resultBudgetBytes: z.optional(z.number().check(z.int(), z.positive())),
 });
 export type ReleaseLockInput = z.infer<typeof ReleaseLockInputSchema>;
 

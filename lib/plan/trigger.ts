@@ -1,9 +1,9 @@
-import * as z from 'zod';
 import { clip, InvalidInput, listSome } from '../errors.ts';
 import { AWS_PARTITION, parseKmsArn } from '../kms/key.ts';
 import { ActiveRunsPolicySchema, KeyUseCaseSchema, type Plan } from '../rotation.ts';
 import { LIMITS, MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT } from '../settings.ts';
 import { parseInput } from '../validate.ts';
+import * as z from '../zod.ts';
 import { UnsupportedEvent } from './errors.ts';
 
 /** A KMS key ARN of a real partition (lib/kms/key.ts `AWS_PARTITION`). */
@@ -18,108 +18,127 @@ const KMS_REF_ARN = new RegExp(
  * A Databricks workspace id. JSON numbers are doubles: an id above 2^53 − 1 has already lost digits by the
  * time it arrives, and rotating "the nearest" workspace would be wrong, so such an id is refused.
  */
-const WorkspaceIdSchema = z
-  .number()
-  .positive('must be a positive workspace id')
-  .refine(Number.isSafeInteger, {
+const WorkspaceIdSchema = z.number().check(
+  z.positive('must be a positive workspace id'),
+  z.refine(Number.isSafeInteger, {
     message: `must be a whole number no larger than ${Number.MAX_SAFE_INTEGER} (larger ids lose digits in JSON)`,
-  });
+  }),
+);
 
 /** The manual execution input (DESIGN §5). Strict: an unknown field is an error naming it. */
 export const ManualInputSchema = z
   .strictObject({
-    workspaceIds: z
-      .array(WorkspaceIdSchema)
-      .min(1, 'must list at least one workspace id (omit the field to use the configured workspaces)')
-      .max(
-        LIMITS.workspaceIds,
-        `must list at most ${LIMITS.workspaceIds} workspace ids; split the rotation into several executions`,
-      )
-      .superRefine((ids, ctx) => {
-        const repeated = repeatedValues(ids);
-        if (repeated.length > 0) {
-          ctx.addIssue({ code: 'custom', message: `repeats workspace id(s) ${listSome(repeated)}` });
-        }
-      })
-      .optional(),
-    keyArn: z
-      .string()
-      .max(2048, 'must be a KMS key ARN (at most 2048 characters)')
-      .regex(KEY_ARN, 'must be a KMS key ARN like arn:aws:kms:us-east-1:111122223333:key/<key id>')
-      .optional(),
-    keyAlias: z
-      .string()
-      .max(256, 'must be an alias name of at most 256 characters')
-      .regex(KEY_ALIAS, 'must be an alias name like alias/databricks-managed-services')
-      .refine((a) => !a.startsWith('alias/aws/'), 'must not be an AWS managed alias (alias/aws/…)')
-      .optional(),
-    useCases: z
-      .array(KeyUseCaseSchema)
-      .min(1, 'must name at least one use case (MANAGED_SERVICES, STORAGE)')
-      .max(2, 'must name each use case at most once (MANAGED_SERVICES, STORAGE)')
-      .refine((u) => new Set(u).size === u.length, 'must not repeat a use case')
-      .default(['MANAGED_SERVICES']),
-    reuseKeyForClusterVolumes: z.boolean().default(true),
-    dryRun: z.boolean().default(false),
+    workspaceIds: z.optional(
+      z.array(WorkspaceIdSchema).check(
+        z.minLength(
+          1,
+          'must list at least one workspace id (omit the field to use the configured workspaces)',
+        ),
+        z.maxLength(
+          LIMITS.workspaceIds,
+          `must list at most ${LIMITS.workspaceIds} workspace ids; split the rotation into several executions`,
+        ),
+        z.superRefine((ids, ctx) => {
+          const repeated = repeatedValues(ids);
+          if (repeated.length > 0) {
+            ctx.addIssue({ code: 'custom', message: `repeats workspace id(s) ${listSome(repeated)}` });
+          }
+        }),
+      ),
+    ),
+    keyArn: z.optional(
+      z
+        .string()
+        .check(
+          z.maxLength(2048, 'must be a KMS key ARN (at most 2048 characters)'),
+          z.regex(KEY_ARN, 'must be a KMS key ARN like arn:aws:kms:us-east-1:111122223333:key/<key id>'),
+        ),
+    ),
+    keyAlias: z.optional(
+      z.string().check(
+        z.maxLength(256, 'must be an alias name of at most 256 characters'),
+        z.regex(KEY_ALIAS, 'must be an alias name like alias/databricks-managed-services'),
+        z.refine((a) => !a.startsWith('alias/aws/'), 'must not be an AWS managed alias (alias/aws/…)'),
+      ),
+    ),
+    useCases: z._default(
+      z.array(KeyUseCaseSchema).check(
+        z.minLength(1, 'must name at least one use case (MANAGED_SERVICES, STORAGE)'),
+        z.maxLength(2, 'must name each use case at most once (MANAGED_SERVICES, STORAGE)'),
+        z.refine((u) => new Set(u).size === u.length, 'must not repeat a use case'),
+      ),
+      ['MANAGED_SERVICES'],
+    ),
+    reuseKeyForClusterVolumes: z._default(z.boolean(), true),
+    dryRun: z._default(z.boolean(), false),
     /**
      * A planned workspace locked by another execution: wait (planning again every minute, at most
      * LOCK_WAIT_MINUTES) instead of failing with WorkspaceBusy.
      */
-    waitForLock: z.boolean().default(false),
-    activeRuns: ActiveRunsPolicySchema.default('wait'),
-    drainTimeoutMinutes: z
-      .number()
-      .positive()
-      .max(
-        LIMITS.drainTimeoutMinutes,
-        `must be at most ${LIMITS.drainTimeoutMinutes} (minutes): a longer drain would outgrow the execution's 25,000-event history`,
-      )
-      .default(60),
-    oldKeyRetentionHours: z
-      .number()
-      .min(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT)
-      .max(
-        LIMITS.oldKeyRetentionHours,
-        `must be at most ${LIMITS.oldKeyRetentionHours} (hours, 30 days); keep the old key longer by simply not retiring it`,
-      )
-      .optional(),
-    maxConcurrency: z.number().int().min(1).max(40).optional(),
+    waitForLock: z._default(z.boolean(), false),
+    activeRuns: z._default(ActiveRunsPolicySchema, 'wait'),
+    drainTimeoutMinutes: z._default(
+      z
+        .number()
+        .check(
+          z.positive(),
+          z.lte(
+            LIMITS.drainTimeoutMinutes,
+            `must be at most ${LIMITS.drainTimeoutMinutes} (minutes): a longer drain would outgrow the execution's 25,000-event history`,
+          ),
+        ),
+      60,
+    ),
+    oldKeyRetentionHours: z.optional(
+      z
+        .number()
+        .check(
+          z.gte(MIN_OLD_KEY_RETENTION_HOURS, OLD_KEY_RETENTION_TOO_SHORT),
+          z.lte(
+            LIMITS.oldKeyRetentionHours,
+            `must be at most ${LIMITS.oldKeyRetentionHours} (hours, 30 days); keep the old key longer by simply not retiring it`,
+          ),
+        ),
+    ),
+    maxConcurrency: z.optional(z.number().check(z.int(), z.gte(1), z.lte(40))),
     /**
      * Touch every workspace of the account that the key reaches: needed when neither `workspaceIds` nor
      * the deployment's WORKSPACE_IDS names them (DESIGN §5), so that no start reaches all by omission.
      */
-    allWorkspaces: z.boolean().optional(),
+    allWorkspaces: z.optional(z.boolean()),
     /**
      * Verify, without downtime, the workspaces that use the key (configurations and key policy), as after a
      * KMS rotation of its material: no compute is touched and no workspace changes key.
      */
-    verify: z.boolean().default(false),
+    verify: z._default(z.boolean(), false),
     /** With `verify`: re-grant Databricks in a key policy that no longer does (else `KeyPolicyDrift`). */
-    repairPolicy: z.boolean().optional(),
+    repairPolicy: z.optional(z.boolean()),
   })
-  .superRefine((input, ctx) => {
-    if (input.allWorkspaces !== undefined && input.workspaceIds !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['allWorkspaces'],
-        message: 'cannot be given with workspaceIds: either name the workspaces or ask for all of them',
-      });
-    }
-    if (input.repairPolicy !== undefined && !input.verify) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['repairPolicy'],
-        message: 'applies to a verification only: give it with "verify": true',
-      });
-    }
-    if (input.keyArn === undefined && input.keyAlias === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['keyArn'],
-        message: 'is required: name the target key with keyArn or keyAlias',
-      });
-    }
-  });
+  .check(
+    z.superRefine((input, ctx) => {
+      if (input.allWorkspaces !== undefined && input.workspaceIds !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allWorkspaces'],
+          message: 'cannot be given with workspaceIds: either name the workspaces or ask for all of them',
+        });
+      }
+      if (input.repairPolicy !== undefined && !input.verify) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repairPolicy'],
+          message: 'applies to a verification only: give it with "verify": true',
+        });
+      }
+      if (input.keyArn === undefined && input.keyAlias === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['keyArn'],
+          message: 'is required: name the target key with keyArn or keyAlias',
+        });
+      }
+    }),
+  );
 export type ManualInput = z.infer<typeof ManualInputSchema>;
 
 export type KeyEventKind = Exclude<Plan['trigger']['kind'], 'manual' | 'aliasMoved'>;
@@ -176,21 +195,21 @@ const EventHeadSchema = z.looseObject({ 'detail-type': z.string(), source: z.str
  * A key as an event names it: key id, key ARN, alias name or alias ARN (KMS' own `KeyId` forms, at most
  * 2048 characters). Anything else is refused before KMS is asked.
  */
-const KeyRefSchema = z
-  .string()
-  .max(2048, 'must be a KMS key id, key ARN, alias name or alias ARN (at most 2048 characters)')
-  .refine(
+const KeyRefSchema = z.string().check(
+  z.maxLength(2048, 'must be a KMS key id, key ARN, alias name or alias ARN (at most 2048 characters)'),
+  z.refine(
     (ref) => KMS_REF_ARN.test(ref) || KEY_ALIAS.test(ref) || /^[A-Za-z0-9-]{1,128}$/.test(ref),
     'must be a KMS key id, key ARN, alias name or alias ARN',
-  );
+  ),
+);
 
-const AliasNameSchema = z
-  .string()
-  .max(2048, 'must be a KMS alias name or alias ARN')
-  .refine(
+const AliasNameSchema = z.string().check(
+  z.maxLength(2048, 'must be a KMS alias name or alias ARN'),
+  z.refine(
     (name) => KEY_ALIAS.test(name) || (KMS_REF_ARN.test(name) && parseKmsArn(name)?.kind === 'alias'),
     'must be a KMS alias name (alias/…) or alias ARN',
-  );
+  ),
+);
 
 /**
  * The EventBridge envelope, as AWS documents it, with bounds: every field the plan reads, or that ends up
@@ -199,71 +218,76 @@ const AliasNameSchema = z
 const EnvelopeSchema = z.looseObject({
   'detail-type': z.string(),
   source: z.string(),
-  id: z.string().min(1).max(256, 'must be an event id of at most 256 characters').optional(),
-  time: z
-    .string()
-    .max(64, 'must be an RFC 3339 time')
-    .refine((t) => !Number.isNaN(Date.parse(t)), 'must be an RFC 3339 time')
-    .optional(),
-  account: z
-    .string()
-    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-    .optional(),
-  region: z
-    .string()
-    .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name')
-    .optional(),
-  resources: z
-    .array(z.string().max(2048, 'must be an ARN of at most 2048 characters'))
-    .max(100, 'must list at most 100 resources')
-    .optional(),
-  detail: z.looseObject({}).optional(),
+  id: z.optional(
+    z.string().check(z.minLength(1), z.maxLength(256, 'must be an event id of at most 256 characters')),
+  ),
+  time: z.optional(
+    z.string().check(
+      z.maxLength(64, 'must be an RFC 3339 time'),
+      z.refine((t) => !Number.isNaN(Date.parse(t)), 'must be an RFC 3339 time'),
+    ),
+  ),
+  account: z.optional(z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'))),
+  region: z.optional(z.string().check(z.regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region name'))),
+  resources: z.optional(
+    z
+      .array(z.string().check(z.maxLength(2048, 'must be an ARN of at most 2048 characters')))
+      .check(z.maxLength(100, 'must list at most 100 resources')),
+  ),
+  detail: z.optional(z.looseObject({})),
 });
 
 /** `KMS CMK Rotation`, `KMS CMK Deletion`, `KMS Imported Key Material Expiration`. */
-const KmsEventSchema = EnvelopeSchema.extend({
-  detail: z.looseObject({ 'key-id': KeyRefSchema.optional() }).optional(),
+const KmsEventSchema = z.extend(EnvelopeSchema, {
+  detail: z.optional(z.looseObject({ 'key-id': z.optional(KeyRefSchema) })),
 });
 
 /** Enough of a CloudTrail event to tell whether it is one of ours. */
-const CloudTrailHeadSchema = EnvelopeSchema.extend({
+const CloudTrailHeadSchema = z.extend(EnvelopeSchema, {
   detail: z.looseObject({
-    eventSource: z.string().optional(),
-    eventName: z.string().optional(),
+    eventSource: z.optional(z.string()),
+    eventName: z.optional(z.string()),
   }),
 });
 
-const ErrorCodeSchema = z.string().max(256, 'must be an error code of at most 256 characters');
+const ErrorCodeSchema = z.string().check(z.maxLength(256, 'must be an error code of at most 256 characters'));
 
 /** The envelope of a CloudTrail call and whether it failed: all a failed call needs to be a no-op. */
-const CloudTrailCallSchema = CloudTrailHeadSchema.extend({
-  detail: CloudTrailHeadSchema.shape.detail.extend({ errorCode: ErrorCodeSchema.optional() }),
+const CloudTrailCallSchema = z.extend(CloudTrailHeadSchema, {
+  detail: z.extend(CloudTrailHeadSchema.shape.detail, { errorCode: z.optional(ErrorCodeSchema) }),
 });
 
 /** A KMS API call recorded by CloudTrail (DisableKey, ScheduleKeyDeletion, CreateAlias, UpdateAlias). */
-const CloudTrailEventSchema = EnvelopeSchema.extend({
+const CloudTrailEventSchema = z.extend(EnvelopeSchema, {
   detail: z.looseObject({
-    eventSource: z.string().optional(),
-    eventName: z.string().optional(),
-    errorCode: ErrorCodeSchema.optional(),
-    requestParameters: z
-      .looseObject({
-        keyId: KeyRefSchema.optional(),
-        targetKeyId: KeyRefSchema.optional(),
-        aliasName: AliasNameSchema.optional(),
-      })
-      .nullable()
-      .optional(),
-    responseElements: z
-      .looseObject({ keyId: z.string().max(2048, 'must be a KMS key id or ARN').optional() })
-      .nullable()
-      .optional(),
-    resources: z
-      .array(
-        z.looseObject({ ARN: z.string().max(2048, 'must be an ARN of at most 2048 characters').optional() }),
-      )
-      .max(100, 'must list at most 100 resources')
-      .optional(),
+    eventSource: z.optional(z.string()),
+    eventName: z.optional(z.string()),
+    errorCode: z.optional(ErrorCodeSchema),
+    requestParameters: z.optional(
+      z.nullable(
+        z.looseObject({
+          keyId: z.optional(KeyRefSchema),
+          targetKeyId: z.optional(KeyRefSchema),
+          aliasName: z.optional(AliasNameSchema),
+        }),
+      ),
+    ),
+    responseElements: z.optional(
+      z.nullable(
+        z.looseObject({
+          keyId: z.optional(z.string().check(z.maxLength(2048, 'must be a KMS key id or ARN'))),
+        }),
+      ),
+    ),
+    resources: z.optional(
+      z
+        .array(
+          z.looseObject({
+            ARN: z.optional(z.string().check(z.maxLength(2048, 'must be an ARN of at most 2048 characters'))),
+          }),
+        )
+        .check(z.maxLength(100, 'must list at most 100 resources')),
+    ),
   }),
 });
 

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { KeyUseCaseSchema, RotationItemSchema } from '../rotation.ts';
+import * as z from '../zod.ts';
 
 /** The workspace fields a CMK change sets (Databricks' own names). */
 export const KeyFieldSchema = z.enum([
@@ -10,9 +10,9 @@ export type KeyField = z.infer<typeof KeyFieldSchema>;
 
 /** Result of `register-key-config`, stored by the state machine under `item.keyConfig`. */
 export const KeyConfigResultSchema = z.object({
-  customerManagedKeyId: z.string().min(1),
+  customerManagedKeyId: z.string().check(z.minLength(1)),
   reused: z.boolean(),
-  useCases: z.array(KeyUseCaseSchema).min(1),
+  useCases: z.array(KeyUseCaseSchema).check(z.minLength(1)),
 });
 export type KeyConfigResult = z.infer<typeof KeyConfigResultSchema>;
 
@@ -23,7 +23,7 @@ export const WorkspaceUpdateResultSchema = z.object({
   /** Every field the rotation sets; `check-workspace` waits until each shows the new configuration id. */
   fields: z.array(KeyFieldSchema),
   /** The fields this invocation actually sent (fields already showing the new id are skipped). */
-  sentFields: z.array(KeyFieldSchema).optional(),
+  sentFields: z.optional(z.array(KeyFieldSchema)),
   patchedAt: z.number(),
   /** Epoch ms after which a workspace still on the old key counts as reverted or timed out. */
   deadline: z.number(),
@@ -31,50 +31,50 @@ export const WorkspaceUpdateResultSchema = z.object({
    * The PATCH's answer was lost (or a 5xx): what the re-read showed (`resent`: unchanged, sent once more;
    * `in-progress`: the resent PATCH was refused because an update is in progress — the first one took effect).
    */
-  reconciled: z.enum(['provisioning', 'applied', 'resent', 'in-progress']).optional(),
+  reconciled: z.optional(z.enum(['provisioning', 'applied', 'resent', 'in-progress'])),
   /**
    * An update was already under way, so this invocation started none: the workspace was PROVISIONING, or
    * Databricks answered that an update is in progress (a customer-managed VPC stays RUNNING meanwhile). It is
    * this step's own earlier PATCH (a Lambda retry, a lost answer) or someone else's change; check-workspace
    * waits for its end.
    */
-  inProgress: z.boolean().optional(),
+  inProgress: z.optional(z.boolean()),
   /** Databricks refused the change because compute runs: compute is stopped again, then the update retried. */
-  refused: z.object({ attempts: z.number(), message: z.string() }).optional(),
+  refused: z.optional(z.object({ attempts: z.number(), message: z.string() })),
   /** Every field already showed the new id: nothing was sent, nothing is to be waited for. */
-  alreadyApplied: z.boolean().optional(),
+  alreadyApplied: z.optional(z.boolean()),
   /** Seconds the state machine waits before the first check (lib/poll.ts). */
-  nextCheckSeconds: z.number().optional(),
+  nextCheckSeconds: z.optional(z.number()),
 });
 export type WorkspaceUpdateResult = z.infer<typeof WorkspaceUpdateResultSchema>;
 
 /** Result of `check-workspace`, stored under `item.workspaceCheck` (the next check reads it back). */
 export const WorkspaceCheckResultSchema = z.object({
   status: z.enum(['RUNNING', 'WAITING']),
-  workspaceStatus: z.string().optional(),
+  workspaceStatus: z.optional(z.string()),
   sawProvisioning: z.boolean(),
   /** Epoch ms when it was first seen RUNNING on the new key (the storage wait counts from there). */
-  runningAt: z.number().optional(),
+  runningAt: z.optional(z.number()),
   /** Fields seen showing the new configuration id: one that shows the old id again proves a revert. */
-  sawNewIn: z.array(KeyFieldSchema).optional(),
+  sawNewIn: z.optional(z.array(KeyFieldSchema)),
   /** Databricks throttled the read (or the invocation's time ran out waiting): nothing was learnt, look again. */
-  throttled: z.boolean().optional(),
+  throttled: z.optional(z.boolean()),
   /** Compute found running during the update and stopped again (the window guard; best effort). */
-  guard: z
-    .object({ stillRunning: z.number(), cameBack: z.number(), error: z.string().optional() })
-    .optional(),
+  guard: z.optional(
+    z.object({ stillRunning: z.number(), cameBack: z.number(), error: z.optional(z.string()) }),
+  ),
   /** Seconds the state machine waits before the next check (lib/poll.ts). */
-  nextCheckSeconds: z.number().optional(),
+  nextCheckSeconds: z.optional(z.number()),
 });
 export type WorkspaceCheckResult = z.infer<typeof WorkspaceCheckResultSchema>;
 
 /** Input of `update-workspace`: the Map item after `register-key-config`. */
-export const UpdateItemSchema = RotationItemSchema.extend({ keyConfig: KeyConfigResultSchema });
+export const UpdateItemSchema = z.extend(RotationItemSchema, { keyConfig: KeyConfigResultSchema });
 export type UpdateItem = z.infer<typeof UpdateItemSchema>;
 
 /** Input of `check-workspace`: the item after `update-workspace` (and possibly an earlier check). */
-export const CheckItemSchema = UpdateItemSchema.extend({
+export const CheckItemSchema = z.extend(UpdateItemSchema, {
   update: WorkspaceUpdateResultSchema,
-  workspaceCheck: WorkspaceCheckResultSchema.optional(),
+  workspaceCheck: z.optional(WorkspaceCheckResultSchema),
 });
 export type CheckItem = z.infer<typeof CheckItemSchema>;

@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { StopResultSchema } from '../compute/model.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import { isDeferred } from '../databricks/errors.ts';
@@ -6,6 +5,7 @@ import type { Workspace } from '../databricks/types.ts';
 import { causeMessage, RotatorError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { RotationItemSchema } from '../rotation.ts';
+import * as z from '../zod.ts';
 import { KeyConfigResultSchema, KeyFieldSchema } from './schemas.ts';
 import { hasCustomerNetwork, keyFieldsOf, NO_UPDATE_STARTED, REFUSED_BEFORE_PATCH } from './update.ts';
 
@@ -28,31 +28,31 @@ export const SettleResultSchema = z.object({
   /** Epoch ms after which a workspace still updating fails the iteration without restoring. */
   deadline: z.number(),
   /** Epoch ms when it was seen settled (a storage wait in recovery counts from there). */
-  settledAt: z.number().optional(),
+  settledAt: z.optional(z.number()),
   /** Seconds the state machine waits before the next check (lib/poll.ts). */
-  nextCheckSeconds: z.number().optional(),
+  nextCheckSeconds: z.optional(z.number()),
   /** Recovery saw the workspace PROVISIONING where the update's checks had not: its status shows updates. */
-  sawProvisioning: z.boolean().optional(),
+  sawProvisioning: z.optional(z.boolean()),
   /** The read was throttled (or the invocation's time ran out): nothing was learnt, look again. */
-  throttled: z.boolean().optional(),
+  throttled: z.optional(z.boolean()),
 });
 export type SettleResult = z.infer<typeof SettleResultSchema>;
 
 /** Input: the item on the failure path after the PATCH may have been sent (update or check failed). */
-export const SettleItemSchema = RotationItemSchema.extend({
-  keyConfig: KeyConfigResultSchema.optional(),
-  compute: StopResultSchema.optional(),
-  settled: SettleResultSchema.partial().optional(),
-  failure: z.looseObject({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+export const SettleItemSchema = z.extend(RotationItemSchema, {
+  keyConfig: z.optional(KeyConfigResultSchema),
+  compute: z.optional(StopResultSchema),
+  settled: z.optional(z.partial(SettleResultSchema)),
+  failure: z.optional(z.looseObject({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
   /** Present when the PATCH step ran: the update's schedule counts from it (lib/poll.ts). */
-  update: z.looseObject({ patchedAt: z.number().optional() }).optional(),
+  update: z.optional(z.looseObject({ patchedAt: z.optional(z.number()) })),
   /** Present when check-workspace polled after the PATCH: what it saw of the update. */
-  workspaceCheck: z
-    .looseObject({
-      sawProvisioning: z.boolean().optional(),
-      sawNewIn: z.array(KeyFieldSchema).optional(),
-    })
-    .optional(),
+  workspaceCheck: z.optional(
+    z.looseObject({
+      sawProvisioning: z.optional(z.boolean()),
+      sawNewIn: z.optional(z.array(KeyFieldSchema)),
+    }),
+  ),
 });
 export type SettleItem = z.infer<typeof SettleItemSchema>;
 
