@@ -82,7 +82,7 @@ interface RestoreSource {
 
 /**
  * What this execution restores: its own snapshot (`ownKey`), or — when it took none, having failed before
- * its stop — the snapshot an earlier execution left open for this workspace (`openSnapshotOf`): that one
+ * its stop — the snapshot an earlier execution left open for this workspace (`openPointerOf`): that one
  * failed without bringing its compute back, and "restored" must not be said while it is still down
  * (DESIGN §6.4). Found through this workspace's pointer, the earlier execution's snapshot is this
  * workspace's to restore; any other snapshot of another execution is still `SnapshotMismatch`.

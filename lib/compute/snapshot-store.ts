@@ -360,15 +360,10 @@ export const additionsKeyOf = (snapshotKey: string): string =>
 export const openSnapshotKeyOf = (workspaceId: number): string => `open/${workspaceId}.json`;
 
 /**
- * The snapshot an execution left open for this workspace — its compute is stopped under it and was never
- * seen back (the execution failed, was aborted or timed out) — or `undefined`. A later execution must not
- * take such a workspace for one where nothing runs (DESIGN §6.4).
+ * What the open pointer (`open/<workspace id>.json`) says about the compute an execution left stopped — it
+ * failed, was aborted or timed out, and never saw it back. A later execution must not take such a workspace
+ * for one where nothing runs (DESIGN §6.4).
  */
-export async function openSnapshotOf(workspaceId: number, store: SnapshotStore): Promise<string | undefined> {
-  return (await openPointerOf(workspaceId, store))?.snapshotKey;
-}
-
-/** What the open pointer says about the compute an execution left stopped (`open/<workspace id>.json`). */
 export interface OpenPointer {
   snapshotKey: string;
   /** The execution that stopped it. */

@@ -355,7 +355,7 @@ async function checkOnce(
   const quiet = remaining.length === 0 && !hasActions(actions) && toCancel.length === 0;
   if (guard) {
     // Guarding the storage wait: never fails for the stop deadline (the key has changed); says when it is over.
-    const from = storageWaitFrom(item, now);
+    const from = storageWaitBegan(item) ?? now;
     const until = from + item.storageWaitSeconds * 1000;
     // Once the wait has begun (the key took effect), recorded where a later execution looks (once).
     const begun = storageWaitBegan(item) !== undefined;
@@ -392,18 +392,13 @@ async function checkOnce(
 }
 
 /**
- * When the storage wait began: at the earliest sign that the storage key took effect. That is when the main
- * path first saw the workspace RUNNING with the new key ids (`workspaceCheck.runningAt`; the recovery guard
+ * When the storage wait began (the guard counts from now when nothing says): at the earliest sign that the
+ * storage key took effect. That is when the main path first saw the workspace RUNNING with the new key ids (`workspaceCheck.runningAt`; the recovery guard
  * after a failure late in the storage wait only waits what is left of it, so the wait is not waited twice
  * past the execution's history quota); else when recovery saw the workspace settle with the storage key
  * applied (`settled.settledAt`: a failure while the workspace was still PROVISIONING, which the main path
- * never saw RUNNING, waits the full storage wait from there); else now.
+ * never saw RUNNING, waits the full storage wait from there).
  */
-function storageWaitFrom(item: StopCheckItem, now: number): number {
-  return storageWaitBegan(item) ?? now;
-}
-
-/** When the storage key is known to have taken effect (see `storageWaitFrom`), if it is. */
 function storageWaitBegan(item: StopCheckItem): number | undefined {
   const running = item.workspaceCheck?.status === 'RUNNING' ? item.workspaceCheck.runningAt : undefined;
   return running ?? item.settled?.settledAt;

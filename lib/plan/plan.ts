@@ -67,7 +67,7 @@ export interface PlanDeps {
   startedAt?: number;
   /**
    * The snapshot an earlier execution left open for a workspace (its compute is still stopped under it:
-   * lib/compute `openSnapshotOf`), if any. A workspace that already uses the target key but has one is
+   * lib/compute `openPointerOf`), if any. A workspace that already uses the target key but has one is
    * planned to restore that compute only. Without it (unit tests of the rules) nothing is looked up.
    */
   openSnapshot?: (workspaceId: number) => Promise<OpenPointer | undefined>;

@@ -4,7 +4,7 @@ import { handler as reportComputeNotRestored } from '../../functions/report-comp
 import { handler as restoreComputeStep } from '../../functions/restore-compute.ts';
 import { SnapshotMismatch } from '../../lib/compute/errors.ts';
 import { type ComputeSnapshot, type RestoreResult, snapshotKeyOf } from '../../lib/compute/model.ts';
-import { openSnapshotKeyOf, openSnapshotOf, snapshotStoreFor } from '../../lib/compute/snapshot-store.ts';
+import { openPointerOf, openSnapshotKeyOf, snapshotStoreFor } from '../../lib/compute/snapshot-store.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import {
   type Harness,
@@ -85,7 +85,7 @@ describe('A compensation that stopped nothing itself', () => {
       settings: { schedule: { pause_status: string } };
     };
     expect(job.settings.schedule.pause_status).toBe('UNPAUSED');
-    expect(await openSnapshotOf(WS, store())).toBeUndefined();
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBeUndefined();
   });
 
   it('names what the earlier execution left stopped when it cannot bring it back', async () => {
@@ -110,7 +110,7 @@ describe('A compensation that stopped nothing itself', () => {
     const report = await invoke<{ summary: string }>(reportComputeNotRestored, item);
     expect(report.summary).toMatch(/still stopped: clusters: etl/);
     expect(report.summary).toContain(`left stopped by execution ${first.executionId}`);
-    expect(await openSnapshotOf(WS, store())).toBe(snapshotKeyOf(first));
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBe(snapshotKeyOf(first));
   });
 
   it('still has nothing to restore when no execution left anything open', async () => {
@@ -155,18 +155,18 @@ describe('A compensation that stopped nothing itself', () => {
     await store().putDocument(openSnapshotKeyOf(WS), pointer);
     await restoreUntilRestored(h, second);
     expect(ids(list(h, 'clusters'), 'cluster_id', ['RUNNING'])).toEqual(['etl']);
-    expect(await openSnapshotOf(WS, store())).toBeUndefined();
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBeUndefined();
   });
 });
 
-describe('openSnapshotOf', () => {
+describe('openPointerOf', () => {
   it('gives the key of the snapshot a workspace’s compute is stopped under, and nothing once it is back', async () => {
     h = await startWorkspace(WORKSPACE);
-    expect(await openSnapshotOf(WS, store())).toBeUndefined();
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBeUndefined();
     const item = itemFor();
     const stopped = await stopUntilStopped(h, item);
-    expect(await openSnapshotOf(WS, store())).toBe(snapshotKeyOf(item));
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBe(snapshotKeyOf(item));
     await restoreUntilRestored(h, stopped);
-    expect(await openSnapshotOf(WS, store())).toBeUndefined();
+    expect((await openPointerOf(WS, store()))?.snapshotKey).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import {
 import { ROOT } from './template.ts';
 
 /**
- * Lints the two state machines the way a reviewer would (STYLE.md). The rotation (rotate-workspace-key)
+ * Lints the two state machines the way a reviewer would. The rotation (rotate-workspace-key)
  * starts one execution of rotate-one-workspace per workspace from its Map; an uncaught error inside an
  * iteration would fail the Map and abort every other workspace, and an uncaught error inside the
  * per-workspace machine would skip the compensation and leave compute stopped. So: every Task of a Map
