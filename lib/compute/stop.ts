@@ -393,11 +393,11 @@ async function checkOnce(
 
 /**
  * When the storage wait began (the guard counts from now when nothing says): at the earliest sign that the
- * storage key took effect. That is when the main path first saw the workspace RUNNING with the new key ids (`workspaceCheck.runningAt`; the recovery guard
- * after a failure late in the storage wait only waits what is left of it, so the wait is not waited twice
- * past the execution's history quota); else when recovery saw the workspace settle with the storage key
- * applied (`settled.settledAt`: a failure while the workspace was still PROVISIONING, which the main path
- * never saw RUNNING, waits the full storage wait from there).
+ * storage key took effect. That is when the main path first saw the workspace RUNNING with the new key ids
+ * (`workspaceCheck.runningAt`; the recovery guard after a failure late in the storage wait only waits what
+ * is left of it, so the wait is not waited twice past the execution's history quota); else when recovery saw
+ * the workspace settle with the storage key applied (`settled.settledAt`: a failure while the workspace was
+ * still PROVISIONING, which the main path never saw RUNNING, waits the full storage wait from there).
  */
 function storageWaitBegan(item: StopCheckItem): number | undefined {
   const running = item.workspaceCheck?.status === 'RUNNING' ? item.workspaceCheck.runningAt : undefined;

@@ -1,5 +1,6 @@
 import type { SdkClient } from '../aws/clients.ts';
 import type { OpenPointer } from '../compute/snapshot-store.ts';
+import { mapLimit } from '../concurrency.ts';
 import type { AccountApi } from '../databricks/api.ts';
 import type { KeyUseCase } from '../databricks/types.ts';
 import { InvalidInput, InvalidSettings, listSome } from '../errors.ts';
@@ -263,24 +264,21 @@ async function leftStoppedIn(
   const found = new Map<number, LeftStopped>();
   const lookup = deps.openSnapshot;
   if (!lookup) return found;
-  for (let i = 0; i < views.length; i += LOOKUP_CONCURRENCY) {
-    const batch = views.slice(i, i + LOOKUP_CONCURRENCY);
-    const pointers = await Promise.all(batch.map((v) => lookup(v.workspace.workspace_id)));
-    batch.forEach((view, j) => {
-      const pointer = pointers[j];
-      if (pointer === undefined) return;
-      const hasStorageKey = Boolean(view.workspace.storage_customer_managed_key_id);
-      found.set(view.workspace.workspace_id, {
-        snapshotKey: pointer.snapshotKey,
-        restoreAfterSeconds: storageWaitLeft(
-          pointer,
-          hasStorageKey,
-          deps.settings.storageWaitMinutes,
-          deps.now,
-        ),
-      });
+  const pointers = await mapLimit(views, LOOKUP_CONCURRENCY, (v) => lookup(v.workspace.workspace_id));
+  views.forEach((view, i) => {
+    const pointer = pointers[i];
+    if (pointer === undefined) return;
+    const hasStorageKey = Boolean(view.workspace.storage_customer_managed_key_id);
+    found.set(view.workspace.workspace_id, {
+      snapshotKey: pointer.snapshotKey,
+      restoreAfterSeconds: storageWaitLeft(
+        pointer,
+        hasStorageKey,
+        deps.settings.storageWaitMinutes,
+        deps.now,
+      ),
     });
-  }
+  });
   return found;
 }
 
