@@ -164,6 +164,11 @@ export interface PollSituation {
   dueInSeconds?: number;
   /** The workspace lock's lease (LOCK_LEASE_MINUTES): the checks renew it, so they come well within it. */
   leaseMinutes?: number;
+  /**
+   * Seconds the check itself has just taken (a turn that waited out Databricks' 429s): counted toward the
+   * floor, which spaces the starts of the looks, so a long turn is followed by a shorter wait.
+   */
+  busySeconds?: number;
 }
 
 /**
@@ -174,7 +179,12 @@ export function nextCheckSeconds(situation: PollSituation): number {
   const schedule = POLL_LOOPS[situation.loop];
   const e = Math.max(0, finite(situation.elapsedSeconds));
   const max = maxWaitSeconds(situation.loop, situation.leaseMinutes);
-  const floor = pollFloorSeconds(situation.loop, e, situation.leaseMinutes);
+  // The floor spaces the starts of the looks (what `worstCasePolls` counts): a turn's own time counts.
+  const floor = Math.max(
+    1,
+    pollFloorSeconds(situation.loop, e, situation.leaseMinutes) -
+      Math.max(0, finite(situation.busySeconds ?? 0)),
+  );
   const pending = situation.expected.filter((x) => x.count > 0);
   let want: number;
   if (pending.length === 0) {
@@ -480,18 +490,35 @@ export function afterSettleCheck(x: {
 const RESTORE_RETRY_FIRST_SECONDS = 20;
 
 /**
+ * Seconds after a restore step whose starts Databricks throttled (calls deferred, not failed) until the next
+ * turn makes them: the step has already waited out every `Retry-After` it was given for as long as its
+ * client's retry budget allowed, so the next turn comes as soon as the loop's floor lets it — throttling is a
+ * speed, not a failure, and compute left waiting for a start is downtime.
+ */
+const RESTORE_THROTTLED_AGAIN_SECONDS = 1;
+
+/**
  * The first wait after `restore-compute`: what it started, and a failed start's first retry. Counted from
  * the end of the step (as after `stop-compute`: the last starts were sent just now).
  */
 export function afterRestoreIssued(
-  result: { nothingToRestore: boolean; started: RestorePending; failedCount: number },
+  result: {
+    nothingToRestore: boolean;
+    started: RestorePending;
+    failedCount: number;
+    deferred?: number | undefined;
+  },
   leaseMinutes?: number,
 ): number {
+  const due = [
+    ...(result.failedCount > 0 ? [RESTORE_RETRY_FIRST_SECONDS] : []),
+    ...((result.deferred ?? 0) > 0 ? [RESTORE_THROTTLED_AGAIN_SECONDS] : []),
+  ];
   return nextCheckSeconds({
     loop: 'restore',
     elapsedSeconds: 0,
     expected: result.nothingToRestore ? [] : restoreExpectations(result.started, 0),
-    ...(result.failedCount > 0 ? { dueInSeconds: RESTORE_RETRY_FIRST_SECONDS } : {}),
+    ...(due.length > 0 ? { dueInSeconds: Math.min(...due) } : {}),
     leaseMinutes,
   });
 }
@@ -505,6 +532,12 @@ export function afterRestoreCheck(x: {
     status: string;
     pending: RestorePending;
     retrying?: ReadonlyArray<{ nextAt: number }> | undefined;
+    /** Kinds whose starts Databricks throttled this turn (deferred to the next). */
+    throttledKinds?: readonly string[] | undefined;
+    /** Kinds whose list Databricks throttled this turn. */
+    throttled?: boolean | undefined;
+    /** Epoch ms the turn began. */
+    checkedAt?: number | undefined;
   };
   restoreDeadline: number;
   restoreTimeoutMinutes: number;
@@ -512,12 +545,17 @@ export function afterRestoreCheck(x: {
   leaseMinutes?: number;
 }): number {
   const elapsed = secondsSince(x.restoreDeadline - x.restoreTimeoutMinutes * MINUTE, x.now);
-  const retries = (x.result.retrying ?? []).map((r) => secondsSince(x.now, r.nextAt));
+  const due = (x.result.retrying ?? []).map((r) => Math.max(0, secondsSince(x.now, r.nextAt)));
+  const throttled = (x.result.throttledKinds?.length ?? 0) > 0 || x.result.throttled === true;
+  if (throttled && x.result.status !== 'RESTORED') due.push(RESTORE_THROTTLED_AGAIN_SECONDS);
   return nextCheckSeconds({
     loop: 'restore',
     elapsedSeconds: elapsed,
     expected: x.result.status === 'RESTORED' ? [] : restoreExpectations(x.result.pending, elapsed),
-    ...(retries.length > 0 ? { dueInSeconds: Math.max(0, Math.min(...retries)) } : {}),
+    ...(due.length > 0 ? { dueInSeconds: Math.min(...due) } : {}),
     leaseMinutes: x.leaseMinutes,
+    ...(throttled && x.result.checkedAt !== undefined
+      ? { busySeconds: Math.max(0, secondsSince(x.result.checkedAt, x.now)) }
+      : {}),
   });
 }

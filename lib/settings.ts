@@ -43,6 +43,15 @@ const csv = z.pipe(
 );
 
 /**
+ * How long the restore loop may go on while Databricks throttles it (minutes after the restore began): each
+ * throttled turn moves the restore deadline by the time it lost, up to this bound — a throttled rotation is
+ * slower, not failed (lib/compute/restore.ts). A start that fails for any other reason is not helped by it.
+ * Only as far as the history budget allows at the deployment's settings (`throttledRestoreMinutes`,
+ * lib/plan/history-budget.ts).
+ */
+export const THROTTLED_RESTORE_MAX_MINUTES = 8 * 60;
+
+/**
  * Upper bounds of the numbers a deployment or an execution input may set (DESIGN §6.10: no execution may
  * outgrow Step Functions' quotas). The poll loops' worst case at these bounds (their waits follow the
  * platform, lib/poll.ts, with a floor that bounds the number of checks) is computed and enforced by

@@ -344,7 +344,7 @@ export const RestoreCheckResultSchema = z.object({
   /**
    * Epoch ms: the restore deadline in force — `restore.deadline` moved later by the time turns lost to
    * Databricks throttling (a throttled rotation is slower, not failed), never past what the execution's
-   * history is sized for (`LIMITS.computeRestoreTimeoutMinutes` after the restore began).
+   * history has room for (`throttledRestoreMinutes` after the restore began: up to 8 hours).
    */
   deadline: z.optional(z.number()),
   /** Epoch ms of this turn (what the next turn measures time lost to throttling from). */

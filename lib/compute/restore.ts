@@ -258,6 +258,13 @@ function confirmedByRestore(
 export async function checkComputeRestored(
   item: RestoreCheckItem,
   deps: ComputeDeps,
+  options: {
+    /**
+     * Minutes after the restore began that throttling may move its deadline to (`throttledRestoreMinutes`,
+     * lib/plan/history-budget.ts: what the execution's history leaves room for).
+     */
+    throttledMaxMinutes?: number;
+  } = {},
 ): Promise<RestoreCheckResult> {
   if (item.restore.nothingToRestore)
     return { status: 'RESTORED', restored: NONE, pending: NONE, jobsVerified: true };
@@ -276,12 +283,18 @@ export async function checkComputeRestored(
   const deadline = (sameRestore ? last?.deadline : undefined) ?? item.restore.deadline;
   // Time lost to throttling moves the deadline (see `extendedDeadline`).
   const extended = () =>
-    extendedDeadline(deadline, item.restore.deadline, deps.settings.computeRestoreTimeoutMinutes, {
-      now,
-      since:
-        (sameRestore ? last?.checkedAt : undefined) ??
-        item.restore.deadline - deps.settings.computeRestoreTimeoutMinutes * MINUTE,
-    });
+    extendedDeadline(
+      deadline,
+      item.restore.deadline,
+      deps.settings.computeRestoreTimeoutMinutes,
+      {
+        now,
+        since:
+          (sameRestore ? last?.checkedAt : undefined) ??
+          item.restore.deadline - deps.settings.computeRestoreTimeoutMinutes * MINUTE,
+      },
+      options.throttledMaxMinutes ?? LIMITS.computeRestoreTimeoutMinutes,
+    );
   /** A turn that learnt nothing: what the last turn knew, checked again at the next one. */
   const nothingLearnt = (why: Partial<RestoreCheckResult>): RestoreCheckResult => ({
     status: 'WAITING',
@@ -557,18 +570,19 @@ export async function describeNotRestored(
 /**
  * The deadline after a turn Databricks throttled: later by the time since the previous turn (the time that
  * went to waiting out 429s rather than to bringing compute back), but never later than `maxMinutes` after
- * the loop began — `LIMITS`' bound for the loop, what the execution's history is sized for (DESIGN §6.10).
+ * the loop began — what the execution's history is sized for (DESIGN §6.10; `throttledRestoreMinutes`).
+ * Never earlier than the deadline already in force.
  */
-function extendedDeadline(
+export function extendedDeadline(
   deadline: number,
   original: number,
   timeoutMinutes: number,
   turn: { now: number; since: number },
-  maxMinutes: number = LIMITS.computeRestoreTimeoutMinutes,
+  maxMinutes: number,
 ): number {
   const began = original - timeoutMinutes * MINUTE;
   const cap = began + Math.max(timeoutMinutes, maxMinutes) * MINUTE;
-  return Math.min(cap, Math.max(deadline, deadline + Math.max(0, turn.now - turn.since)));
+  return Math.max(deadline, Math.min(cap, deadline + Math.max(0, turn.now - turn.since)));
 }
 
 /**

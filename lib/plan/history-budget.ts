@@ -1,5 +1,5 @@
 import { POLL_LOOPS, type PollLoop, worstCasePolls } from '../poll.ts';
-import type { Settings } from '../settings.ts';
+import { type Settings, THROTTLED_RESTORE_MAX_MINUTES } from '../settings.ts';
 import { MAX_COMPUTE_REFUSALS } from '../workspace/update.ts';
 import { HistoryBudgetExceeded } from './errors.ts';
 
@@ -99,6 +99,8 @@ export function workspaceHistoryWorstCase(
       minSeconds: POLL_LOOPS.storageWait.minSeconds,
       events: EVENTS_PER_POLL,
     },
+    // Throttling may move the restore on, but only within what this worst case leaves of the budget
+    // (`throttledRestoreMinutes`).
     loop('restore (COMPUTE_RESTORE_TIMEOUT_MINUTES)', 'restore', settings.computeRestoreTimeoutMinutes),
   ];
   const retries = { retries: MAX_RETRIES_PER_TASK, events: MAX_RETRIES_PER_TASK * EVENTS_PER_RETRY };
@@ -107,6 +109,33 @@ export function workspaceHistoryWorstCase(
     loops,
     retries,
   };
+}
+
+/**
+ * How long after it began Databricks throttling may move the restore loop on (minutes; each throttled turn
+ * moves the restore deadline by the time it lost, lib/compute/restore.ts): up to
+ * `THROTTLED_RESTORE_MAX_MINUTES`, as far as the budget this rotation's worst case leaves allows, counting
+ * the extra looks at the restore loop's floor; never less than COMPUTE_RESTORE_TIMEOUT_MINUTES. At the
+ * defaults that is the whole 8 hours. Pure: the plan's check and the restore check compute the same.
+ */
+export function throttledRestoreMinutes(
+  settings: Parameters<typeof workspaceHistoryWorstCase>[0],
+  drainTimeoutMinutes: number,
+): number {
+  const own = settings.computeRestoreTimeoutMinutes;
+  const spare = WORKSPACE_HISTORY_BUDGET - workspaceHistoryWorstCase(settings, drainTimeoutMinutes).events;
+  const extraPolls = (minutes: number) =>
+    worstCasePolls('restore', minutes, settings.lockLeaseMinutes) -
+    worstCasePolls('restore', own, settings.lockLeaseMinutes);
+  let fits = own;
+  let over = Math.max(own, THROTTLED_RESTORE_MAX_MINUTES) + 1;
+  // The largest whole number of minutes whose extra looks fit (the count grows with the minutes).
+  while (over - fits > 1) {
+    const mid = Math.floor((fits + over) / 2);
+    if (extraPolls(mid) * EVENTS_PER_POLL <= spare) fits = mid;
+    else over = mid;
+  }
+  return fits;
 }
 
 /** Refuses, naming the largest loops, a rotation whose worst case does not fit `WORKSPACE_HISTORY_BUDGET`. */

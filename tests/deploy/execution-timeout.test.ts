@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LOCK_WAIT_MINUTES } from '../../lib/plan/plan.ts';
-import { LIMITS } from '../../lib/settings.ts';
+import { LIMITS, THROTTLED_RESTORE_MAX_MINUTES } from '../../lib/settings.ts';
 
 /**
  * Both state machines carry an execution timeout (so a run that hangs ends TIMED_OUT and the timed-out alarm
@@ -13,15 +13,18 @@ const asl = (name: string) =>
     TimeoutSeconds?: number;
   };
 
-/** The longest one workspace's rotation can take at the settings' bounds, compensation included. */
+/**
+ * The longest one workspace's rotation can take at the settings' bounds, compensation included; a restore
+ * Databricks throttles may go on for THROTTLED_RESTORE_MAX_MINUTES.
+ */
 const longestChildMinutes =
   LIMITS.drainTimeoutMinutes +
   LIMITS.computeStopTimeoutMinutes +
   LIMITS.workspaceUpdateTimeoutMinutes +
   LIMITS.storageWaitMinutes +
-  LIMITS.computeRestoreTimeoutMinutes +
+  THROTTLED_RESTORE_MAX_MINUTES +
   LIMITS.recoveryWorkspaceWaitMinutes +
-  LIMITS.computeRestoreTimeoutMinutes;
+  THROTTLED_RESTORE_MAX_MINUTES;
 
 const YEAR_SECONDS = 365 * 24 * 3600;
 

@@ -327,4 +327,29 @@ describe('The steps’ waits', () => {
     expect(check()).toBeLessThanOrEqual(25);
     expect(check([{ nextAt: now + 7_000 }])).toBe(7);
   });
+
+  it('follows a restore turn Databricks throttled at once, its own time counting toward the floor', () => {
+    const now = 10_000_000;
+    const check = (result: Partial<Parameters<typeof afterRestoreCheck>[0]['result']>, elapsed: number) =>
+      afterRestoreCheck({
+        result: { status: 'WAITING', pending: { ...NONE, clusters: 50 }, ...result },
+        restoreDeadline: now - elapsed * 1000 + 45 * MINUTE,
+        restoreTimeoutMinutes: 45,
+        now,
+      });
+    // An hour in, everything overdue: the floor is a minute between looks
+    expect(check({}, 3600)).toBe(60);
+    // The turn spent 114 s waiting out 429s: the next one comes at once
+    expect(check({ throttledKinds: ['cluster'], checkedAt: now - 114_000 }, 3600)).toBe(1);
+    expect(check({ throttled: true, checkedAt: now - 114_000 }, 3600)).toBe(1);
+    // A short throttled turn still keeps the looks a minute apart
+    expect(check({ throttledKinds: ['cluster'], checkedAt: now - 20_000 }, 3600)).toBe(40);
+    // After restore-compute: starts it deferred are made at the next turn, soon
+    expect(afterRestoreIssued({ nothingToRestore: false, started: NONE, failedCount: 0, deferred: 40 })).toBe(
+      5,
+    );
+    expect(
+      afterRestoreIssued({ nothingToRestore: false, started: { ...NONE, clusters: 10 }, failedCount: 0 }),
+    ).toBeGreaterThan(100);
+  });
 });

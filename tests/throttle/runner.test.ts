@@ -105,4 +105,38 @@ describe('throttling: a 100-resource workspace', () => {
     expectRotated(report);
     expect(starts(report).length).toBeLessThanOrEqual(CLUSTERS + 3 * CLUSTERS + 8);
   }, 120_000);
+
+  it('rotates through a 429 storm on clusters/start that outlasts two hours: throttling moves the restore deadline, and each throttled turn is followed at once', async () => {
+    // Prepare: 180 refusals, each closing clusters/start for a minute: about three hours of a Databricks
+    // that serves no start at all (the restore's own bound, before, was two hours)
+    const scenario = largeScenario(RESOURCES);
+    scenario.databricks.faults.push({
+      method: 'POST',
+      path: '/api/2.1/clusters/start',
+      status: 429,
+      retryAfterSeconds: 60,
+      times: 3 * CLUSTERS,
+      after: false,
+      skip: 0,
+    });
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess
+    expectRotated(report);
+    const restoreBegan = report.states.find((s) => s.name === 'Restore compute')?.enteredAt ?? 0;
+    const lastStart = Math.max(...starts(report).map((e) => e.t));
+    expect(lastStart - restoreBegan).toBeGreaterThan(2.5 * 3600);
+    // The storm is waited out, not slept through: a turn that spent its time waiting out 429s is followed
+    // within seconds (the loop's floor of a minute between looks counts the turn's own time).
+    const turns = report.states.filter((s) => s.name === 'Check compute restored');
+    const afterThrottled = turns.slice(0, -1).flatMap((turn, i) => {
+      const next = turns[i + 1];
+      return next && turn.exitedAt - turn.enteredAt > 50 ? [next.enteredAt - turn.exitedAt] : [];
+    });
+    expect(afterThrottled.length).toBeGreaterThan(100);
+    // (but the turn in which the storm ended: its starts went through, and they take minutes)
+    expect(afterThrottled.filter((gap) => gap > 2).length).toBeLessThanOrEqual(1);
+  }, 120_000);
 });
