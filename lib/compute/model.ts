@@ -232,8 +232,9 @@ export const StopCheckResultSchema = z.object({
   storageWaitOver: z.optional(z.boolean()),
   /**
    * Kinds this check saw fully stopped (nothing left, nothing to stop again). The next poll of the stopping
-   * loop does not list them again; the re-check right before the PATCH and the guards after it list every
-   * kind (DESIGN §6.5), and a kind is listed again as soon as one of those finds something in it.
+   * loop does not list them again — until that poll finds nothing left: it then lists every kind before it
+   * answers STOPPED (the PATCH follows at once). The guards after the PATCH list every kind too (DESIGN §6.5),
+   * and a kind is listed again as soon as one of those finds something in it.
    */
   confirmed: z.optional(z.array(StopKindSchema)),
   /**

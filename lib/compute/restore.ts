@@ -720,8 +720,12 @@ async function listRestoreClusters(
   return { listed: await api.listClusters({ cluster_sources: ['UI', 'API'] }), notUpOnly: false };
 }
 
-/** Order of restore: pool settings, clusters, warehouses, pipelines, and schedules last (reference §4 gotchas). */
-const ORDER: ReadonlyArray<RestoreAction['kind']> = ['pool', 'cluster', 'warehouse', 'pipeline', 'job'];
+/**
+ * Order of restore: clusters first (the slowest to come back, 3-7 minutes), then warehouses and pipelines;
+ * pools' idle settings after them (warming idle instances is cluster-style compute too, and a cluster in a
+ * pool starts without them), and schedules last.
+ */
+const ORDER: ReadonlyArray<RestoreAction['kind']> = ['cluster', 'warehouse', 'pipeline', 'pool', 'job'];
 
 /**
  * Performs the actions group by group, in the reference's order — except that kinds Databricks throttled

@@ -118,8 +118,8 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
 }
 
 /**
- * `check-compute-stopped`, one turn of the Wait → Check → Choice loop (and the re-check right before the
- * PATCH). While draining it only watches the runs; once drained it issues the stops (idempotent) and from
+ * `check-compute-stopped`, one turn of the Wait → Check → Choice loop, whose STOPPED answer is followed
+ * by the PATCH at once. While draining it only watches the runs; once drained it issues the stops (idempotent) and from
  * then on stops again whatever came back (an auto-started warehouse, a cluster a user started), recording it.
  * What came back and the snapshot does not restore is added to the restore additions beside the snapshot
  * (`recordCameBack`), so restore brings it back too. With `guard` (after the PATCH: the post-update and
@@ -127,9 +127,10 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
  * wait is over.
  *
  * Fewer calls: a poll of the stopping loop that follows another one (previous status STOPPING) does not
- * list again the kinds that one saw fully stopped (`confirmed`). The check that guards the window lists
- * every kind: the first poll, the re-check right before the PATCH (previous status STOPPED) and every guard
- * turn after it — so compute a user starts during the window is still caught before the PATCH (DESIGN §6.5).
+ * list again the kinds that one saw fully stopped (`confirmed`) — until it finds nothing left: a STOPPED
+ * answer always rests on a look at every kind made in the same turn, right before the PATCH. The first
+ * poll, a poll after a refused PATCH (previous status STOPPED) and every guard turn after the PATCH list
+ * every kind too — so compute a user starts during the window is still caught before the PATCH (DESIGN §6.5).
  * Throttling is a speed, not a failure: a turn whose reads Databricks kept throttling decides nothing and
  * says so (`throttled`); the next turn tries again.
  */
@@ -162,7 +163,19 @@ export async function checkComputeStopped(
     drained && !guard && previous?.status === 'STOPPING' ? (previous.confirmed ?? []) : [],
   );
   try {
-    return await checkOnce(item, deps, { guard, tolerant, previous, drained, skip, limit });
+    const result = await checkOnce(item, deps, { guard, tolerant, previous, drained, skip, limit });
+    // The PATCH follows a STOPPED answer at once, so that answer rests on a look at every kind made now:
+    // when this poll skipped kinds an earlier one confirmed, they are listed again (as a re-check would),
+    // and what runs there now counts as started during the window.
+    if (guard || result.status !== 'STOPPED' || skip.size === 0) return result;
+    return await checkOnce(item, deps, {
+      guard,
+      tolerant,
+      previous: result,
+      drained: true,
+      skip: new Set(),
+      limit,
+    });
   } catch (error) {
     if (guard || !(error instanceof DatabricksThrottled)) throw error;
     // Not a failure, and nothing is known: the loop polls again (a re-check never says STOPPED here).

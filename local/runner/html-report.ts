@@ -32,7 +32,7 @@ export function phaseOf(name: string): Phase {
     return 'recovery';
   if (/storage wait|storage key/.test(n)) return 'storage';
   if (/restore|come back|compute to start|workspace rotated/.test(n)) return 'restore';
-  if (/re-check compute|stop/.test(n)) return 'stop';
+  if (/stop/.test(n)) return 'stop';
   if (/updat|workspace to run|check workspace|running on the new key/.test(n)) return 'update';
   return 'other';
 }

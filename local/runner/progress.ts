@@ -215,7 +215,6 @@ export function summary(state: string, output: Json): string {
       return ` — snapshot: ${countsText(c?.counts) || 'nothing running'}; ${String(c?.phase ?? '')}`;
     }
     case 'Check compute stopped':
-    case 'Re-check compute right before the update':
     case 'Keep compute stopped before restoring':
       return ` — ${String(pick('computeCheck')?.status ?? '')}`;
     case 'Keep compute stopped during the storage wait': {

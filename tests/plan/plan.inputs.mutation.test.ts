@@ -379,7 +379,7 @@ describe('Plan: a manual verification', () => {
 });
 
 describe('Plan: the history budget of one workspace’s rotation', () => {
-  // At STORAGE_WAIT_MINUTES=1200 the worst case is 19,808 events with a 60-minute drain, 20,132 with 240.
+  // At STORAGE_WAIT_MINUTES=1200 the worst case is 19,781 events with a 60-minute drain, 20,105 with 240.
   const LONG_STORAGE_WAIT = { STORAGE_WAIT_MINUTES: '1200', LOCK_LEASE_MINUTES: '1205' };
 
   it('refuses, before anything is touched, a rotation whose drain would outgrow it', async () => {
@@ -391,7 +391,7 @@ describe('Plan: the history budget of one workspace’s rotation', () => {
     );
     // Assess
     expect(error.name).toBe('HistoryBudgetExceeded');
-    expect(error.message).toMatch(/^one workspace's rotation could write 20132 execution history events/);
+    expect(error.message).toMatch(/^one workspace's rotation could write 20105 execution history events/);
     expect(w.account.writes()).toEqual([]);
     expect(w.kms.writes()).toEqual([]);
   });

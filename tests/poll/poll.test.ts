@@ -106,13 +106,13 @@ describe('nextCheckSeconds', () => {
     expect(at(3000)).toBe(POLL_LOOPS.stop.overdueMaxSeconds);
   });
 
-  it('backs off a drain from its first minute, whose end cannot be foreseen', () => {
+  it('backs off a drain from its first two minutes, whose end cannot be foreseen', () => {
     // Act
     const waits = [0, 600, 3600].map((e) =>
       nextCheckSeconds({ loop: 'drain', elapsedSeconds: e, expected: [{ ...NO_EXPECTATION, count: 1 }] }),
     );
     // Assess
-    expect(waits).toEqual([60, 150, 300]);
+    expect(waits).toEqual([120, 150, 300]);
   });
 
   it('comes in time for a failed start that is tried again', () => {
@@ -238,9 +238,9 @@ describe('pollFloorSeconds and worstCasePolls', () => {
 });
 
 describe('The steps’ waits', () => {
-  it('starts the drain a minute out, and the stop from what ran', () => {
+  it('starts the drain two minutes out, and the stop from what ran', () => {
     const counts = { clusters: 6, pools: 2, warehouses: 2, pipelines: 1, runs: 1 };
-    expect(afterStopIssued({ phase: 'draining', counts })).toBe(60);
+    expect(afterStopIssued({ phase: 'draining', counts })).toBe(120);
     const stop = afterStopIssued({ phase: 'stopping', counts: { ...counts, runs: 0 } });
     expect(stop).toBeGreaterThan(TYPICAL_SECONDS.clusterTerminate[0]);
     expect(stop).toBeLessThanOrEqual(TYPICAL_SECONDS.clusterTerminate[1]);

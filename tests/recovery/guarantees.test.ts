@@ -257,8 +257,8 @@ describe('Blind to what runs', () => {
 
 describe('Blind to what runs, job clusters too', () => {
   it('terminates again, unseen, a job cluster someone restarts while the cluster list keeps failing (chaos seed 4242)', async () => {
-    // Prepare: a running job cluster; once the stop is confirmed (the snapshot's, the check's and the re-check's
-    // lists answer) every cluster list answers 500; it is started again 61 s after the stop, while the
+    // Prepare: a running job cluster; once the stop is confirmed (the snapshot's and the check's lists
+    // answer; the STOPPED check lists every kind itself) every cluster list answers 500; it is started again 61 s after the stop, while the
     // workspace updates. (It terminates in 5 s, so whenever the poll schedule looks first, one check confirms it.)
     const raw = JSON.parse(
       JSON.stringify(
@@ -266,7 +266,7 @@ describe('Blind to what runs, job clusters too', () => {
           timings: { workspaceUpdate: [60, 180], clusterTerminate: [5, 5] },
           settings: { storageWaitMinutes: 5, computeRestoreTimeoutMinutes: 20 },
           databricksFaults: [
-            { method: 'GET', path: '/api/2.1/clusters/list', status: 500, times: 1000, skip: 3 },
+            { method: 'GET', path: '/api/2.1/clusters/list', status: 500, times: 1000, skip: 2 },
           ],
         }),
       ),

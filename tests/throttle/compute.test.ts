@@ -22,7 +22,7 @@ import {
  * Throttling is a speed, not a failure (compute steps against the emulator, in virtual time): a call
  * Databricks keeps refusing with 429 is deferred to the next check, never reported as a failed start or
  * stop; and the repeated polls of a phase list only the kinds not yet confirmed, while the check that
- * guards the window (the re-check right before the PATCH) lists every kind.
+ * answers STOPPED (the PATCH follows it at once) lists every kind.
  */
 
 let h: Harness | undefined;
@@ -181,7 +181,7 @@ describe('throttled starts and stops are deferred, not failed', () => {
       },
     );
 
-    // Act: the re-check right before the PATCH (previous status STOPPED)
+    // Act: a check after a STOPPED answer (previous status STOPPED: after a PATCH Databricks refused)
     const recheck = await checkStopped(stopped);
 
     // Assess
@@ -190,7 +190,7 @@ describe('throttled starts and stops are deferred, not failed', () => {
 });
 
 describe('fewer calls: polls skip what is confirmed, the guard sees every kind', () => {
-  it('a stopping poll lists only the kinds not yet seen stopped; the re-check before the PATCH lists all', async () => {
+  it('a stopping poll lists only the kinds not yet seen stopped; the poll that answers STOPPED lists all', async () => {
     // Prepare
     h = await startWorkspace(WORKSPACE);
     let item = await stop(itemFor());
@@ -198,35 +198,66 @@ describe('fewer calls: polls skip what is confirmed, the guard sees every kind',
     item = await checkStopped(item);
     const confirmed = item.computeCheck?.confirmed ?? [];
 
-    // Act: one more poll of the loop, then the re-check as the state machine runs it
-    const mark = h.emu.callLog().length;
-    h.emu.clock.advance(15);
-    item = await checkStopped(item);
-    const poll = listsSince(h, mark);
-    while (item.computeCheck?.status !== 'STOPPED') {
+    // Act: the loop's polls as the state machine runs them, until one answers STOPPED (the PATCH follows)
+    const polls: Array<{
+      status: string | undefined;
+      skipped: readonly string[];
+      lists: Record<string, number>;
+    }> = [];
+    do {
+      const skipped = item.computeCheck?.confirmed ?? [];
       h.emu.clock.advance(15);
+      const mark = h.emu.callLog().length;
       item = await checkStopped(item);
-    }
-    const mark2 = h.emu.callLog().length;
-    item = await checkStopped(item);
-    const recheck = listsSince(h, mark2);
+      polls.push({ status: item.computeCheck?.status, skipped, lists: listsSince(h, mark) });
+    } while (item.computeCheck?.status !== 'STOPPED');
 
     // Assess
     expect(confirmed.length).toBeGreaterThan(0);
-    expect(item.computeCheck?.status).toBe('STOPPED');
-    const listed = Object.keys(poll);
-    if (confirmed.includes('warehouses')) expect(listed).not.toContain('/api/2.0/sql/warehouses');
-    if (confirmed.includes('runs')) expect(listed).not.toContain('/api/2.2/jobs/runs/list');
-    expect(Object.keys(recheck).sort()).toEqual([
+    const ALL = [
       '/api/2.0/instance-pools/list',
       '/api/2.0/pipelines',
       '/api/2.0/sql/warehouses',
       '/api/2.1/clusters/list',
       '/api/2.2/jobs/runs/list',
-    ]);
+    ];
+    const LIST_OF: Record<string, string> = {
+      warehouses: '/api/2.0/sql/warehouses',
+      runs: '/api/2.2/jobs/runs/list',
+      pools: '/api/2.0/instance-pools/list',
+      pipelines: '/api/2.0/pipelines',
+    };
+    for (const poll of polls.filter((p) => p.status === 'STOPPING'))
+      for (const kind of poll.skipped)
+        if (LIST_OF[kind]) expect(Object.keys(poll.lists)).not.toContain(LIST_OF[kind]);
+    // The STOPPED answer rests on a look at every kind, made in that same check
+    expect(Object.keys(polls.at(-1)?.lists ?? {}).sort()).toEqual(ALL);
   }, 120_000);
 
-  it('a cluster started after the loop confirmed every kind is caught by the re-check before the PATCH', async () => {
+  it('a warehouse restarted after its kind was confirmed is caught by the poll that would answer STOPPED', async () => {
+    // Prepare: poll until the warehouses are confirmed stopped while clusters still terminate
+    h = await startWorkspace(WORKSPACE, { timings: { clusterTerminate: [120, 120] } });
+    let item = await stop(itemFor());
+    do {
+      h.emu.clock.advance(15);
+      item = await checkStopped(item);
+    } while (!(item.computeCheck?.confirmed ?? []).includes('warehouses'));
+    expect(item.computeCheck?.status).toBe('STOPPING');
+    // A query auto-starts wh-1 again; then the clusters end.
+    await inVirtualTime(() => databricksFor(loadSettings()).workspace(DEPLOYMENT).startWarehouse('wh-1'));
+    h.emu.clock.advance(150);
+
+    // Act: the next poll skips the confirmed warehouses, finds the clusters gone — and looks at every kind
+    // before it answers
+    item = await checkStopped(item);
+
+    // Assess: seen, stopped again and counted as back; not STOPPED, so no PATCH yet
+    expect(item.computeCheck?.status).toBe('STOPPING');
+    expect(item.computeCheck?.restartedDuringWindow.map((r) => r.id)).toEqual(['wh-1']);
+    expect(item.computeCheck?.confirmed).not.toContain('warehouses');
+  }, 120_000);
+
+  it('a cluster started after a STOPPED answer is caught by the next check (after a PATCH Databricks refused)', async () => {
     // Prepare: the stop loop until it says STOPPED
     h = await startWorkspace(WORKSPACE);
     let item = await stop(itemFor());
@@ -234,10 +265,10 @@ describe('fewer calls: polls skip what is confirmed, the guard sees every kind',
       h.emu.clock.advance(15);
       item = await checkStopped(item);
     } while (item.computeCheck?.status !== 'STOPPED');
-    // A user starts ui-0 again between the last poll and the re-check.
+    // A user starts ui-0 again after that answer.
     await inVirtualTime(() => databricksFor(loadSettings()).workspace(DEPLOYMENT).startCluster('ui-0'));
 
-    // Act: the re-check before the PATCH
+    // Act: the check the refused PATCH sends the rotation back to (previous status STOPPED)
     item = await checkStopped(item);
 
     // Assess: seen, stopped again and counted as back; the loop starts over
