@@ -4,7 +4,8 @@ import { afterStopCheck } from '../lib/poll.ts';
 import { defineStep } from './commons/handler.ts';
 
 /**
- * One turn of the stop loop (and the re-check before the PATCH); stored under `item.computeCheck`. Once the
+ * One turn of the stop loop (its STOPPED answer, on which the PATCH follows, rests on a look at every
+ * kind); stored under `item.computeCheck`. Once the
  * workspace runs on the new key (or, in recovery, has settled with a storage key applied) it guards the
  * storage wait instead: whatever starts is stopped again and added to the restore set, and the result says
  * when the wait is over (DESIGN §6.5). `nextCheckSeconds` is the next Wait (lib/poll.ts).

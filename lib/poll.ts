@@ -360,7 +360,7 @@ const MINUTE = 60_000;
  * take a while, and the last ones, sent just now, end last.
  */
 export function afterStopIssued(
-  result: { phase: 'draining' | 'stopping'; counts: StopPending },
+  result: { phase: 'draining' | 'stopping'; counts: StopPending; deferred?: number | undefined },
   leaseMinutes?: number,
 ): number {
   if (result.phase === 'draining') {
@@ -378,6 +378,8 @@ export function afterStopIssued(
     expected: stopExpectations(result.counts, 0),
     leaseMinutes,
   });
+  // Stops Databricks throttled were deferred, not made: the first check makes them, as soon as it may.
+  if ((result.deferred ?? 0) > 0) return Math.min(wait, POLL_LOOPS.stop.minSeconds);
   // Cancelled job runs leave their job clusters running until the cancellation takes effect, and it is the
   // first check that stops them: it comes when a cancellation has typically ended, not when the clusters
   // stopped now would. (Waiting the clusters' time first measured 1.15x the platform minimum on the demo.)
@@ -394,7 +396,16 @@ const RUN_CANCEL_FIRST_CHECK_SECONDS = 20;
  * deadline.
  */
 export function afterStopCheck(x: {
-  result: { status: string; remaining: StopPending; deadline: number; storageWaitUntil?: number | undefined };
+  result: {
+    status: string;
+    remaining: StopPending;
+    deadline: number;
+    storageWaitUntil?: number | undefined;
+    /** This turn's stops or reads Databricks throttled: what it could not do is done at the next turn. */
+    throttled?: boolean | undefined;
+    /** Epoch ms the turn began. */
+    checkedAt?: number | undefined;
+  };
   drainDeadline: number | undefined;
   drainTimeoutMinutes: number;
   stopTimeoutMinutes: number;
@@ -421,11 +432,18 @@ export function afterStopCheck(x: {
     });
   }
   const elapsed = secondsSince(result.deadline - x.stopTimeoutMinutes * MINUTE, now);
+  // A turn Databricks throttled has waited out its 429s: the next one comes at once (the loop's floor
+  // counting the turn's own time), to make the stops it could not.
+  const throttled = result.throttled === true && result.status !== 'STOPPED';
   return nextCheckSeconds({
     loop: 'stop',
     elapsedSeconds: elapsed,
     expected: stopExpectations(result.remaining, elapsed),
     leaseMinutes: x.leaseMinutes,
+    ...(throttled ? { dueInSeconds: 1 } : {}),
+    ...(throttled && result.checkedAt !== undefined
+      ? { busySeconds: Math.max(0, secondsSince(result.checkedAt, now)) }
+      : {}),
   });
 }
 

@@ -246,6 +246,31 @@ describe('The steps’ waits', () => {
     expect(stop).toBeLessThanOrEqual(TYPICAL_SECONDS.clusterTerminate[1]);
   });
 
+  it('checks as soon as it may after stops Databricks throttled, and right after a throttled stop turn', () => {
+    const counts = { clusters: 6, pools: 2, warehouses: 2, pipelines: 1, runs: 0 };
+    expect(afterStopIssued({ phase: 'stopping', counts, deferred: 3 })).toBe(POLL_LOOPS.stop.minSeconds);
+    const now = 10_000_000;
+    const check = (result: { throttled?: boolean; checkedAt?: number }) =>
+      afterStopCheck({
+        result: {
+          status: 'STOPPING',
+          remaining: { clusters: 1, pools: 0, warehouses: 0, pipelines: 0, runs: 0 },
+          deadline: now - 1200_000 + 30 * MINUTE,
+          ...result,
+        },
+        drainDeadline: undefined,
+        drainTimeoutMinutes: 60,
+        stopTimeoutMinutes: 30,
+        now,
+      });
+    // 20 minutes in, one cluster overdue: a look a minute
+    expect(check({})).toBe(60);
+    // The turn spent 90 s waiting out 429s: the next one at once
+    expect(check({ throttled: true, checkedAt: now - 90_000 })).toBe(1);
+    // A short throttled turn: the looks still a minute apart from their starts
+    expect(check({ throttled: true, checkedAt: now - 15_000 })).toBe(45);
+  });
+
   it('checks within 20 s after cancelling runs: that check stops their job clusters', () => {
     const counts = { clusters: 6, pools: 2, warehouses: 2, pipelines: 1, runs: 2 };
     expect(afterStopIssued({ phase: 'stopping', counts })).toBeLessThanOrEqual(20);
