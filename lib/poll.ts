@@ -25,10 +25,11 @@
  *   renew.
  *
  * The history budget (DESIGN §6.10, lib/plan/history-budget.ts) rests on one property, enforced here by
- * construction: every wait is at least `pollFloorSeconds(loop, elapsed)`, a non-decreasing function of the
- * time since the loop's phase began — `minSeconds` until `tightUntilSeconds` (the end of the latest typical
- * range the loop expects), `overdueFraction` of the time past it after that. `worstCasePolls` counts the looks
- * that floor allows, whatever the checks see.
+ * construction: every look begins at least `pollFloorSeconds(loop, elapsed)` after the one before it began
+ * (the wait after a check, plus the time that check took when it spent it waiting out Databricks' 429s:
+ * `busySeconds`), a non-decreasing function of the time since the loop's phase began — `minSeconds` until
+ * `tightUntilSeconds` (the end of the latest typical range the loop expects), `overdueFraction` of the time
+ * past it after that. `worstCasePolls` counts the looks that floor allows, whatever the checks see.
  */
 
 /**
