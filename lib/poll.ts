@@ -356,6 +356,19 @@ export function secondsSince(since: number, now: number): number {
 const MINUTE = 60_000;
 
 /**
+ * Seconds after a turn whose calls Databricks throttled (deferred, not failed) until the next one makes
+ * them: the turn has already waited out every `Retry-After` it was given for as long as its client's retry
+ * budget allowed, so the next comes as soon as the loop's floor lets it — throttling is a speed, not a
+ * failure, and compute waiting for a stop or a start is downtime.
+ */
+const THROTTLED_AGAIN_SECONDS = 1;
+
+/** The time a throttled turn spent since it began (`checkedAt`), counted toward the loop's floor. */
+function busySince(checkedAt: number | undefined, now: number): Pick<PollSituation, 'busySeconds'> {
+  return checkedAt === undefined ? {} : { busySeconds: Math.max(0, secondsSince(checkedAt, now)) };
+}
+
+/**
  * The first wait after `stop-compute`: drain (runs to wait for) or stop (what ran is being stopped). Counted
  * from the end of the step, not from the stop deadline like the checks: with many resources the stop calls
  * take a while, and the last ones, sent just now, end last.
@@ -441,10 +454,7 @@ export function afterStopCheck(x: {
     elapsedSeconds: elapsed,
     expected: stopExpectations(result.remaining, elapsed),
     leaseMinutes: x.leaseMinutes,
-    ...(throttled ? { dueInSeconds: 1 } : {}),
-    ...(throttled && result.checkedAt !== undefined
-      ? { busySeconds: Math.max(0, secondsSince(result.checkedAt, now)) }
-      : {}),
+    ...(throttled ? { dueInSeconds: THROTTLED_AGAIN_SECONDS, ...busySince(result.checkedAt, now) } : {}),
   });
 }
 
@@ -511,14 +521,6 @@ export function afterSettleCheck(x: {
 const RESTORE_RETRY_FIRST_SECONDS = 20;
 
 /**
- * Seconds after a restore step whose starts Databricks throttled (calls deferred, not failed) until the next
- * turn makes them: the step has already waited out every `Retry-After` it was given for as long as its
- * client's retry budget allowed, so the next turn comes as soon as the loop's floor lets it — throttling is a
- * speed, not a failure, and compute left waiting for a start is downtime.
- */
-const RESTORE_THROTTLED_AGAIN_SECONDS = 1;
-
-/**
  * The first wait after `restore-compute`: what it started, and a failed start's first retry. Counted from
  * the end of the step (as after `stop-compute`: the last starts were sent just now).
  */
@@ -533,7 +535,7 @@ export function afterRestoreIssued(
 ): number {
   const due = [
     ...(result.failedCount > 0 ? [RESTORE_RETRY_FIRST_SECONDS] : []),
-    ...((result.deferred ?? 0) > 0 ? [RESTORE_THROTTLED_AGAIN_SECONDS] : []),
+    ...((result.deferred ?? 0) > 0 ? [THROTTLED_AGAIN_SECONDS] : []),
   ];
   return nextCheckSeconds({
     loop: 'restore',
@@ -568,15 +570,13 @@ export function afterRestoreCheck(x: {
   const elapsed = secondsSince(x.restoreDeadline - x.restoreTimeoutMinutes * MINUTE, x.now);
   const due = (x.result.retrying ?? []).map((r) => Math.max(0, secondsSince(x.now, r.nextAt)));
   const throttled = (x.result.throttledKinds?.length ?? 0) > 0 || x.result.throttled === true;
-  if (throttled && x.result.status !== 'RESTORED') due.push(RESTORE_THROTTLED_AGAIN_SECONDS);
+  if (throttled && x.result.status !== 'RESTORED') due.push(THROTTLED_AGAIN_SECONDS);
   return nextCheckSeconds({
     loop: 'restore',
     elapsedSeconds: elapsed,
     expected: x.result.status === 'RESTORED' ? [] : restoreExpectations(x.result.pending, elapsed),
     ...(due.length > 0 ? { dueInSeconds: Math.min(...due) } : {}),
     leaseMinutes: x.leaseMinutes,
-    ...(throttled && x.result.checkedAt !== undefined
-      ? { busySeconds: Math.max(0, secondsSince(x.result.checkedAt, x.now)) }
-      : {}),
+    ...(throttled ? busySince(x.result.checkedAt, x.now) : {}),
   });
 }

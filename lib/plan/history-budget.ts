@@ -116,7 +116,8 @@ export function workspaceHistoryWorstCase(
  * moves the restore deadline by the time it lost, lib/compute/restore.ts): up to
  * `THROTTLED_RESTORE_MAX_MINUTES`, as far as the budget this rotation's worst case leaves allows, counting
  * the extra looks at the restore loop's floor; never less than COMPUTE_RESTORE_TIMEOUT_MINUTES. At the
- * defaults that is the whole 8 hours. Pure: the plan's check and the restore check compute the same.
+ * defaults that is the whole 8 hours. Pure, from the deployment's settings and the execution's drain timeout,
+ * so every turn of the restore check computes the same bound.
  */
 export function throttledRestoreMinutes(
   settings: Parameters<typeof workspaceHistoryWorstCase>[0],
