@@ -106,16 +106,28 @@ export async function readActiveRuns(
 }
 
 /** Pipelines with their state; the spec (continuous, serverless) only for the ones not IDLE (list has no spec). */
+/**
+ * Every pipeline; with `withSpec`, each active one is read whole too (`spec.continuous` is not in the list).
+ * Those reads are one call per pipeline, so under a tight rate limit they may outlast one invocation: the
+ * entries already read are kept in `specs` (by id), which a caller can store and hand back to the next
+ * attempt — the specs do not change while a rotation snapshots, the states are always taken from the list.
+ */
 export async function readPipelines(
   api: WorkspaceApi,
-  options: { withSpec: boolean; concurrency: number },
+  options: { withSpec: boolean; concurrency: number; specs?: Map<string, PipelineInfo> },
 ): Promise<PipelineInfo[]> {
   const listed = (await api.listPipelines()).map(pipelineInfo);
   if (!options.withSpec) return listed;
+  const specs = options.specs ?? new Map<string, PipelineInfo>();
   return mapLimit(listed, options.concurrency, async (p) => {
     if (!isActivePipeline(p)) return p;
+    const known = specs.get(p.pipeline_id);
+    if (known) return { ...known, state: p.state };
     const full = await orNotFound(() => api.getPipeline(p.pipeline_id));
-    return full ? { ...pipelineInfo(full), state: p.state } : p;
+    if (!full) return p;
+    const info = pipelineInfo(full);
+    specs.set(p.pipeline_id, info);
+    return { ...info, state: p.state };
   });
 }
 

@@ -352,6 +352,10 @@ export class MemorySnapshotStore implements SnapshotStore {
 export const additionsKeyOf = (snapshotKey: string): string =>
   snapshotKey.replace(/compute-snapshot\.json$/, 'restore-additions.json');
 
+/** The key of the pipelines read so far for a snapshot that is not taken yet (see `takeSnapshot`). */
+export const pipelineSpecsKeyOf = (snapshotKey: string): string =>
+  snapshotKey.replace(/compute-snapshot\.json$/, 'pipeline-specs.json');
+
 /**
  * The pointer to a workspace's snapshot while its compute is stopped: written when the stop begins,
  * removed once everything is verified back. A later execution that finds it (the earlier one failed

@@ -3,11 +3,15 @@ import type { WorkspaceApi } from '../databricks/api.ts';
 import { DatabricksThrottled, isDeferred } from '../databricks/errors.ts';
 import { logger } from '../log.ts';
 import { LIMITS } from '../settings.ts';
+import * as z from '../zod.ts';
 import type { ComputeDeps } from './deps.ts';
 import { ActiveRunsPresent, ComputeDidNotStop, DrainTimeout, describeRefs } from './errors.ts';
 import {
   type ComputeSnapshot,
   type ComputeState,
+  type PausableJob,
+  type PipelineInfo,
+  PipelineInfoSchema,
   type ResourceRef,
   type RestoreAdditions,
   type RunInfo,
@@ -59,6 +63,7 @@ import {
   loadRestoreSet,
   loadSnapshot,
   openSnapshotKeyOf,
+  pipelineSpecsKeyOf,
 } from './snapshot-store.ts';
 
 const MINUTE = 60_000;
@@ -86,9 +91,10 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
     );
   }
 
-  await mapLimit(snapshot.jobs, limit, (job) =>
-    orNotFound(() => api.updateJob(job.job_id, pauseSettings(job))),
-  );
+  // A retry (the snapshot is an earlier attempt's) pauses only what is still unpaused: under a tight rate
+  // limit, pausing every job again would use up each attempt's time before the first stop.
+  const toPause = state ? snapshot.jobs : await stillUnpaused(api, snapshot.jobs);
+  await mapLimit(toPause, limit, (job) => orNotFound(() => api.updateJob(job.job_id, pauseSettings(job))));
   await cancelRuns(api, decision.cancel, limit);
 
   const now = deps.now();
@@ -448,7 +454,7 @@ async function snapshotOnce(
 ): Promise<{ snapshot: ComputeSnapshot; state: ComputeState | undefined }> {
   const stored = await deps.store.get(key);
   if (stored) return { snapshot: stored, state: undefined };
-  const { snapshot, state } = await takeSnapshot(item, deps);
+  const { snapshot, state } = await takeSnapshot(item, key, deps);
   const { created } = await deps.store.putIfAbsent(key, snapshot);
   if (created) return { snapshot, state };
   // A concurrent attempt won: continue from its snapshot (the first one is the truth about what ran).
@@ -458,21 +464,39 @@ async function snapshotOnce(
   };
 }
 
-/** Everything quiesce and restore need, read before anything is touched. */
+/**
+ * Everything quiesce and restore need, read before anything is touched. Under a tight rate limit the
+ * reads (one per active pipeline) can outlast the invocation; the pipelines read so far are then kept
+ * beside the snapshot-to-be (`pipelineSpecsKeyOf`, left to expire with it), so the step's retry goes on
+ * from there instead of starting over and running out of time again: throttling makes a large workspace
+ * slower, not failed.
+ */
 async function takeSnapshot(
   item: StopItem,
+  key: string,
   deps: ComputeDeps,
 ): Promise<{ snapshot: ComputeSnapshot; state: ComputeState }> {
   const { api, settings } = deps;
   const limit = settings.apiConcurrency;
-  const [clusters, pools, warehouses, jobs, rawRuns, pipelines] = await Promise.all([
-    readClusters(api),
-    readPools(api),
-    readWarehouses(api),
-    readJobs(api),
-    api.listRuns({ activeOnly: true }),
-    readPipelines(api, { withSpec: true, concurrency: limit }),
-  ]);
+  const specs = await readPipelineSpecs(deps, key);
+  const known = specs.size;
+  const readAll = () =>
+    Promise.all([
+      readClusters(api),
+      readPools(api),
+      readWarehouses(api),
+      readJobs(api),
+      api.listRuns({ activeOnly: true }),
+      readPipelines(api, { withSpec: true, concurrency: limit, specs }),
+    ]);
+  let reads: Awaited<ReturnType<typeof readAll>>;
+  try {
+    reads = await readAll();
+  } catch (error) {
+    if (specs.size > known) await keepPipelineSpecs(deps, key, specs);
+    throw error;
+  }
+  const [clusters, pools, warehouses, jobs, rawRuns, pipelines] = reads;
   const pausable = jobs.flatMap((j) => pausableJob(j) ?? []);
   const continuous = new Set(pausable.filter((j) => isUnpaused(j.continuous)).map((j) => j.job_id));
   const runs = rawRuns.map((r) => runInfo(r, continuous));
@@ -492,6 +516,28 @@ async function takeSnapshot(
   const allJobs = jobs.map((j) => j.job_id);
   const snapshot = await inheritOpenSnapshot(item, deps, fresh, allJobs);
   return { snapshot, state: { clusters, pools, warehouses, runs, pipelines } };
+}
+
+const PipelineSpecsSchema = z.array(PipelineInfoSchema);
+
+/** The pipelines an earlier attempt read for this snapshot; none when there are none or they do not parse. */
+async function readPipelineSpecs(deps: ComputeDeps, key: string): Promise<Map<string, PipelineInfo>> {
+  const parsed = PipelineSpecsSchema.safeParse(await deps.store.getDocument(pipelineSpecsKeyOf(key)));
+  return new Map(parsed.success ? parsed.data.map((p) => [p.pipeline_id, p]) : []);
+}
+
+/** Best effort: a failed write costs the next attempt the reads again, and must not hide the step's error. */
+async function keepPipelineSpecs(
+  deps: ComputeDeps,
+  key: string,
+  specs: Map<string, PipelineInfo>,
+): Promise<void> {
+  try {
+    await deps.store.putDocument(pipelineSpecsKeyOf(key), [...specs.values()]);
+    logger.info('snapshot reads kept for the retry', { pipelinesRead: specs.size });
+  } catch (error) {
+    logger.warn('could not keep the snapshot reads for the retry', { error: String(error) });
+  }
 }
 
 /**
@@ -822,6 +868,20 @@ async function readLiveState(
     skip.has('pipelines') ? [] : readPipelines(api, { withSpec: false, concurrency: limit }),
   ]);
   return { clusters, pools, warehouses, pipelines };
+}
+
+/**
+ * The snapshot's jobs that the job list still shows with something unpaused (one list call per 100 jobs
+ * instead of one update per job). A job the list does not show is kept: a short answer must not leave a
+ * schedule running (pausing a deleted job is a no-op).
+ */
+async function stillUnpaused(api: WorkspaceApi, jobs: readonly PausableJob[]): Promise<PausableJob[]> {
+  if (jobs.length === 0) return [];
+  const current = new Map((await readJobs(api)).map((j) => [j.job_id, j]));
+  return jobs.filter((j) => {
+    const now = current.get(j.job_id);
+    return now === undefined || pausableJob(now) !== undefined;
+  });
 }
 
 async function cancelRuns(api: WorkspaceApi, runs: readonly RunInfo[], limit: number): Promise<void> {

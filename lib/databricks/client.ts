@@ -222,22 +222,45 @@ class WorkspaceClient implements WorkspaceApi {
     return this.http.call<T>(this.host, request);
   }
 
-  listClusters(filter: ListClustersFilter = {}): Promise<ClusterDetails[]> {
-    return collectPages(async (pageToken) => {
-      const page = await this.call<{ clusters?: ClusterDetails[]; next_page_token?: string }>({
-        method: 'GET',
-        path: '/api/2.1/clusters/list',
-        query: {
-          'filter_by.cluster_states': filter.cluster_states,
-          'filter_by.cluster_sources': filter.cluster_sources,
-          'filter_by.is_pinned': filter.is_pinned,
-          'filter_by.policy_id': filter.policy_id,
-          page_size: 100,
-          page_token: pageToken,
-        },
-      });
-      return { items: page?.clusters ?? [], nextPageToken: page?.next_page_token };
+  /**
+   * Every cluster the filter selects. A state filter selects a set that changes while it is read: a
+   * cluster that finishes terminating (or comes up) leaves it between two pages, and with a position-like
+   * page token the next page then starts one cluster too far — a running cluster is silently skipped. One
+   * page is read whole, so a filtered list that fits in one page is used as is; one that needs more is read
+   * again without the state filter (which clusters the list holds does not change with their state) and
+   * filtered here. That costs one call more, and only while more than a page of clusters is in those states.
+   */
+  async listClusters(filter: ListClustersFilter = {}): Promise<ClusterDetails[]> {
+    const states = filter.cluster_states;
+    if (states === undefined || states.length === 0) return this.listClusterPages(filter);
+    const first = await this.clusterPage(filter, undefined);
+    if (first.items.length === 0 || !first.nextPageToken) return first.items;
+    const wanted = new Set<string>(states);
+    const all = await this.listClusterPages({ ...filter, cluster_states: undefined });
+    return all.filter((c) => wanted.has(c.state));
+  }
+
+  private listClusterPages(filter: ListClustersFilter): Promise<ClusterDetails[]> {
+    return collectPages((pageToken) => this.clusterPage(filter, pageToken));
+  }
+
+  private async clusterPage(
+    filter: ListClustersFilter,
+    pageToken: string | undefined,
+  ): Promise<{ items: ClusterDetails[]; nextPageToken?: string }> {
+    const page = await this.call<{ clusters?: ClusterDetails[]; next_page_token?: string }>({
+      method: 'GET',
+      path: '/api/2.1/clusters/list',
+      query: {
+        'filter_by.cluster_states': filter.cluster_states,
+        'filter_by.cluster_sources': filter.cluster_sources,
+        'filter_by.is_pinned': filter.is_pinned,
+        'filter_by.policy_id': filter.policy_id,
+        page_size: 100,
+        page_token: pageToken,
+      },
     });
+    return { items: page?.clusters ?? [], nextPageToken: page?.next_page_token };
   }
 
   getCluster(clusterId: string): Promise<ClusterDetails> {

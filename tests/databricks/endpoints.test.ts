@@ -27,9 +27,27 @@ describe('DatabricksClient: endpoints', () => {
   afterEach(() => fake.close());
 
   describe('pagination', () => {
-    it('lists every cluster over several pages with the SDK filter encoding', async () => {
+    it('lists every cluster over several pages', async () => {
       // Prepare
       const clusters = Array.from({ length: 250 }, (_, i) => ({ cluster_id: `c-${i}`, state: 'RUNNING' }));
+      fake = await startFake(paged(`${WS}/api/2.1/clusters/list`, 'clusters', clusters, 100));
+      const ws = clientFor(fake).workspace('acme-prod');
+
+      // Act
+      const listed = await ws.listClusters({ cluster_sources: ['UI', 'API'] });
+
+      // Assess
+      expect(listed.map((c) => c.cluster_id)).toEqual(clusters.map((c) => c.cluster_id));
+      const requests = fake.apiRequests();
+      expect(requests.map((r) => r.query.get('page_token'))).toEqual([null, '100', '200']);
+      expect(requests[0]?.query.getAll('filter_by.cluster_sources')).toEqual(['UI', 'API']);
+      expect(requests[0]?.query.get('page_size')).toBe('100');
+      expect(requests[2]?.query.getAll('filter_by.cluster_sources')).toEqual(['UI', 'API']);
+    });
+
+    it('sends a state filter in the SDK encoding, and one page is the whole answer', async () => {
+      // Prepare
+      const clusters = Array.from({ length: 40 }, (_, i) => ({ cluster_id: `c-${i}`, state: 'RUNNING' }));
       fake = await startFake(paged(`${WS}/api/2.1/clusters/list`, 'clusters', clusters, 100));
       const ws = clientFor(fake).workspace('acme-prod');
 
@@ -40,15 +58,59 @@ describe('DatabricksClient: endpoints', () => {
       });
 
       // Assess
-      expect(listed.map((c) => c.cluster_id)).toEqual(clusters.map((c) => c.cluster_id));
+      expect(listed).toHaveLength(40);
       const requests = fake.apiRequests();
-      expect(requests).toHaveLength(3);
+      expect(requests).toHaveLength(1);
       expect(requests[0]?.query.getAll('filter_by.cluster_states')).toEqual(['RUNNING', 'PENDING']);
       expect(requests[0]?.query.getAll('filter_by.cluster_sources')).toEqual(['UI', 'API']);
-      expect(requests[0]?.query.get('page_size')).toBe('100');
       expect(requests[0]?.query.has('page_token')).toBe(false);
-      expect(requests.map((r) => r.query.get('page_token'))).toEqual([null, '100', '200']);
-      expect(requests[2]?.query.getAll('filter_by.cluster_states')).toEqual(['RUNNING', 'PENDING']);
+    });
+
+    it('never skips a cluster when the state-filtered set shifts between pages', async () => {
+      // Prepare: 100 clusters terminating, then 100 running; the server filters by state and pages by
+      // position. Right after the first page, 50 of the terminating clusters finish and leave the filtered
+      // set, so its second page would start 50 clusters too far and skip 50 running ones.
+      const clusters = [
+        ...Array.from({ length: 100 }, (_, i) => ({ cluster_id: `t-${i}`, state: 'TERMINATING' })),
+        ...Array.from({ length: 100 }, (_, i) => ({ cluster_id: `r-${i}`, state: 'RUNNING' })),
+      ];
+      let pagesServed = 0;
+      fake = await startFake((req) => {
+        if (req.path !== `${WS}/api/2.1/clusters/list`) return undefined;
+        const states = req.query.getAll('filter_by.cluster_states');
+        const selected = states.length > 0 ? clusters.filter((c) => states.includes(c.state)) : clusters;
+        const offset = Number(req.query.get('page_token') ?? '0');
+        const page = selected.slice(offset, offset + 100);
+        pagesServed++;
+        if (pagesServed === 1) for (const c of clusters.slice(0, 50)) c.state = 'TERMINATED';
+        const next = offset + 100 < selected.length ? String(offset + 100) : '';
+        return { status: 200, body: { clusters: page, next_page_token: next } };
+      });
+      const ws = clientFor(fake).workspace('acme-prod');
+
+      // Act
+      const listed = await ws.listClusters({
+        cluster_states: ['RUNNING', 'TERMINATING'],
+        cluster_sources: ['UI', 'API'],
+      });
+
+      // Assess: every running cluster, and only clusters in the asked states.
+      const ids = listed.map((c) => c.cluster_id);
+      expect(ids.filter((id) => id.startsWith('r-'))).toHaveLength(100);
+      expect(ids).toEqual([
+        ...Array.from({ length: 50 }, (_, i) => `t-${50 + i}`),
+        ...Array.from({ length: 100 }, (_, i) => `r-${i}`),
+      ]);
+      // The first page filtered; then the whole list without the state filter (sources kept).
+      const requests = fake.apiRequests();
+      expect(requests.map((r) => r.query.getAll('filter_by.cluster_states').length > 0)).toEqual([
+        true,
+        false,
+        false,
+      ]);
+      expect(requests.every((r) => r.query.getAll('filter_by.cluster_sources').join() === 'UI,API')).toBe(
+        true,
+      );
     });
 
     it('stops at an empty page even if a token is given', async () => {

@@ -140,3 +140,56 @@ describe('throttling: a 100-resource workspace', () => {
     expect(afterThrottled.filter((gap) => gap > 2).length).toBeLessThanOrEqual(1);
   }, 120_000);
 });
+
+describe('throttling: stops deferred past the first step, many clusters still terminating', () => {
+  it('reports nothing as started during the window when nothing was: a cluster whose stop was deferred is stopped, not "back"', async () => {
+    // Prepare: 300 resources at 1 request/s, so stop-compute runs out of time and leaves stops to the
+    // checks, which read the clusters while a hundred or more are terminating (more than one page). Before
+    // the client read such a list consistently, a page started past a running cluster, which was stopped a
+    // turn late and reported as started by someone during the window.
+    const scenario = largeScenario(300);
+    scenario.databricks.rateLimits = { workspace: 1, account: 2, token: null };
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess
+    expectRotated(report);
+    const rotation = (report.output as { rotations: Array<Record<string, unknown>> }).rotations[0];
+    expect(rotation?.status).toBe('ROTATED');
+    expect(rotation?.cameBackDuringWindow).toBeUndefined();
+    // Each cluster was stopped exactly once: none was missed by a check and stopped again later.
+    const deletes = report.callLog.filter(
+      (e) => e.method === 'POST' && path(e) === '/api/2.1/clusters/delete' && e.status === 200,
+    );
+    const ids = deletes.map((e) => (e.body as { cluster_id: string }).cluster_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(180);
+  }, 120_000);
+
+  it('rotates a 3,000-resource workspace at 1 request/s: the snapshot and the pauses outlast one invocation, and each retry goes on from there', async () => {
+    // Prepare: 300 continuous pipelines (one read each) and 300 schedules (one pause each) take longer at
+    // 1 request/s than stop-compute's 300-s invocation. Each attempt used to start over — read every
+    // pipeline, pause every job again — and the step failed after its retries.
+    const scenario = largeScenario(3000);
+    scenario.databricks.rateLimits = { workspace: 1, account: 2, token: null };
+
+    // Act
+    const report = await runScenario(scenario);
+
+    // Assess
+    expectRotated(report);
+    const gets = report.callLog.filter(
+      (e) => e.method === 'GET' && /^\/api\/2\.0\/pipelines\/[^/]+$/.test(path(e)),
+    );
+    const ok = (e: CallLogEntry) => e.status === 200;
+    // Each pipeline read once for the snapshot (the checks read only the list).
+    expect(new Set(gets.filter(ok).map(path)).size).toBe(300);
+    expect(gets.filter(ok)).toHaveLength(300);
+    // Each schedule paused once and unpaused once.
+    const updates = report.callLog.filter(
+      (e) => e.method === 'POST' && path(e) === '/api/2.2/jobs/update' && ok(e),
+    );
+    expect(updates).toHaveLength(600);
+  }, 120_000);
+});
