@@ -7,7 +7,8 @@
  * - policy merge: median µs per merge of a realistic key policy;
  * - bundles: size and module-load time of each Lambda bundle (bench/bundles.ts).
  * - scale and throttling: one workspace of 100, 1,000 and 5,000 resources, as is, under a 429 storm on every
- *   cluster start (three per start) and under Databricks limits of 4 req/s per workspace and 2 per account;
+ *   cluster start (three per start), under Databricks limits of 4 req/s per workspace and 2 per account, and
+ *   under 1 req/s each (where a large workspace's snapshot and pauses outlast one Lambda invocation);
  * - cost: Step Functions and Lambda cost per rotation.
  * Options: --runs N (default 5), --skip-bundles, --scale 100,1000,5000, --skip-accounts.
  */
@@ -127,7 +128,7 @@ const sizes = String(values.scale)
   .map((x) => Number(x.trim()))
   .filter((n) => Number.isInteger(n) && n > 0);
 for (const resources of sizes) {
-  for (const variant of ['as is', '429 ×3 on every start', '4 / 2 req/s limits']) {
+  for (const variant of ['as is', '429 ×3 on every start', '4 / 2 req/s limits', '1 / 1 req/s limits']) {
     const scenario = largeScenario(resources);
     const clusters = (scenario.databricks.workspaces[0]?.clusters ?? []).length;
     if (variant.startsWith('429'))
@@ -141,6 +142,7 @@ for (const resources of sizes) {
         skip: 0,
       } as never);
     if (variant.startsWith('4 /')) scenario.databricks.rateLimits = { workspace: 4, account: 2 } as never;
+    if (variant.startsWith('1 /')) scenario.databricks.rateLimits = { workspace: 1, account: 1 } as never;
     const started = performance.now();
     const report = await runScenario(scenario);
     const realS = (performance.now() - started) / 1000;
