@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ComputeDeps } from '../../lib/compute/deps.ts';
-import { type StopItem, snapshotKeyOf } from '../../lib/compute/model.ts';
+import { snapshotKeyOf } from '../../lib/compute/model.ts';
 import { MemorySnapshotStore, pipelineSpecsKeyOf } from '../../lib/compute/snapshot-store.ts';
 import { stopCompute } from '../../lib/compute/stop.ts';
 import type { WorkspaceApi } from '../../lib/databricks/api.ts';
 import { DatabricksThrottled } from '../../lib/databricks/errors.ts';
 import type { Job, Pipeline } from '../../lib/databricks/types.ts';
+import { itemFor } from './harness.ts';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -15,8 +16,6 @@ process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
  * last attempt stopped — not start over and run out of time again at the same place, which turned a slow
  * rotation of a large workspace into a failed one.
  */
-
-const WS = 42;
 
 const throttled = (endpoint: string) =>
   new DatabricksThrottled({
@@ -92,26 +91,7 @@ function api(ws: Fake): WorkspaceApi {
   } as unknown as WorkspaceApi;
 }
 
-const item: StopItem = {
-  executionId: 'resume',
-  workspace: {
-    workspaceId: WS,
-    workspaceName: 'prod',
-    deploymentName: 'fake',
-    region: 'us-east-1',
-    current: { managedServicesKeyConfigId: 'cfg-old', storageKeyConfigId: null },
-    changes: { managedServices: true, storage: false },
-    storageAdded: false,
-    steps: [],
-  },
-  target: { keyArn: 'arn:aws:kms:us-east-1:111122223333:key/new', keyId: 'new', region: 'us-east-1' },
-  useCases: ['MANAGED_SERVICES'],
-  reuseKeyForClusterVolumes: true,
-  activeRuns: 'cancel',
-  drainTimeoutMinutes: 60,
-  emergency: false,
-  storageWaitSeconds: 0,
-};
+const item = itemFor({ executionId: 'resume' });
 
 const deps = (ws: Fake, store: MemorySnapshotStore): ComputeDeps => ({
   api: api(ws),
