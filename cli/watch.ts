@@ -247,7 +247,7 @@ export async function follow(executionArn: string, io: Io, options: FollowOption
 }
 
 /** Pass states worth a line: how a workspace (or the rotation) ended. */
-const OUTCOME_PASS = /^(Workspace |Child execution|Lock left|Rotation complete)/;
+const OUTCOME_PASS = /^(Workspace |Child execution|(Failed|Rotated) workspace, lock left)/;
 
 function newFollowed(arn: string, child: boolean, label: string): Followed {
   return { arn, child, lastId: 0, label, states: new Map(), failed: new Set(), last: new Map() };

@@ -294,6 +294,16 @@ export const RetentionNoticeSchema = z.object({
   workspaceIds: z.array(z.number()),
 });
 
+/**
+ * `announce-retention`'s input, the rotation's last step: the retention notice, and the plan and the
+ * workspaces' results it hands back unchanged, so that its result is the rotation's output.
+ */
+export const AnnounceInputSchema = z.object({
+  retention: RetentionNoticeSchema,
+  plan: z.unknown(),
+  rotations: z.unknown(),
+});
+
 /** Characters kept of a workspace's cause and what is still stopped in its compact result. */
 const COMPACT = { cause: 1_000, stillStopped: 3_000, cameBack: 20 } as const;
 

@@ -266,7 +266,9 @@ export function summary(state: string, output: Json): string {
       return l?.busy ? ` — held by ${String(l.holder ?? 'another execution')}, waiting` : '';
     }
     case 'Rotate the workspace in its own execution':
-    case 'Rotate the workspace of a long plan in its own execution': {
+    case 'Rotate the workspace of a long plan in its own execution':
+    case 'Release the workspace lock':
+    case 'Release the lock of the rotated workspace': {
       const status = output.status;
       return typeof status === 'string'
         ? ` — ${status}${output.error ? `: ${String(output.error)}` : ''}`

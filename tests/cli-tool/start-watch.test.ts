@@ -265,7 +265,12 @@ function childHistory(end: 'succeeded' | 'failed'): HistoryEvent[] {
         ...item,
         update: { patched: true, fields: ['managed_services_customer_managed_key_id'] },
       }),
-      enter(124, 'Workspace rotated', item, 'PassStateEntered'),
+      enter(124, 'Release the lock of the rotated workspace', item),
+      lambda(124, 'LambdaFunctionSucceeded'),
+      exit(124, 'Release the lock of the rotated workspace', {
+        workspaceId: workspace.workspaceId,
+        status: 'ROTATED',
+      }),
     );
   }
   events.push({ at: 899, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: '{}' } });
@@ -319,7 +324,7 @@ describe('cmk-rotator watch', () => {
       '      21s  [prod] Check compute stopped — STOPPING',
       '    2m01s  [prod] Check compute stopped — STOPPED',
       '    2m03s  [prod] Update workspace — PATCH managed_services_customer_managed_key_id',
-      '    2m04s  [prod] Workspace rotated',
+      '    2m04s  [prod] Release the lock of the rotated workspace — ROTATED',
       '   15m00s  [prod] Rotate the workspace in its own execution — ROTATED',
       '',
       'Result: SUCCEEDED',

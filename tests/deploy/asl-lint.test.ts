@@ -122,6 +122,7 @@ const raisableBy = (state: Task) => (name: string) =>
 
 /** The Map over the workspaces, whose iteration starts the per-workspace execution. */
 const iteration = Object.values(parent.States).find((s) => s.ItemProcessor)?.ItemProcessor as AslMachine;
+const maps = Object.values(parent.States).filter((s) => s.ItemProcessor) as { ItemSelector?: unknown }[];
 
 describe('The rotation (rotate-workspace-key, lint)', () => {
   it.each(tasksOf(iteration.States))(
@@ -137,11 +138,18 @@ describe('The rotation (rotate-workspace-key, lint)', () => {
     const starts = tasksOf(iteration.States);
     expect(starts.map(([, t]) => t.Resource)).toEqual([START_CHILD]);
     const [, start] = starts[0] as [string, Task];
+    // The child's input is the item itself, which links it to this execution in the console.
     expect(start.Parameters).toMatchObject({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a DefinitionSubstitutions placeholder.
       StateMachineArn: '${RotateOneWorkspaceStateMachineArn}',
-      Input: { 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+      'Input.$': '$',
     });
+    expect(maps).toHaveLength(2);
+    for (const map of maps) {
+      expect(map.ItemSelector).toMatchObject({
+        'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+      });
+    }
     expect(retried(start)).toContain('StepFunctions.ExecutionLimitExceeded');
   });
 });
@@ -156,25 +164,24 @@ describe('The per-workspace rotation (rotate-one-workspace, lint)', () => {
     },
   );
 
-  it('ends every path that took the workspace lock at "Release the workspace lock"', () => {
+  it('ends every path that took the workspace lock at a release of the lock', () => {
     const byFunction = (placeholder: string) =>
-      tasksOf(child.States).find(([, t]) => t.Resource === `\${${placeholder}}`) as [string, Task];
-    const [release, releaseTask] = byFunction('ReleaseWorkspaceLockFunctionArn');
-    const [, acquireTask] = byFunction('AcquireWorkspaceLockFunctionArn');
+      tasksOf(child.States).filter(([, t]) => t.Resource === `\${${placeholder}}`);
+    const releases = byFunction('ReleaseWorkspaceLockFunctionArn');
+    const [[, acquireTask]] = byFunction('AcquireWorkspaceLockFunctionArn') as [[string, Task]];
+    // A failed workspace's release, and a rotated workspace's (which builds the ROTATED result itself).
+    expect(releases.map(([name]) => name).sort()).toEqual([
+      'Release the lock of the rotated workspace',
+      'Release the workspace lock',
+    ]);
     const ends = Object.entries(child.States)
       .filter(([, s]) => s.End === true || s.Type === 'Succeed' || s.Type === 'Fail')
       .map(([name]) => name);
-    // The release, what follows a failed release (a Choice between two bounded results), and what follows
-    // a lock that was never taken.
-    const afterFailedRelease = (releaseTask.Catch ?? []).flatMap((c) => {
-      const next = child.States[c.Next] as { Type: string; Choices?: { Next: string }[]; Default?: string };
-      return next.Type === 'Choice'
-        ? [...(next.Choices ?? []).map((choice) => choice.Next), next.Default ?? '']
-        : [c.Next];
-    });
+    // The releases, what follows a failed release (a Pass with the result's bounded fields), and what
+    // follows a lock that was never taken.
     const expected = new Set([
-      release,
-      ...afterFailedRelease,
+      ...releases.map(([name]) => name),
+      ...releases.flatMap(([, t]) => (t.Catch ?? []).map((c) => c.Next)),
       ...(acquireTask.Catch ?? []).map((c) => c.Next),
     ]);
     expect(ends.sort()).toEqual([...expected].sort());

@@ -112,6 +112,9 @@ describe('announce-retention', () => {
     newKeyArn: NEW_KEY,
     workspaceIds: [1234567890123456],
   };
+  const plan = { mode: 'rotate', workspaceCount: 1 };
+  const rotations = [{ workspaceId: 1234567890123456, status: 'ROTATED' }];
+  const input = { retention: notice, plan, rotations };
   const settingsEnv = {
     DATABRICKS_ACCOUNT_ID: '00000000-0000-0000-0000-000000000000',
     DATABRICKS_CREDENTIALS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf',
@@ -121,7 +124,7 @@ describe('announce-retention', () => {
     // Prepare
     Object.assign(process.env, settingsEnv, { NOTIFICATION_TOPIC_ARN: TOPIC });
     // Act
-    await handler(notice, context);
+    await handler(input, context);
     // Assess
     const [call] = sns.commandCalls(PublishCommand);
     expect(call?.args[0].input.TopicArn).toBe(TOPIC);
@@ -136,13 +139,21 @@ describe('announce-retention', () => {
     const fixed: Clock = { now: () => Date.parse('2026-11-27T12:00:05.000Z'), sleep: async () => {} };
     const previousClock = setClock(fixed);
     Object.assign(process.env, settingsEnv, { NOTIFICATION_TOPIC_ARN: TOPIC });
-    const withTopic = await handler(notice, context);
+    const withTopic = await handler(input, context);
     delete process.env.NOTIFICATION_TOPIC_ARN;
     // Act
-    const withoutTopic = await handler(notice, context).finally(() => setClock(previousClock));
+    const withoutTopic = await handler(input, context).finally(() => setClock(previousClock));
     // Assess
     expect(withoutTopic).toEqual(withTopic);
-    expect(Object.keys(withTopic as object).sort()).toEqual(['mayBeRetiredSince', 'message', 'oldKeyArns']);
+    const result = withTopic as { plan: unknown; rotations: unknown; oldKeyRetirement: object };
+    expect(Object.keys(result.oldKeyRetirement).sort()).toEqual([
+      'mayBeRetiredSince',
+      'message',
+      'oldKeyArns',
+    ]);
+    // The plan and the workspaces' results are handed back unchanged: the rotation's output.
+    expect(result.plan).toEqual(plan);
+    expect(result.rotations).toEqual(rotations);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
   });
 });
