@@ -183,6 +183,25 @@ export class AimdLimiter {
   }
 
   /**
+   * What this host has been found to allow, to hand on to a later client (`undefined`: nothing learnt, the
+   * window is at its ceiling and no pace is kept).
+   */
+  pace(): { limit: number; rate?: number } | undefined {
+    const paced = Number.isFinite(this.rate);
+    if (!paced && this.limit >= this.ceiling) return undefined;
+    return { limit: this.limit, ...(paced ? { rate: this.rate } : {}) };
+  }
+
+  /**
+   * Starts from what an earlier client learnt (`pace()`), before any request: the window within floor and
+   * ceiling, the pace as given. Both grow back with successes as usual.
+   */
+  seed(pace: { limit: number; rate?: number | undefined }): void {
+    this.limit = Math.min(this.ceiling, Math.max(this.floor, Math.floor(pace.limit)));
+    if (pace.rate !== undefined && pace.rate > 0 && pace.rate < UNPACED_RATE) this.rate = pace.rate;
+  }
+
+  /**
    * Waits for a slot (and for the request's route to be open and the pacing), in arrival order. Resolves
    * `undefined` as soon as the request could not start by its `giveUpAt`.
    */

@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import { type Clock, clock } from '../../lib/clock.ts';
 import { deadlineAfter, withDeadline } from '../../lib/deadline.ts';
 import { fitForStepFunctions, TransientError } from '../../lib/errors.ts';
+import { asInvocation, learntPace, newestPace } from '../../lib/invocation.ts';
 import { logger } from '../../lib/log.ts';
 import { loadSettings, type Settings } from '../../lib/settings.ts';
 import { parseInput } from '../../lib/validate.ts';
@@ -47,7 +48,10 @@ export function defineStep<S extends z.core.$ZodType, R>(
       clock: clock(),
       ...(deadline === undefined ? {} : { deadline }),
     };
-    return withDeadline(deadline, () => step(input, env));
+    // The request pace an earlier step learnt rides along in the step results (lib/invocation.ts).
+    return asInvocation({ functionName: context?.functionName, pace: newestPace(event) }, () =>
+      withDeadline(deadline, async () => withPace(await step(input, env), env.clock)),
+    );
   };
   // Should the step itself overrun (slow AWS calls, a bug), middy answers 250 ms before Lambda would kill
   // the invocation (the Databricks client gives up earlier still, see lib/deadline.ts). middy's default
@@ -72,6 +76,13 @@ export function defineStep<S extends z.core.$ZodType, R>(
       },
     });
   return Object.assign(handler, { stepName, schema });
+}
+
+/** The result, with the request pace Databricks allowed (`databricksPace`) when a host is paced. */
+function withPace<R>(result: R, runClock: Clock): R {
+  if (typeof result !== 'object' || result === null || Array.isArray(result)) return result;
+  const pace = learntPace(runClock.now());
+  return pace ? { ...result, databricksPace: pace } : result;
 }
 
 /** The real-time deadline of this invocation, from the Lambda context (none without one: tests, scripts). */

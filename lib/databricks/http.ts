@@ -1,6 +1,7 @@
 import { clock } from '../clock.ts';
 import { AimdLimiter, type Permit } from '../concurrency.ts';
 import { realTimeLeftMs } from '../deadline.ts';
+import { notePace, pacingHint } from '../invocation.ts';
 import { logger } from '../log.ts';
 import type { IssuedToken, TokenCache } from './auth.ts';
 import {
@@ -158,6 +159,9 @@ export class DatabricksHttp {
     let limiter = this.limiters.get(target);
     if (!limiter) {
       limiter = new AimdLimiter({ ...this.limiterOptions, clock });
+      // A new client (a new container): start at the pace an earlier step found, not at full speed.
+      const hint = pacingHint(target);
+      if (hint) limiter.seed(hint);
       this.limiters.set(target, limiter);
     }
     return limiter;
@@ -303,6 +307,7 @@ export class DatabricksHttp {
       if (status >= 200 && status < 300) permit?.release('success');
       else if (status === 429) permit?.release('throttled', askedMs ?? fallback);
       else permit?.release('neutral');
+      if (permit && x.kind === 'api') notePace(x.target, this.limiterFor(x.target).pace());
       if (status >= 200 && status < 300) return text;
 
       // A token can be revoked or expire early: fetch a new one and try once more.

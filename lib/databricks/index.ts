@@ -1,4 +1,5 @@
 import { secretsManagerClient } from '../aws/secrets-manager.ts';
+import { currentFunction } from '../invocation.ts';
 import type { Settings } from '../settings.ts';
 import type { Databricks } from './api.ts';
 import { DatabricksClient } from './client.ts';
@@ -20,6 +21,8 @@ let transport: typeof fetch | undefined;
  */
 export function databricksFor(settings: Settings): Databricks {
   const key = [
+    // One set of clients per Lambda function (lib/invocation.ts): in AWS that is all of them.
+    currentFunction(),
     settings.databricksAccountId,
     settings.accountsHost,
     settings.workspaceUrlTemplate,

@@ -293,3 +293,49 @@ describe('settleLimit: stopAfter', () => {
     ]);
   });
 });
+describe('AimdLimiter: what a client learnt, handed to the next one', () => {
+  it('says nothing while the host never throttled, and the window and pace once it did', async () => {
+    // Prepare
+    const t = setup({ ceiling: 8 });
+    const fresh = t.limiter.pace();
+    for (let i = 0; i < 5; i++) t.request(`r${i}`, { route: 'R' });
+    await settle();
+    for (let i = 0; i < 4; i++) t.release(`r${i}`, 'success');
+
+    // Act
+    t.release('r4', 'throttled', 1000);
+
+    // Assess
+    expect(fresh).toBeUndefined();
+    expect(t.limiter.pace()).toEqual({ limit: 4, rate: 4 });
+  });
+
+  it('starts a new limiter at the pace it is given: its first requests are spaced, not refused', async () => {
+    // Prepare
+    const t = setup({ ceiling: 8 });
+    t.limiter.seed({ limit: 2, rate: 4 });
+
+    // Act
+    for (let i = 0; i < 4; i++) t.request(`n${i}`, { route: 'S' });
+    await settle();
+    const first = t.names();
+    await t.clock.advance(1000);
+
+    // Assess: 4 per second from the first start, and two in flight at most (none is answered here)
+    expect(first).toEqual(['n0']);
+    expect(t.admitted.map((a) => a.at - 1_000_000)).toEqual([0, 250]);
+    for (const name of t.names()) t.release(name, 'success');
+    await settle();
+    await t.clock.advance(1000);
+    expect(t.admitted.map((a) => a.at - 1_000_000)).toEqual([0, 250, 1000, 1250]);
+    expect(t.limiter.state()).toMatchObject({ limit: 2, rate: 4 });
+  });
+
+  it('keeps a seeded window within its floor and ceiling, and ignores a pace at or past the unpaced rate', () => {
+    const t = setup({ ceiling: 8 });
+    t.limiter.seed({ limit: 40, rate: 500 });
+    expect(t.limiter.state()).toMatchObject({ limit: 8, rate: Number.POSITIVE_INFINITY });
+    t.limiter.seed({ limit: 0 });
+    expect(t.limiter.state().limit).toBe(1);
+  });
+});

@@ -1,0 +1,114 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * What the current Lambda invocation knows beyond its input: the function it belongs to, and the request
+ * pace Databricks allowed per host.
+ *
+ * - **The function** (`context.functionName`) keys what a container keeps between invocations: the
+ *   Databricks clients, with their OAuth tokens and each host's adaptive request window (`databricksFor`).
+ *   In AWS a container only ever runs one function, so this changes nothing there; where one process runs
+ *   every function (the local runner), each function keeps its own, as each Lambda function has its own
+ *   containers — the simulation must not let one step profit from what another one's container learnt.
+ * - **The pace** a throttled host allowed (requests in flight, requests per second) is learnt again from
+ *   429s by every new container. So a step hands what its client learnt on in its result
+ *   (`databricksPace`, added by `defineStep`), and the next step's client starts a host it has not talked
+ *   to yet at that pace (`pacingHint`), instead of learning the limit again from refusals.
+ *
+ * An `AsyncLocalStorage`, like the invocation's deadline (lib/deadline.ts): the local runner runs several
+ * handlers at once in one process.
+ */
+
+/** A host's learnt pace: requests allowed in flight, and requests per second (absent: not paced). */
+export interface HostPace {
+  limit: number;
+  rate?: number;
+}
+
+/** What a step result carries as `databricksPace`: when it was learnt (run-clock ms), per host. */
+export interface LearntPace {
+  at: number;
+  hosts: Record<string, HostPace>;
+}
+
+interface Invocation {
+  functionName: string;
+  hints: Record<string, HostPace>;
+  learnt: Map<string, HostPace>;
+  /** A pace was handed in or learnt: the result says what holds now, even "nothing paced any more". */
+  paced: boolean;
+}
+
+const current = new AsyncLocalStorage<Invocation>();
+
+/** Runs `fn` as an invocation of `functionName`, whose input carried `pace` (see `newestPace`). */
+export function asInvocation<T>(
+  options: { functionName?: string | undefined; pace?: LearntPace | undefined },
+  fn: () => T,
+): T {
+  const hints = options.pace?.hosts ?? {};
+  return current.run(
+    {
+      functionName: options.functionName ?? '',
+      hints,
+      learnt: new Map(Object.entries(hints)),
+      paced: Object.keys(hints).length > 0,
+    },
+    fn,
+  );
+}
+
+/** The current invocation's function name; `''` outside any (a test calling a step directly). */
+export function currentFunction(): string {
+  return current.getStore()?.functionName ?? '';
+}
+
+/** The pace an earlier step learnt for `host`, to start a new client's window at. */
+export function pacingHint(host: string): HostPace | undefined {
+  return current.getStore()?.hints[host];
+}
+
+/** Records `host`'s pace now (`undefined`: no longer paced). */
+export function notePace(host: string, pace: HostPace | undefined): void {
+  const invocation = current.getStore();
+  if (!invocation) return;
+  if (pace) {
+    invocation.learnt.set(host, pace);
+    invocation.paced = true;
+  } else invocation.learnt.delete(host);
+}
+
+/**
+ * The pace to hand on: every host still paced (learnt here, or handed in and not contradicted). Once any
+ * pace was in play it is handed on even when no host is paced any more, so that it outdates the older
+ * results' (the newest one is taken).
+ */
+export function learntPace(now: number): LearntPace | undefined {
+  const invocation = current.getStore();
+  return invocation?.paced ? { at: now, hosts: Object.fromEntries(invocation.learnt) } : undefined;
+}
+
+/** The newest `databricksPace` among the step results a state carries (its top-level fields). */
+export function newestPace(event: unknown): LearntPace | undefined {
+  if (!isRecord(event)) return undefined;
+  let newest: LearntPace | undefined;
+  for (const value of [event, ...Object.values(event)]) {
+    const pace = isRecord(value) ? value.databricksPace : undefined;
+    if (isLearntPace(pace) && (newest === undefined || pace.at > newest.at)) newest = pace;
+  }
+  return newest;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function isLearntPace(x: unknown): x is LearntPace {
+  if (!isRecord(x) || typeof x.at !== 'number' || !isRecord(x.hosts)) return false;
+  return Object.values(x.hosts).every(
+    (h) =>
+      isRecord(h) &&
+      typeof h.limit === 'number' &&
+      h.limit >= 1 &&
+      (h.rate === undefined || (typeof h.rate === 'number' && h.rate > 0)),
+  );
+}
