@@ -34,8 +34,10 @@ interface Invocation {
   functionName: string;
   hints: Record<string, HostPace>;
   learnt: Map<string, HostPace>;
-  /** A pace was handed in or learnt: the result says what holds now, even "nothing paced any more". */
-  paced: boolean;
+  /** Hosts were handed in with a pace. */
+  handed: boolean;
+  /** This invocation called Databricks (only then has its result anything to say about the pace). */
+  called: boolean;
 }
 
 const current = new AsyncLocalStorage<Invocation>();
@@ -51,7 +53,8 @@ export function asInvocation<T>(
       functionName: options.functionName ?? '',
       hints,
       learnt: new Map(Object.entries(hints)),
-      paced: Object.keys(hints).length > 0,
+      handed: Object.keys(hints).length > 0,
+      called: false,
     },
     fn,
   );
@@ -71,20 +74,21 @@ export function pacingHint(host: string): HostPace | undefined {
 export function notePace(host: string, pace: HostPace | undefined): void {
   const invocation = current.getStore();
   if (!invocation) return;
-  if (pace) {
-    invocation.learnt.set(host, pace);
-    invocation.paced = true;
-  } else invocation.learnt.delete(host);
+  invocation.called = true;
+  if (pace) invocation.learnt.set(host, pace);
+  else invocation.learnt.delete(host);
 }
 
 /**
- * The pace to hand on: every host still paced (learnt here, or handed in and not contradicted). Once any
- * pace was in play it is handed on even when no host is paced any more, so that it outdates the older
- * results' (the newest one is taken).
+ * The pace to hand on, from an invocation that called Databricks: every host still paced (learnt here, or
+ * handed in and not contradicted) — also when none is any more but some were handed in, so that it
+ * outdates the older results' (the newest one is taken). A step that made no Databricks call adds nothing
+ * (the older results still say it), which keeps results such as the lock release's compact one as they are.
  */
 export function learntPace(now: number): LearntPace | undefined {
   const invocation = current.getStore();
-  return invocation?.paced ? { at: now, hosts: Object.fromEntries(invocation.learnt) } : undefined;
+  if (!invocation?.called || (invocation.learnt.size === 0 && !invocation.handed)) return undefined;
+  return { at: now, hosts: Object.fromEntries(invocation.learnt) };
 }
 
 /** The newest `databricksPace` among the step results a state carries (its top-level fields). */

@@ -68,6 +68,11 @@ describe('an invocation', () => {
     });
   });
 
+  it('adds nothing when it made no Databricks call, even with a pace handed in', () => {
+    const out = asInvocation({ functionName: 'release', pace: pace(1, 3) }, () => learntPace(10));
+    expect(out).toBeUndefined();
+  });
+
   it('says so when a host handed in is no longer paced, so that the older pace is not used again', () => {
     const out = asInvocation({ functionName: 'f', pace: pace(1, 3) }, () => {
       notePace('workspace a', undefined);
