@@ -3,7 +3,7 @@ import type { AccountApi, Databricks, WorkspaceApi } from './api.ts';
 import { TokenCache, type TokenCacheOptions } from './auth.ts';
 import { DatabricksApiError } from './errors.ts';
 import { type ApiRequest, DatabricksHttp, type Host, type HttpOptions } from './http.ts';
-import { collectPages, mergeJobPages } from './pagination.ts';
+import { collectPages, collectPagesUpTo, mergeJobPages } from './pagination.ts';
 import type {
   ClusterDetails,
   ClusterState,
@@ -49,6 +49,12 @@ export interface DatabricksClientOptions extends HttpOptions {
 
 /** Key fields a workspace PATCH may carry (DOC-UPD); nothing else is ever sent. */
 const KEY_FIELDS = ['managed_services_customer_managed_key_id', 'storage_customer_managed_key_id'] as const;
+
+/**
+ * Most pages of the whole cluster list read to answer a state-filtered list consistently (5,000 clusters);
+ * past that the filtered list is read instead (`listClusters`).
+ */
+export const CONSISTENT_READ_PAGES = 50;
 
 /** Cluster states in which a `clusters/start` has nothing left to do. */
 const STARTED_CLUSTER: ReadonlySet<ClusterState> = new Set(['PENDING', 'RUNNING', 'RESTARTING', 'RESIZING']);
@@ -228,7 +234,9 @@ class WorkspaceClient implements WorkspaceApi {
    * page token the next page then starts one cluster too far — a running cluster is silently skipped. One
    * page is read whole, so a filtered list that fits in one page is used as is; one that needs more is read
    * again without the state filter (which clusters the list holds does not change with their state) and
-   * filtered here. That costs one call more, and only while more than a page of clusters is in those states.
+   * filtered here. That costs the whole list's pages, and only while more than a page of clusters is in
+   * those states. A list longer than `CONSISTENT_READ_PAGES` pages (many recently terminated job
+   * clusters) is not read whole at every check: then the filtered list is read to its end, as before.
    */
   async listClusters(filter: ListClustersFilter = {}): Promise<ClusterDetails[]> {
     const states = filter.cluster_states;
@@ -236,8 +244,12 @@ class WorkspaceClient implements WorkspaceApi {
     const first = await this.clusterPage(filter, undefined);
     if (first.items.length === 0 || !first.nextPageToken) return first.items;
     const wanted = new Set<string>(states);
-    const all = await this.listClusterPages({ ...filter, cluster_states: undefined });
-    return all.filter((c) => wanted.has(c.state));
+    const whole = await collectPagesUpTo(
+      (pageToken) => this.clusterPage({ ...filter, cluster_states: undefined }, pageToken),
+      CONSISTENT_READ_PAGES,
+    );
+    if (whole.complete) return whole.items.filter((c) => wanted.has(c.state));
+    return this.listClusterPages(filter);
   }
 
   private listClusterPages(filter: ListClustersFilter): Promise<ClusterDetails[]> {

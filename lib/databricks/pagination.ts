@@ -25,6 +25,24 @@ export async function collectPages<T>(
   return all;
 }
 
+/** Like `collectPages`, but stops after `maxPages` pages: `complete` says whether the list ended. */
+export async function collectPagesUpTo<T>(
+  fetchPage: (pageToken: string | undefined) => Promise<Page<T>>,
+  maxPages: number,
+): Promise<{ items: T[]; complete: boolean }> {
+  const items: T[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const next = await fetchPage(token);
+    items.push(...next.items);
+    if (next.items.length === 0 || !next.nextPageToken || next.nextPageToken === token) {
+      return { items, complete: true };
+    }
+    token = next.nextPageToken;
+  }
+  return { items, complete: false };
+}
+
 /**
  * Merges the pages of a Jobs API 2.2 `jobs/get`: array fields of `settings` (tasks, job_clusters,
  * environments, parameters) come 100 at a time; later pages carry empty arrays for exhausted ones.

@@ -113,6 +113,34 @@ describe('DatabricksClient: endpoints', () => {
       );
     });
 
+    it('reads the state-filtered list to its end instead when the whole list is too long to read at every check', async () => {
+      // Prepare: 150 running clusters among 5,100 terminated ones (53 pages: past CONSISTENT_READ_PAGES)
+      const clusters = [
+        ...Array.from({ length: 5_100 }, (_, i) => ({ cluster_id: `old-${i}`, state: 'TERMINATED' })),
+        ...Array.from({ length: 150 }, (_, i) => ({ cluster_id: `r-${i}`, state: 'RUNNING' })),
+      ];
+      fake = await startFake((req) => {
+        if (req.path !== `${WS}/api/2.1/clusters/list`) return undefined;
+        const states = req.query.getAll('filter_by.cluster_states');
+        const selected = states.length > 0 ? clusters.filter((c) => states.includes(c.state)) : clusters;
+        const offset = Number(req.query.get('page_token') ?? '0');
+        const next = offset + 100 < selected.length ? String(offset + 100) : '';
+        return {
+          status: 200,
+          body: { clusters: selected.slice(offset, offset + 100), next_page_token: next },
+        };
+      });
+      const ws = clientFor(fake).workspace('acme-prod');
+
+      // Act
+      const listed = await ws.listClusters({ cluster_states: ['RUNNING'] });
+
+      // Assess: the 150 running ones; one filtered page, 50 whole-list pages, then the filtered list again
+      expect(listed.map((c) => c.cluster_id)).toEqual(clusters.slice(5_100).map((c) => c.cluster_id));
+      const filtered = fake.apiRequests().map((r) => r.query.getAll('filter_by.cluster_states').length > 0);
+      expect(filtered).toEqual([true, ...Array.from({ length: 50 }, () => false), true, true]);
+    });
+
     it('stops at an empty page even if a token is given', async () => {
       // Prepare
       fake = await startFake((req) =>
