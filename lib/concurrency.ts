@@ -198,7 +198,8 @@ export class AimdLimiter {
    */
   seed(pace: { limit: number; rate?: number | undefined }): void {
     this.limit = Math.min(this.ceiling, Math.max(this.floor, Math.floor(pace.limit)));
-    if (pace.rate !== undefined && pace.rate > 0 && pace.rate < UNPACED_RATE) this.rate = pace.rate;
+    // A learnt pace is never under 1 request per second (see `throttled`): nothing slower is taken.
+    if (pace.rate !== undefined && pace.rate >= 1 && pace.rate < UNPACED_RATE) this.rate = pace.rate;
   }
 
   /**

@@ -113,6 +113,6 @@ function isLearntPace(x: unknown): x is LearntPace {
       isRecord(h) &&
       typeof h.limit === 'number' &&
       h.limit >= 1 &&
-      (h.rate === undefined || (typeof h.rate === 'number' && h.rate > 0)),
+      (h.rate === undefined || (typeof h.rate === 'number' && h.rate >= 1)),
   );
 }

@@ -36,6 +36,7 @@ describe('newestPace', () => {
       { at: 'x', hosts: {} },
       { at: 5, hosts: { h: { limit: 0 } } },
       { at: 5, hosts: { h: { limit: 2, rate: -1 } } },
+      { at: 5, hosts: { h: { limit: 2, rate: 0.001 } } },
       { at: 5, hosts: [] },
       'fast',
     ]) {

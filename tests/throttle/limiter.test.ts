@@ -331,11 +331,11 @@ describe('AimdLimiter: what a client learnt, handed to the next one', () => {
     expect(t.limiter.state()).toMatchObject({ limit: 2, rate: 4 });
   });
 
-  it('keeps a seeded window within its floor and ceiling, and ignores a pace at or past the unpaced rate', () => {
+  it('keeps a seeded window within its floor and ceiling, and ignores a pace under 1 request/s or at the unpaced rate', () => {
     const t = setup({ ceiling: 8 });
     t.limiter.seed({ limit: 40, rate: 500 });
     expect(t.limiter.state()).toMatchObject({ limit: 8, rate: Number.POSITIVE_INFINITY });
-    t.limiter.seed({ limit: 0 });
-    expect(t.limiter.state().limit).toBe(1);
+    t.limiter.seed({ limit: 0, rate: 0.01 });
+    expect(t.limiter.state()).toMatchObject({ limit: 1, rate: Number.POSITIVE_INFINITY });
   });
 });
