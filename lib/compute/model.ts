@@ -91,6 +91,8 @@ export const RunInfoSchema = z.looseObject({
   job_id: opt(z.number()),
   trigger: opt(z.string()),
   life_cycle_state: z.string(),
+  /** When it started (epoch ms, from the list): a run older than the snapshot was not started in the window. */
+  start_time: opt(z.number()),
   /** The run of a continuous job: it never ends by itself, so it is cancelled in every mode. */
   continuous: z.boolean(),
 });

@@ -62,7 +62,7 @@ export function warehouseInfo(w: Warehouse): WarehouseInfo {
 export function runInfo(r: Run, continuousJobs: ReadonlySet<number>): RunInfo {
   return {
     run_id: r.run_id,
-    ...pick(r, ['job_id', 'trigger']),
+    ...pick(r, ['job_id', 'trigger', 'start_time']),
     life_cycle_state: r.state?.life_cycle_state ?? 'RUNNING',
     continuous:
       (r.job_id !== undefined && continuousJobs.has(r.job_id)) ||

@@ -211,7 +211,8 @@ export function notStopped(state: ComputeState): ResourceRef[] {
 
 /**
  * What came back after the stop had been issued: all-purpose clusters, warehouses and pipelines that need a
- * stop call again, pools whose settings were changed back, and runs the snapshot did not have. Leftover
+ * stop call again, pools whose settings were changed back, and runs the snapshot did not have (unless they
+ * started before it). Leftover
  * job/pipeline clusters are not "back" (their stop was only deferred until the runs ended) unless they are
  * found starting again (PENDING), or everything had already been seen stopped (`allSeenStopped`: a check
  * said STOPPED, or the PATCH was sent) — then nothing is deferred any more and any cluster running came back.
@@ -235,8 +236,13 @@ export function cameBack(
     ...actions.warehouses.map((id) => ({ kind: 'warehouse' as const, id })),
     ...actions.pipelines.map((id) => ({ kind: 'pipeline' as const, id })),
     ...actions.pools.map((p) => ({ kind: 'pool' as const, id: p.instance_pool_id })),
+    // A run the snapshot does not have but that started before it was only missed by its read (a paged
+    // list of active runs shifts as runs end): it is not reported as started during the window.
     ...runsToCancel
-      .filter((r) => !knownRuns.has(r.run_id))
+      .filter(
+        (r) =>
+          !knownRuns.has(r.run_id) && !(typeof r.start_time === 'number' && r.start_time < snapshot.takenAt),
+      )
       .map((r) => ({ kind: 'run' as const, id: String(r.run_id) })),
   ];
 }

@@ -341,6 +341,18 @@ describe('What came back during the window', () => {
     ]);
   });
 
+  it('does not report a run the snapshot missed but that started before it, nor one whose start is unknown as old', () => {
+    // Prepare: the snapshot was taken at 1,000; run 3 started before it (its read missed it), run 4 after
+    const runs = [run(3, { start_time: 999 }), run(4, { start_time: 1_000 }), run(5)];
+    // Act
+    const refs = cameBack(noActions(), state({}), runs, snapshot({ takenAt: 1_000 }));
+    // Assess
+    expect(refs).toEqual([
+      { kind: 'run', id: '4' },
+      { kind: 'run', id: '5' },
+    ]);
+  });
+
   it('reports a job cluster found starting again, but not one whose stop was only deferred', () => {
     // Prepare
     const actions: StopActions = { ...noActions(), clusters: ['job-again', 'job-deferred'] };
