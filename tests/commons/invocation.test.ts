@@ -43,6 +43,13 @@ describe('newestPace', () => {
       expect(newestPace({ r: { databricksPace: bad } })).toBeUndefined();
     }
     expect(newestPace(null)).toBeUndefined();
+    // The smallest valid pace: one request in flight, one per second; a window alone is a pace too.
+    for (const hosts of [{ h: { limit: 1, rate: 1 } }, { h: { limit: 3 } }]) {
+      expect(newestPace({ r: { databricksPace: { at: 5, hosts } } })).toEqual({ at: 5, hosts });
+    }
+    for (const h of ['fast', null, { limit: '2' }, { limit: 2, rate: '3' }]) {
+      expect(newestPace({ r: { databricksPace: { at: 5, hosts: { h } } } })).toBeUndefined();
+    }
     expect(newestPace([{ databricksPace: pace(1, 2) }])).toBeUndefined();
   });
 });
@@ -67,6 +74,20 @@ describe('an invocation', () => {
       at: 10,
       hosts: { 'workspace a': { limit: 2, rate: 3 }, account: { limit: 4 } },
     });
+  });
+
+  it('hands on a pace it learnt with none handed in', () => {
+    const out = asInvocation({ functionName: 'f' }, () => {
+      notePace('account', { limit: 4, rate: 2 });
+      return learntPace(10);
+    });
+    expect(out).toEqual({ at: 10, hosts: { account: { limit: 4, rate: 2 } } });
+  });
+
+  it('is harmless outside any invocation, and nameless when no function is known', () => {
+    expect(() => notePace('account', { limit: 1 })).not.toThrow();
+    expect(learntPace(10)).toBeUndefined();
+    expect(asInvocation({}, () => currentFunction())).toBe('');
   });
 
   it('adds nothing when it made no Databricks call, even with a pace handed in', () => {
