@@ -34,8 +34,6 @@ interface Invocation {
   functionName: string;
   hints: Record<string, HostPace>;
   learnt: Map<string, HostPace>;
-  /** Hosts were handed in with a pace. */
-  handed: boolean;
   /** This invocation called Databricks (only then has its result anything to say about the pace). */
   called: boolean;
 }
@@ -53,7 +51,6 @@ export function asInvocation<T>(
       functionName: options.functionName ?? '',
       hints,
       learnt: new Map(Object.entries(hints)),
-      handed: Object.keys(hints).length > 0,
       called: false,
     },
     fn,
@@ -87,7 +84,8 @@ export function notePace(host: string, pace: HostPace | undefined): void {
  */
 export function learntPace(now: number): LearntPace | undefined {
   const invocation = current.getStore();
-  if (!invocation?.called || (invocation.learnt.size === 0 && !invocation.handed)) return undefined;
+  const handed = Object.keys(invocation?.hints ?? {}).length > 0;
+  if (!invocation?.called || (invocation.learnt.size === 0 && !handed)) return undefined;
   return { at: now, hosts: Object.fromEntries(invocation.learnt) };
 }
 

@@ -105,7 +105,6 @@ export async function readActiveRuns(
   return (await api.listRuns({ activeOnly: true })).map((r) => runInfo(r, continuousJobs));
 }
 
-/** Pipelines with their state; the spec (continuous, serverless) only for the ones not IDLE (list has no spec). */
 /**
  * Every pipeline; with `withSpec`, each active one is read whole too (`spec.continuous` is not in the list).
  * Those reads are one call per pipeline, so under a tight rate limit they may outlast one invocation: the

@@ -212,8 +212,7 @@ export function notStopped(state: ComputeState): ResourceRef[] {
 /**
  * What came back after the stop had been issued: all-purpose clusters, warehouses and pipelines that need a
  * stop call again, pools whose settings were changed back, and runs the snapshot did not have (unless they
- * started before it). Leftover
- * job/pipeline clusters are not "back" (their stop was only deferred until the runs ended) unless they are
+ * started before it). Leftover job/pipeline clusters are not "back" (their stop was only deferred until the runs ended) unless they are
  * found starting again (PENDING), or everything had already been seen stopped (`allSeenStopped`: a check
  * said STOPPED, or the PATCH was sent) — then nothing is deferred any more and any cluster running came back.
  */

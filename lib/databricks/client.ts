@@ -54,7 +54,7 @@ const KEY_FIELDS = ['managed_services_customer_managed_key_id', 'storage_custome
  * Most pages of the whole cluster list read to answer a state-filtered list consistently (5,000 clusters);
  * past that the filtered list is read instead (`listClusters`).
  */
-export const CONSISTENT_READ_PAGES = 50;
+const CONSISTENT_READ_PAGES = 50;
 
 /** Cluster states in which a `clusters/start` has nothing left to do. */
 const STARTED_CLUSTER: ReadonlySet<ClusterState> = new Set(['PENDING', 'RUNNING', 'RESTARTING', 'RESIZING']);

@@ -307,7 +307,7 @@ export class DatabricksHttp {
       if (status >= 200 && status < 300) permit?.release('success');
       else if (status === 429) permit?.release('throttled', askedMs ?? fallback);
       else permit?.release('neutral');
-      if (permit && x.kind === 'api') notePace(x.target, this.limiterFor(x.target).pace());
+      if (permit && limiter) notePace(x.target, limiter.pace());
       if (status >= 200 && status < 300) return text;
 
       // A token can be revoked or expire early: fetch a new one and try once more.

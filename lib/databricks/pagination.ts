@@ -14,15 +14,7 @@ const MAX_PAGES = 10_000;
 export async function collectPages<T>(
   fetchPage: (pageToken: string | undefined) => Promise<Page<T>>,
 ): Promise<T[]> {
-  const all: T[] = [];
-  let token: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const { items, nextPageToken } = await fetchPage(token);
-    all.push(...items);
-    if (items.length === 0 || !nextPageToken || nextPageToken === token) return all;
-    token = nextPageToken;
-  }
-  return all;
+  return (await collectPagesUpTo(fetchPage, MAX_PAGES)).items;
 }
 
 /** Like `collectPages`, but stops after `maxPages` pages: `complete` says whether the list ended. */
