@@ -1,14 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * What the current Lambda invocation knows beyond its input: the function it belongs to, and the request
+ * What the current Lambda invocation knows beyond its input: the container it runs in, and the request
  * pace Databricks allowed per host.
  *
- * - **The function** (`context.functionName`) keys what a container keeps between invocations: the
- *   Databricks clients, with their OAuth tokens and each host's adaptive request window (`databricksFor`).
- *   In AWS a container only ever runs one function, so this changes nothing there; where one process runs
- *   every function (the local runner), each function keeps its own, as each Lambda function has its own
- *   containers — the simulation must not let one step profit from what another one's container learnt.
+ * - **The container** (`context.functionName` and `context.logStreamName`: each execution environment
+ *   writes its own log stream) keys what a container keeps between invocations: the Databricks clients,
+ *   with their OAuth tokens and each host's adaptive request window (`databricksFor`), and the credentials
+ *   read from Secrets Manager. In AWS a process is one container, so this changes nothing there; where one
+ *   process runs every function (the local runner), each emulated container keeps its own — concurrent
+ *   invocations (several workspaces at once) run in separate containers, and the simulation must not let
+ *   one step profit from what another container learnt.
  * - **The pace** a throttled host allowed (requests in flight, requests per second) is learnt again from
  *   429s by every new container. So a step hands what its client learnt on in its result
  *   (`databricksPace`, added by `defineStep`), and the next step's client starts a host it has not talked
@@ -31,7 +33,8 @@ export interface LearntPace {
 }
 
 interface Invocation {
-  functionName: string;
+  /** The function and its container's log stream. */
+  container: string;
   hints: Record<string, HostPace>;
   learnt: Map<string, HostPace>;
   /** This invocation called Databricks (only then has its result anything to say about the pace). */
@@ -40,15 +43,22 @@ interface Invocation {
 
 const current = new AsyncLocalStorage<Invocation>();
 
-/** Runs `fn` as an invocation of `functionName`, whose input carried `pace` (see `newestPace`). */
+/**
+ * Runs `fn` as an invocation of `functionName` in the container writing `logStreamName`, whose input
+ * carried `pace` (see `newestPace`).
+ */
 export function asInvocation<T>(
-  options: { functionName?: string | undefined; pace?: LearntPace | undefined },
+  options: {
+    functionName?: string | undefined;
+    logStreamName?: string | undefined;
+    pace?: LearntPace | undefined;
+  },
   fn: () => T,
 ): T {
   const hints = options.pace?.hosts ?? {};
   return current.run(
     {
-      functionName: options.functionName ?? '',
+      container: `${options.functionName ?? ''}${options.logStreamName ? `|${options.logStreamName}` : ''}`,
       hints,
       learnt: new Map(Object.entries(hints)),
       called: false,
@@ -57,9 +67,12 @@ export function asInvocation<T>(
   );
 }
 
-/** The current invocation's function name; `''` outside any (a test calling a step directly). */
-export function currentFunction(): string {
-  return current.getStore()?.functionName ?? '';
+/**
+ * The current invocation's container (function and log stream); `''` outside any invocation (a test
+ * calling a step directly).
+ */
+export function currentContainer(): string {
+  return current.getStore()?.container ?? '';
 }
 
 /** The pace an earlier step learnt for `host`, to start a new client's window at. */

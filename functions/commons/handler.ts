@@ -49,7 +49,8 @@ export function defineStep<S extends z.core.$ZodType, R>(
       ...(deadline === undefined ? {} : { deadline }),
     };
     // The request pace an earlier step learnt rides along in the step results (lib/invocation.ts).
-    return asInvocation({ functionName: context?.functionName, pace: newestPace(event) }, () =>
+    const container = { functionName: context?.functionName, logStreamName: context?.logStreamName };
+    return asInvocation({ ...container, pace: newestPace(event) }, () =>
       withDeadline(deadline, async () => withPace(await step(input, env), env.clock)),
     );
   };

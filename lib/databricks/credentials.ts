@@ -2,6 +2,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { SdkClient } from '../aws/clients.ts';
 import { clock } from '../clock.ts';
 import { RotatorError } from '../errors.ts';
+import { currentContainer } from '../invocation.ts';
 import * as z from '../zod.ts';
 
 /** The Databricks service principal's OAuth M2M credentials. Never log or return them. */
@@ -33,7 +34,9 @@ interface CacheEntry {
   hits: number;
 }
 
+/** By container (lib/invocation.ts) and secret ARN. */
 const cache = new Map<string, CacheEntry>();
+const cacheKey = (secretArn: string) => `${currentContainer()}|${secretArn}`;
 
 /**
  * Reads the service principal's credentials from Secrets Manager, at most once per `CREDENTIALS_TTL_MS`
@@ -45,17 +48,18 @@ export function loadCredentials(
   secretArn: string,
 ): Promise<ServicePrincipalCredentials> {
   const now = clock().now();
-  const cached = cache.get(secretArn);
+  const key = cacheKey(secretArn);
+  const cached = cache.get(key);
   // A clock that went back (another run's virtual clock) also expires the entry.
   if (cached && now >= cached.readAt && now - cached.readAt < CREDENTIALS_TTL_MS) {
     cached.hits += 1;
     return cached.pending;
   }
   const entry: CacheEntry = { pending: fetchCredentials(secretsManager, secretArn), readAt: now, hits: 0 };
-  cache.set(secretArn, entry);
+  cache.set(key, entry);
   // A failed read is not cached: the next call tries again.
   entry.pending.catch(() => {
-    if (cache.get(secretArn) === entry) cache.delete(secretArn);
+    if (cache.get(key) === entry) cache.delete(key);
   });
   return entry.pending;
 }
@@ -66,9 +70,10 @@ export function loadCredentials(
  * had been served from the cache, i.e. may have been stale: worth one more try with a fresh read.
  */
 export function forgetCredentials(secretArn: string): boolean {
-  const cached = cache.get(secretArn);
+  const key = cacheKey(secretArn);
+  const cached = cache.get(key);
   if (!cached) return false;
-  cache.delete(secretArn);
+  cache.delete(key);
   return cached.hits > 0;
 }
 

@@ -1,5 +1,5 @@
 import { secretsManagerClient } from '../aws/secrets-manager.ts';
-import { currentFunction } from '../invocation.ts';
+import { currentContainer } from '../invocation.ts';
 import type { Settings } from '../settings.ts';
 import type { Databricks } from './api.ts';
 import { DatabricksClient } from './client.ts';
@@ -21,8 +21,8 @@ let transport: typeof fetch | undefined;
  */
 export function databricksFor(settings: Settings): Databricks {
   const key = [
-    // One set of clients per Lambda function (lib/invocation.ts): in AWS that is all of them.
-    currentFunction(),
+    // One set of clients per container (lib/invocation.ts): in AWS that is all of them.
+    currentContainer(),
     settings.databricksAccountId,
     settings.accountsHost,
     settings.workspaceUrlTemplate,

@@ -67,6 +67,49 @@ export function lambdaCause(error: unknown): string {
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
+ * The execution environments (containers) of a run's functions, as Lambda keeps them: an invocation gets
+ * an idle container of its function (the first in creation order: Lambda does not say which warm one it
+ * picks, and a fixed choice keeps runs deterministic), or a new one while all are busy — concurrent
+ * invocations of one function never share a container. A container that timed out is not used again (Lambda resets the
+ * environment after a timeout). Each container writes its own log stream, the `context.logStreamName`
+ * the product keys what it keeps between invocations by (lib/invocation.ts).
+ */
+export class LambdaContainers {
+  private readonly pools = new Map<string, Array<{ stream: string; busy: boolean; gone: boolean }>>();
+  private created = 0;
+
+  /** Takes a container of `functionName`: its log stream, and how to hand it back. */
+  acquire(functionName: string): { stream: string; release: (reusable: boolean) => void } {
+    const pool = this.pools.get(functionName) ?? [];
+    this.pools.set(functionName, pool);
+    let container = pool.find((c) => !c.busy && !c.gone);
+    if (!container) {
+      this.created += 1;
+      container = {
+        stream: `local/[$LATEST]${String(this.created).padStart(8, '0')}`,
+        busy: false,
+        gone: false,
+      };
+      pool.push(container);
+    }
+    const taken = container;
+    taken.busy = true;
+    return {
+      stream: taken.stream,
+      release: (reusable) => {
+        taken.busy = false;
+        taken.gone ||= !reusable;
+      },
+    };
+  }
+
+  /** Containers created so far (cold starts), all functions together. */
+  get coldStarts(): number {
+    return this.created;
+  }
+}
+
+/**
  * Invokes `handler` as Lambda would, with `timeoutSeconds` of simulated time: resolves with its answer, or
  * rejects with a `LambdaTaskError` (its name the error's, its message the runtime's JSON Cause), or with
  * `Sandbox.Timedout` when the simulated timeout passes first.
@@ -80,11 +123,15 @@ export async function invokeLambda(
     clock: EmulatorClock;
     region: string;
     account: string;
+    /** The run's containers; without it, every invocation gets a container of its own. */
+    containers?: LambdaContainers;
   },
 ): Promise<unknown> {
   const { clock, timeoutSeconds } = options;
   const deadline = clock.now() + timeoutSeconds * 1000;
   const requestId = randomUUID();
+  const container = (options.containers ?? new LambdaContainers()).acquire(options.functionName);
+  let reusable = true;
   const context: Context = {
     callbackWaitsForEmptyEventLoop: false,
     functionName: options.functionName,
@@ -93,7 +140,7 @@ export async function invokeLambda(
     memoryLimitInMB: '256',
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${options.functionName}`,
-    logStreamName: 'local',
+    logStreamName: container.stream,
     getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()),
     done: () => undefined,
     fail: () => undefined,
@@ -104,6 +151,7 @@ export async function invokeLambda(
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       invocation.frozen = true;
+      reusable = false;
       const error = new LambdaTaskError(
         JSON.stringify({
           errorType: 'Sandbox.Timedout',
@@ -124,5 +172,6 @@ export async function invokeLambda(
     throw shaped;
   } finally {
     clearTimeout(timer);
+    container.release(reusable);
   }
 }

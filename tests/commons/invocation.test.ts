@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { databricksFor } from '../../lib/databricks/index.ts';
 import {
   asInvocation,
-  currentFunction,
+  currentContainer,
   type LearntPace,
   learntPace,
   newestPace,
@@ -87,7 +87,7 @@ describe('an invocation', () => {
   it('is harmless outside any invocation, and nameless when no function is known', () => {
     expect(() => notePace('account', { limit: 1 })).not.toThrow();
     expect(learntPace(10)).toBeUndefined();
-    expect(asInvocation({}, () => currentFunction())).toBe('');
+    expect(asInvocation({}, () => currentContainer())).toBe('');
   });
 
   it('adds nothing when it made no Databricks call, even with a pace handed in', () => {
@@ -110,12 +110,12 @@ describe('an invocation', () => {
       ['one', 'two'].map((name) =>
         asInvocation({ functionName: name }, async () => {
           await new Promise((r) => setTimeout(r, 5));
-          return currentFunction();
+          return currentContainer();
         }),
       ),
     );
     expect(seen).toEqual(['one', 'two']);
-    expect(currentFunction()).toBe('');
+    expect(currentContainer()).toBe('');
     expect(pacingHint('workspace a')).toBeUndefined();
   });
 });
@@ -135,5 +135,16 @@ describe('databricksFor', () => {
     const b = asInvocation({ functionName: 'check-compute-stopped' }, () => databricksFor(settings));
     expect(a2).toBe(a1);
     expect(b).not.toBe(a1);
+  });
+
+  it('keeps one client per container: another log stream of the same function is another container', () => {
+    const inContainer = (logStreamName: string) =>
+      asInvocation({ functionName: 'stop-compute', logStreamName }, () => databricksFor(settings));
+    const first = inContainer('2026/12/01/[$LATEST]a');
+    expect(inContainer('2026/12/01/[$LATEST]a')).toBe(first);
+    expect(inContainer('2026/12/01/[$LATEST]b')).not.toBe(first);
+    expect(asInvocation({ functionName: 'stop-compute', logStreamName: 'x' }, () => currentContainer())).toBe(
+      'stop-compute|x',
+    );
   });
 });

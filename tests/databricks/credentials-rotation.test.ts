@@ -12,6 +12,7 @@ import {
   loadCredentials,
 } from '../../lib/databricks/credentials.ts';
 import { clearDatabricksClients, databricksFor } from '../../lib/databricks/index.ts';
+import { asInvocation } from '../../lib/invocation.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import { type FakeServer, type Reply, type Seen, startFake } from './fake-server.ts';
 import { ACCOUNT_ID, clientFor, thrown, useFakeClock } from './setup.ts';
@@ -114,6 +115,25 @@ describe('loadCredentials: a cache that expires', () => {
     // Assess
     expect(new Set(all.map((c) => c.clientSecret))).toEqual(new Set([OLD_SECRET]));
     expect(mocked.state.reads).toBe(1);
+  });
+
+  it('keeps a read per container: another container of the function reads the secret itself', async () => {
+    // Prepare
+    const inContainer = (logStreamName: string) =>
+      asInvocation({ functionName: 'stop-compute', logStreamName }, () =>
+        loadCredentials(mocked.client, SECRET_ARN),
+      );
+    await inContainer('a');
+    // Act
+    await inContainer('a');
+    await inContainer('b');
+    const forgotten = asInvocation({ functionName: 'stop-compute', logStreamName: 'b' }, () =>
+      forgetCredentials(SECRET_ARN),
+    );
+    await inContainer('a');
+    // Assess: container a read once (its entry survived b's forgetting), b once
+    expect(forgotten).toBe(false);
+    expect(mocked.state.reads).toBe(2);
   });
 
   it('reads again when the clock went back (another run’s clock)', async () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { assertNotFrozen, invokeLambda, lambdaTimeouts, SandboxFrozen } from '../../local/runner/lambda.ts';
+import {
+  assertNotFrozen,
+  invokeLambda,
+  LambdaContainers,
+  lambdaTimeouts,
+  SandboxFrozen,
+} from '../../local/runner/lambda.ts';
 import { VirtualClock } from '../../local/virtual-time.ts';
 
 const options = (clock: VirtualClock, timeoutSeconds: number) => ({
@@ -116,5 +122,39 @@ describe('Lambda on the simulated clock', () => {
     );
     // Assess
     expect(remaining).toBe(245_000);
+  });
+
+  it('runs concurrent invocations in separate containers, reuses an idle one, and drops one that timed out', async () => {
+    // Prepare
+    const clock = new VirtualClock({ startEpochMs: 0 });
+    const containers = new LambdaContainers();
+    const streamOf = (sleepMs: number, fn = 'cmk-rotator-local-f', timeoutSeconds = 60) =>
+      invokeLambda(
+        async (_event, context) => {
+          await clock.sleep(sleepMs);
+          return context.logStreamName;
+        },
+        {},
+        { ...options(clock, timeoutSeconds), functionName: fn, containers },
+      ).catch((e: Error) => e.name);
+    // Act
+    const streams = await clock.run(async () => {
+      const together = await Promise.all([streamOf(1_000), streamOf(2_000)]);
+      const later = await streamOf(1_000);
+      const other = await streamOf(1_000, 'cmk-rotator-local-g');
+      const timedOut = await streamOf(120_000, 'cmk-rotator-local-g', 30);
+      await clock.sleep(120_000);
+      const afterTimeout = await streamOf(1_000, 'cmk-rotator-local-g');
+      return { together, later, other, timedOut, afterTimeout };
+    });
+    // Assess
+    const [a, b] = streams.together;
+    expect(a).not.toBe(b);
+    expect(streams.later).toBe(a);
+    expect([a, b]).not.toContain(streams.other);
+    expect(streams.timedOut).toBe('Sandbox.Timedout');
+    // The timed-out invocation ran in g's only container (idle then), which is not used again.
+    expect([a, b, streams.other]).not.toContain(streams.afterTimeout);
+    expect(containers.coldStarts).toBe(4);
   });
 });
