@@ -41,6 +41,7 @@ import {
   type WorkspaceView,
 } from './scope.ts';
 import {
+  aliasNameOf,
   type EventOrigin,
   type FailedCall,
   type KeyEventKind,
@@ -390,14 +391,25 @@ async function planAliasMoved(
 ): Promise<Plan> {
   const { settings } = deps;
   const base = eventDefaults(settings, { kind: 'aliasMoved', eventId: trigger.eventId });
-  if (!settings.watchedAlias || trigger.aliasName !== settings.watchedAlias) {
+  const aliasName = aliasNameOf(trigger.aliasName);
+  if (!settings.watchedAlias || aliasName !== settings.watchedAlias) {
     return noop(
       base,
-      `alias ${trigger.aliasName} is not the watched alias (${settings.watchedAlias ?? 'none configured'}); nothing to do`,
+      `alias ${aliasName} is not the watched alias (${settings.watchedAlias ?? 'none configured'}); nothing to do`,
     );
   }
   const target = await resolveEventKey(deps, trigger.keyRef);
   if (!target) return noop(base, unresolvedKeyReason(trigger.keyRef, settings));
+  // The event says where the alias pointed when it was sent; EventBridge may deliver it late (retries for
+  // up to 24 h) or after a newer move. Act only while the alias still names that key: otherwise a stale
+  // event would rotate the workspaces back to a key the security team has already moved on from.
+  const now = await resolveEventKey(deps, settings.watchedAlias);
+  if (now?.arn !== target.arn) {
+    return noop(
+      { ...base, trigger: { kind: 'aliasMoved', eventId: trigger.eventId, keyArn: target.arn } },
+      `the event moved watched alias ${settings.watchedAlias} to ${target.arn}, but it now ${now ? `points at ${now.arn}` : 'does not resolve'}: a later change superseded this event${now ? ' (its own event rotates to the current target)' : ''}; nothing to do`,
+    );
+  }
   const scope = await loadScope(deps.account, { ids: settings.workspaceIds, field: 'WORKSPACE_IDS' });
   // Rule (stateless): with WORKSPACE_IDS the configured workspaces follow the alias. Without it, the
   // alias's workspaces are those whose managed-services key configuration was registered under the alias
@@ -605,7 +617,12 @@ async function emergencyRotation(
  * without them cannot be attributed and is not acted on either.
  */
 function foreignEventReason(
-  trigger: { eventId: string | undefined; origin: EventOrigin; keyRef: string | undefined },
+  trigger: {
+    eventId: string | undefined;
+    origin: EventOrigin;
+    keyRef: string | undefined;
+    aliasName?: string | undefined;
+  },
   settings: Settings,
 ): string | undefined {
   const account = settings.deploymentAccountId;
@@ -628,9 +645,11 @@ function foreignEventReason(
       ? `${event} carries no region, so it cannot be attributed to this deployment's region ${region}; not acted on`
       : `${event} comes from region ${origin.region}, not this deployment's region ${region}; not acted on`;
   }
-  const arn = trigger.keyRef === undefined ? undefined : parseKmsArn(trigger.keyRef);
-  if (arn && (arn.accountId !== account || arn.region !== region)) {
-    return `${event} names ${trigger.keyRef}, which is not a key of this deployment's account ${account} in ${region}; not acted on`;
+  for (const ref of [trigger.keyRef, trigger.aliasName]) {
+    const arn = ref === undefined ? undefined : parseKmsArn(ref);
+    if (arn && (arn.accountId !== account || arn.region !== region)) {
+      return `${event} names ${ref}, which is not ${arn.kind === 'alias' ? 'an alias' : 'a key'} of this deployment's account ${account} in ${region}; not acted on`;
+    }
   }
   return undefined;
 }

@@ -150,6 +150,7 @@ export type Trigger =
       kind: 'aliasMoved';
       eventId: string | undefined;
       origin: EventOrigin;
+      /** As the event names it: `alias/x`, or an alias ARN. */
       aliasName: string;
       /** The alias's new target: a key ARN when the event carries it, else the id the caller passed. */
       keyRef: string;
@@ -388,7 +389,7 @@ function callReferences(
   if (kind === 'aliasMoved') {
     return {
       head,
-      aliasName: aliasNameOf(nonEmpty(request.aliasName)),
+      aliasName: nonEmpty(request.aliasName),
       keyRef: firstKeyArn(resourceArns) ?? nonEmpty(request.targetKeyId),
     };
   }
@@ -459,9 +460,8 @@ function repeatedValues<T>(values: readonly T[]): T[] {
   return [...repeated];
 }
 
-/** `alias/x` from `alias/x` or an alias ARN. */
-function aliasNameOf(value: string | undefined): string | undefined {
-  if (!value) return undefined;
+/** `alias/x` from `alias/x` or an alias ARN (whose account and region the plan checks first). */
+export function aliasNameOf(value: string): string {
   const parsed = parseKmsArn(value);
   return parsed?.kind === 'alias' ? `alias/${parsed.name}` : value;
 }

@@ -24,11 +24,19 @@ import {
   CHILD_ASL_PATH,
   functionOf,
   readAsl,
+  resolveHashes,
   substituteArns,
+  withMarkedHashes,
 } from './asl.ts';
 import type { EventLog } from './events.ts';
 import { historyEventsOf, quotaError, STEP_FUNCTIONS_QUOTAS } from './history.ts';
-import { assertNotFrozen, invokeLambda, LambdaTaskError, lambdaTimeouts } from './lambda.ts';
+import {
+  assertNotFrozen,
+  invokeLambda,
+  LambdaContainers,
+  LambdaTaskError,
+  lambdaTimeouts,
+} from './lambda.ts';
 import { serialized, withLatency } from './latency.ts';
 import { buildReport, type Report, type RunTrace } from './report.ts';
 
@@ -98,7 +106,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       ...m,
       deployed: JSON.parse(text) as AslMachine,
       machine: new StateMachine(
-        withAwsTaskTimeouts(JSON.parse(substituteArns(text)) as AslMachine) as never,
+        withAwsTaskTimeouts(JSON.parse(withMarkedHashes(substituteArns(text))) as AslMachine) as never,
         {
           validationOptions: { checkArn: true, checkPaths: true },
         },
@@ -144,6 +152,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       return emulator.fetch(input, init);
     });
     clearCredentialsCache();
+    // Lambda's execution environments: what each keeps between invocations is its own.
+    const containers = new LambdaContainers();
 
     const trace: RunTrace = {
       startedAtSim: clock.seconds(),
@@ -159,7 +169,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if (state.Type !== 'Task') continue;
       if (state.Resource === START_EXECUTION_SYNC) {
         // A child execution, run in process on the same clock, counted as its own execution.
-        localHandlers[name] = (input) => runChild(input as StartExecutionInput);
+        localHandlers[name] = (input) => runChild(resolveHashes(input) as StartExecutionInput);
         continue;
       }
       const fn = functionOf(state);
@@ -168,7 +178,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         throw new Error(`state "${name}" has no local handler (Resource ${state.Resource})`);
       localHandlers[name] = async (input) => {
         const enteredAt = clock.seconds();
-        const event = JSON.parse(JSON.stringify(input));
+        const event = resolveHashes(JSON.parse(JSON.stringify(input)));
         try {
           // A Lambda fault of the scenario: before the handler (it never ran) or after it (its answer is lost).
           const fault = faults.take('lambda', name);
@@ -177,6 +187,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           const answer = await invokeLambda(handler, event, {
             functionName: `cmk-rotator-local-${module}`,
             timeoutSeconds: timeouts[module] ?? 6,
+            containers,
             clock,
             region: scenario.aws.region,
             account: scenario.aws.accountId,
@@ -371,6 +382,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         await invokeLambda(releaseLocksOnAbort, event, {
           functionName: 'cmk-rotator-local-release-locks-on-abort',
           timeoutSeconds: timeouts['release-locks-on-abort'] ?? 6,
+          containers,
           clock,
           region,
           account,

@@ -15,13 +15,18 @@ type Json = Record<string, unknown>;
 const scenarioFile = (name: string) =>
   new URL(`../../local/scenarios/${name}.json`, import.meta.url).pathname;
 
-async function twoExecutions(name: string, gapSeconds: number, second: Json = {}): Promise<Report> {
+async function twoExecutions(
+  name: string,
+  gapSeconds: number,
+  second: Json = {},
+  names: Json[] = [{ name: 'first' }, { name: 'second' }],
+): Promise<Report> {
   const raw = JSON.parse(JSON.stringify(await loadScenario(scenarioFile(name)))) as Json;
   const input = raw.input as Json;
   delete raw.input;
   raw.executions = [
-    { input, startAtSeconds: 0, name: 'first' },
-    { input: { ...input, ...second }, startAtSeconds: gapSeconds, name: 'second' },
+    { input, startAtSeconds: 0, ...names[0] },
+    { input: { ...input, ...second }, startAtSeconds: gapSeconds, ...names[1] },
   ];
   return runScenario(parseScenario(raw));
 }
@@ -57,6 +62,20 @@ describe('Two executions on one workspace', () => {
     },
     120_000,
   );
+
+  it('one rotates with the runner’s default execution names too (their ARNs differ only at the end)', async () => {
+    // Act: no names, so the runner names them local-<scenario>-1 and -2. The children's names hash the
+    // parents' ARNs: a wrong hash (aws-local-stepfunctions' own MD5) gave both children one name, and
+    // the second execution took the first one's lock as its own.
+    const report = await twoExecutions('rotate-managed-services', 30, {}, [{}, {}]);
+    // Assess
+    const [first, second] = report.executions;
+    expect(first?.status).toBe('SUCCEEDED');
+    expect(second?.error?.name).toBe('WorkspaceBusy');
+    expect(accepted(report, 'POST', /clusters\/delete/).length).toBeGreaterThan(0);
+    expect(report.states.filter((s) => s.name === 'Stop compute')).toHaveLength(1);
+    expect(report.states.filter((s) => s.name === 'Restore compute')).toHaveLength(1);
+  }, 120_000);
 });
 
 describe('waitForLock', () => {

@@ -232,6 +232,44 @@ describe('Plan: fixture events', () => {
     expect(plan.workspaces.map((x) => x.workspaceId)).toEqual([WS]);
   });
 
+  it('does nothing when the watched alias no longer points where the event says (a late or superseded event)', async () => {
+    // Prepare: the event moved the alias to the new key, but the alias is (again) on the old one
+    const w = world({ aliasOn: OLD_KEY, env: { WORKSPACE_IDS: String(WS) } });
+    // Act
+    const plan = await w.plan(fixture('cloudtrail-update-alias'));
+    // Assess
+    expect(plan).toMatchObject({ mode: 'noop', trigger: { kind: 'aliasMoved', keyArn: arnOf(NEW_KEY) } });
+    expect(plan.reason).toBe(
+      `the event moved watched alias ${WATCHED_ALIAS} to ${arnOf(NEW_KEY)}, but it now points at ${arnOf(OLD_KEY)}: a later change superseded this event (its own event rotates to the current target); nothing to do`,
+    );
+    expect(w.account.writes()).toEqual([]);
+    expect(w.kms.writes()).toEqual([]);
+  });
+
+  it('does nothing when the watched alias no longer resolves', async () => {
+    const w = world({ aliasOn: 'none', env: { WORKSPACE_IDS: String(WS) } });
+    const plan = await w.plan(fixture('cloudtrail-update-alias'));
+    expect(plan.mode).toBe('noop');
+    expect(plan.reason).toContain(
+      'but it now does not resolve: a later change superseded this event; nothing to do',
+    );
+  });
+
+  it('does nothing for an alias ARN of another account, even one named like the watched alias', async () => {
+    // Prepare
+    const w = world({ aliasOn: NEW_KEY, env: { WORKSPACE_IDS: String(WS) } });
+    const event = fixture('cloudtrail-update-alias') as {
+      detail: { requestParameters: Record<string, string> };
+    };
+    const foreign = `arn:aws:kms:us-east-1:999999999999:${WATCHED_ALIAS}`;
+    event.detail.requestParameters.aliasName = foreign;
+    // Act
+    const plan = await w.plan(event);
+    // Assess
+    expect(plan.mode).toBe('noop');
+    expect(plan.reason).toContain(`names ${foreign}, which is not an alias of this deployment's account`);
+  });
+
   it('rotates only the workspaces registered under the watched alias when no workspaces are configured', async () => {
     const w = world({
       aliasOn: NEW_KEY,

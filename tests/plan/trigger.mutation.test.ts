@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseTrigger, type Trigger } from '../../lib/plan/trigger.ts';
+import { aliasNameOf, parseTrigger, type Trigger } from '../../lib/plan/trigger.ts';
 import { arnOf, NEW_KEY, OLD_KEY, WATCHED_ALIAS } from './fakes.ts';
 
 /**
@@ -251,7 +251,7 @@ describe('parseTrigger: which key an event names', () => {
     expect(keyRefOf(parseTrigger(event))).toBe(NEW_KEY);
   });
 
-  it('reads CreateAlias as an alias move, turning an alias ARN into its name', () => {
+  it('reads CreateAlias as an alias move, keeping an alias ARN as the event gives it (the plan checks its account)', () => {
     // Prepare
     const event = eventWith('cloudtrail-update-alias', (_, d) => {
       d.eventName = 'CreateAlias';
@@ -263,7 +263,7 @@ describe('parseTrigger: which key an event names', () => {
     // Assess
     expect(trigger).toMatchObject({
       kind: 'aliasMoved',
-      aliasName: WATCHED_ALIAS,
+      aliasName: ALIAS_ARN,
       keyRef: NEW_ARN,
       failedWith: 'AlreadyExistsException',
     });
@@ -271,14 +271,14 @@ describe('parseTrigger: which key an event names', () => {
 
   it('accepts the alias ARN of another partition as the alias moved', () => {
     // Prepare
+    const aliasArn = `arn:aws-us-gov:kms:us-gov-west-1:111122223333:${WATCHED_ALIAS}`;
     const event = eventWith('cloudtrail-update-alias', (_, d) => {
-      d.requestParameters = {
-        aliasName: `arn:aws-us-gov:kms:us-gov-west-1:111122223333:${WATCHED_ALIAS}`,
-        targetKeyId: NEW_ARN,
-      };
+      d.requestParameters = { aliasName: aliasArn, targetKeyId: NEW_ARN };
     });
     // Act & Assess
-    expect(parseTrigger(event)).toMatchObject({ aliasName: WATCHED_ALIAS });
+    expect(parseTrigger(event)).toMatchObject({ aliasName: aliasArn });
+    expect(aliasNameOf(aliasArn)).toBe(WATCHED_ALIAS);
+    expect(aliasNameOf(WATCHED_ALIAS)).toBe(WATCHED_ALIAS);
   });
 
   it.each<[string, Json, string]>([
