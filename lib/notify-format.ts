@@ -122,6 +122,9 @@ export interface RotationFailure {
   failedNotListed: number;
   rotated: string[];
   rotatedNotListed: number;
+  /** Failed workspaces whose key had changed: the old key must be kept too. */
+  keyChanged: string[];
+  keyChangedNotListed: number;
   workspaces: WorkspaceFailure[];
   /** Failures the cause had no room to detail. */
   notDetailed: number;
@@ -130,6 +133,8 @@ export interface RotationFailure {
 const HEADER = /^(\d+) of (\d+) workspace\(s\) failed\./;
 const FAILED_LIST = /Workspaces failed(?: \([^)]*\))?: (.+?)\.(?=\s|$)/;
 const ROTATED_LIST = /\bworkspaces (.+?) were rotated:/;
+const KEY_CHANGED_LIST = /\bThe key of workspace\(s\) (.+?) changed before they failed:/;
+const KEY_CHANGED_ALL = /\bThe key of every failed workspace changed before it failed:/;
 /** A workspace's entry starts after the end of a sentence or of the previous entry. */
 const WORKSPACE_ENTRY = /(?:^|[.;])\s+workspace (\d{1,19}): ([A-Za-z][\w.]{0,99}): /g;
 const ENTRY_STATUS = /^([\s\S]*) \[(key changed|key change not confirmed); ([\s\S]*)\]$/;
@@ -144,6 +149,9 @@ export function parseRotationFailure(message: string): RotationFailure | undefin
   if (!header) return undefined;
   const failedList = splitIds(FAILED_LIST.exec(message)?.[1]);
   const rotatedList = splitIds(ROTATED_LIST.exec(message)?.[1]);
+  const keyChangedList = KEY_CHANGED_ALL.test(message)
+    ? { ids: failedList.ids.map((id) => id.replace(/\*$/, '')), more: failedList.more }
+    : splitIds(KEY_CHANGED_LIST.exec(message)?.[1]);
   const entries = [...message.matchAll(WORKSPACE_ENTRY)];
   let notDetailed = 0;
   const workspaces = entries.map((m, i) => {
@@ -181,6 +189,8 @@ export function parseRotationFailure(message: string): RotationFailure | undefin
     failedNotListed: failedList.more,
     rotated: rotatedList.ids,
     rotatedNotListed: rotatedList.more,
+    keyChanged: keyChangedList.ids,
+    keyChangedNotListed: keyChangedList.more,
     workspaces,
     notDetailed,
   };
@@ -357,6 +367,12 @@ function describeRotation(rotation: RotationFailure, stillStopped: string[]): st
     const others = rotation.rotatedNotListed > 0 ? ` and ${rotation.rotatedNotListed} more` : '';
     lines.push(
       `Rotated (keep the old key usable for the retention time): ${rotation.rotated.join(', ')}${others}.`,
+    );
+  }
+  if (rotation.keyChanged.length > 0) {
+    const others = rotation.keyChangedNotListed > 0 ? ` and ${rotation.keyChangedNotListed} more` : '';
+    lines.push(
+      `Key changed before the failure (keep the old key usable for the retention time too): ${rotation.keyChanged.join(', ')}${others}.`,
     );
   }
   return lines;

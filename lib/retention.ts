@@ -17,6 +17,8 @@ export const RotationResultSchema = z.looseObject({
   status: z.enum(['ROTATED', 'FAILED']),
   keyChanged: z.optional(z.boolean()),
   computeRestored: z.optional(z.boolean()),
+  /** `false`: the workspace was not touched at all (its lock or its plan entry was not to be had). */
+  touched: z.optional(z.boolean()),
   error: z.optional(z.string()),
   cause: z.optional(z.string()),
   restoreError: z.optional(z.string()),
@@ -59,11 +61,8 @@ const CAUSE_CHARS = 300;
  */
 export function finishRotation(input: FinishInput, now: number): RetentionNotice {
   const failed = input.rotations.filter((r) => r.status === 'FAILED');
-  if (failed.length > 0) throw rotationFailure(input, failed);
-  const updates = input.rotations
-    .map((r) => r.update?.patchedAt)
-    .filter((t): t is number => typeof t === 'number');
-  const lastUpdateAt = updates.length > 0 ? Math.max(...updates) : now;
+  if (failed.length > 0) throw rotationFailure(input, failed, now);
+  const lastUpdateAt = lastUpdateOf(input.rotations, now);
   const hours = input.plan.oldKeyRetentionHours;
   return {
     retainUntil: new Date(lastUpdateAt + hours * 3_600_000).toISOString(),
@@ -73,6 +72,12 @@ export function finishRotation(input: FinishInput, now: number): RetentionNotice
     newKeyArn: input.plan.target?.keyArn ?? '',
     workspaceIds: input.rotations.map((r) => r.workspaceId),
   };
+}
+
+/** The latest workspace update (epoch ms) among `rotations`, `now` when none recorded one. */
+function lastUpdateOf(rotations: readonly RotationResult[], now: number): number {
+  const updates = rotations.map((r) => r.update?.patchedAt).filter((t): t is number => typeof t === 'number');
+  return updates.length > 0 ? Math.max(...updates) : now;
 }
 
 /** Characters kept of a workspace's own cause in its shortest line. */
@@ -86,7 +91,7 @@ const SHORT_CAUSE_CHARS = 40;
  * then the other failures while room is left. It stays within `MAX_ERROR_MESSAGE_CHARS` unless the shortest
  * lines of what is still stopped need more, and within `MAX_ROTATION_ERROR_CHARS` always.
  */
-function rotationFailure(input: FinishInput, failed: RotationResult[]): RotationFailed {
+function rotationFailure(input: FinishInput, failed: RotationResult[], now: number): RotationFailed {
   const budget = MAX_ERROR_MESSAGE_CHARS - 200;
   const hardBudget = MAX_ROTATION_ERROR_CHARS - 200;
   const marked = failed.map((r) => `${r.workspaceId}${r.computeRestored === false ? '*' : ''}`);
@@ -94,9 +99,23 @@ function rotationFailure(input: FinishInput, failed: RotationResult[]): Rotation
   let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored.length > 0 ? ' (* = compute NOT fully restored: restart what its compute snapshot lists)' : ''}: `;
   // The failed ids come first and take what they need, leaving 1,000 characters for the rest.
   text += `${listWithin(marked, budget - text.length - 1_000)}.`;
+  // Every workspace whose key changed, rotated or failed after it, needs the old key for the retention
+  // time: an operator reading "failed" must not retire it.
   const succeeded = input.rotations.filter((r) => r.status === 'ROTATED').map((r) => r.workspaceId);
+  const changedThenFailed = failed.filter((r) => r.keyChanged === true).map((r) => r.workspaceId);
+  const hours = input.plan.oldKeyRetentionHours;
+  const changed = input.rotations.filter((r) => r.status === 'ROTATED' || r.keyChanged === true);
+  const until = `until ${new Date(lastUpdateOf(changed, now) + hours * 3_600_000).toISOString()} (${hours} h after the last update)`;
   if (succeeded.length > 0) {
-    text += ` workspaces ${listWithin(succeeded, (budget - text.length) / 2)} were rotated: keep the old key(s) usable for ${input.plan.oldKeyRetentionHours} h.`;
+    text += ` workspaces ${listWithin(succeeded, (budget - text.length) / 3)} were rotated: keep the old key(s) usable ${until}.`;
+  }
+  // Short: the failed ids are listed already, and the room is for what is still stopped.
+  const which =
+    changedThenFailed.length === failed.length
+      ? 'every failed workspace changed before it failed'
+      : `workspace(s) ${listWithin(changedThenFailed, 300)} changed before they failed`;
+  if (changedThenFailed.length > 0) {
+    text += ` The key of ${which}: keep the old key(s) usable ${until}${succeeded.length > 0 ? ' too' : ''}; Databricks still needs them.`;
   }
   const lines = unrestoredLines(unrestored, budget - text.length, hardBudget - text.length);
   text += lines.text;
@@ -128,7 +147,10 @@ interface LineTexts {
 
 /** ` workspace <id>: <error>: <cause> [key …; compute …];`: the entry `parseRotationFailure` reads back. */
 function failureLine(r: RotationResult, texts: LineTexts): string {
-  let restored = 'compute restored to its pre-rotation state';
+  let restored =
+    r.touched === false
+      ? 'nothing touched: no compute was stopped'
+      : 'compute restored to its pre-rotation state';
   if (r.computeRestored === false) {
     const restoreCause =
       texts.restoreCause > 0 ? `: ${clip(causeMessage(r.restoreCause), texts.restoreCause)}` : '';

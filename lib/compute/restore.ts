@@ -494,7 +494,7 @@ function snapshotNotReadByDeadline(
 export async function describeNotRestored(
   item: RestoreItem,
   deps: ComputeDeps,
-): Promise<{ summary: string; snapshot: string; notRestored?: RestoreCounts }> {
+): Promise<{ summary: string; snapshot: string; allRestored: boolean; notRestored?: RestoreCounts }> {
   const ownKey = item.compute?.snapshotKey ?? snapshotKeyOf(item);
   let source: RestoreSource | undefined;
   try {
@@ -504,11 +504,12 @@ export async function describeNotRestored(
     return {
       summary: `the compute snapshot ${where} could not be read (${errorText(error)}): what was stopped is unknown; check the workspace and restore by hand`,
       snapshot: where,
+      allRestored: false,
     };
   }
   if (!source) {
     const where = deps.store.locate(ownKey);
-    return { summary: `nothing was stopped (no snapshot at ${where})`, snapshot: where };
+    return { summary: `nothing was stopped (no snapshot at ${where})`, snapshot: where, allRestored: true };
   }
   const { snapshot } = source;
   const where = deps.store.locate(source.key);
@@ -555,6 +556,7 @@ export async function describeNotRestored(
           ? `nothing to restore (snapshot ${where}${whose})`
           : `could not read the workspace (${unknown}); what ran before and may still be stopped or paused — ${describeRefs(notBack)}; snapshot ${where}${whose}`,
       snapshot: where,
+      allRestored: notBack.length === 0,
       notRestored: restoreCounts(notBack),
     };
   }
@@ -563,6 +565,8 @@ export async function describeNotRestored(
   return {
     summary: describeStillStopped({ stopped, paused, snapshot: `${where}${whose}` }),
     snapshot: where,
+    // Nothing stopped or paused is left (the step that failed was a check, not the restore itself).
+    allRestored: notBack.length === 0,
     notRestored: restoreCounts(notBack),
   };
 }

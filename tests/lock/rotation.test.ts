@@ -72,6 +72,9 @@ describe('Two executions on one workspace', () => {
     const [first, second] = report.executions;
     expect(first?.status).toBe('SUCCEEDED');
     expect(second?.error?.name).toBe('WorkspaceBusy');
+    expect(second?.error?.cause).toContain(
+      '[key change not confirmed; nothing touched: no compute was stopped]',
+    );
     expect(accepted(report, 'POST', /clusters\/delete/).length).toBeGreaterThan(0);
     expect(report.states.filter((s) => s.name === 'Stop compute')).toHaveLength(1);
     expect(report.states.filter((s) => s.name === 'Restore compute')).toHaveLength(1);

@@ -183,6 +183,9 @@ describe('formatExecutionEnded', () => {
     expect(stopped).toContain('schedules still paused: job 42');
     expect(stopped).not.toContain('workspace 111');
     expect(message).toContain('Rotated (keep the old key usable for the retention time): 333.');
+    expect(message).toContain(
+      'Key changed before the failure (keep the old key usable for the retention time too): 222.',
+    );
   });
 
   it('links the execution in the console and gives the CLI command', () => {

@@ -9,6 +9,15 @@ import {
   type RotationResult,
 } from '../../lib/retention.ts';
 
+function thrown(act: () => unknown): Error {
+  try {
+    act();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected it to throw');
+}
+
 const plan: FinishInput['plan'] = {
   mode: 'rotate',
   dryRun: false,
@@ -110,7 +119,55 @@ describe('finishRotation', () => {
     expect(act).toThrow(
       /workspace 1: WorkspaceUpdateReverted: reverted \[key change not confirmed; compute restored/,
     );
-    expect(act).toThrow(/workspaces 2 were rotated: keep the old key\(s\) usable for 24 h/);
+    expect(act).toThrow(
+      /workspaces 2 were rotated: keep the old key\(s\) usable until 1970-01-02T00:00:00\.001Z \(24 h after the last update\)\./,
+    );
+    expect(act).not.toThrow(/changed before/);
+  });
+
+  it('tells to keep the old key when a workspace failed after its key changed, with no workspace rotated', () => {
+    // Prepare: the key changed, then the storage-wait guard failed; a second workspace failed earlier
+    const rotations: FinishInput['rotations'] = [
+      {
+        workspaceId: 1,
+        status: 'FAILED',
+        error: 'TransientError',
+        cause: 'x',
+        keyChanged: true,
+        computeRestored: true,
+        update: { patchedAt: 3_600_000 },
+      },
+      {
+        workspaceId: 2,
+        status: 'FAILED',
+        error: 'KeyDisabled',
+        cause: 'y',
+        keyChanged: false,
+        computeRestored: true,
+      },
+    ];
+    // Act
+    const error = thrown(() => finishRotation({ plan, rotations }, 7_200_000));
+    // Assess
+    expect(error.message).toContain(
+      ' The key of workspace(s) 1 changed before they failed: keep the old key(s) usable until 1970-01-02T01:00:00.000Z (24 h after the last update); Databricks still needs them.',
+    );
+    expect(error.message).not.toContain('were rotated');
+    expect(parseRotationFailure(error.message)).toMatchObject({ keyChanged: ['1'], keyChangedNotListed: 0 });
+    // Every failed workspace's key changed: said in a few words, the failed list names them
+    const all = thrown(() =>
+      finishRotation(
+        {
+          plan,
+          rotations: [rotations[0] as RotationResult, { ...rotations[0], workspaceId: 3 } as RotationResult],
+        },
+        7_200_000,
+      ),
+    );
+    expect(all.message).toContain(
+      'The key of every failed workspace changed before it failed: keep the old key(s) usable until',
+    );
+    expect(parseRotationFailure(all.message)).toMatchObject({ keyChanged: ['1', '3'] });
   });
 
   it('names RotationFailed and lists unrestored compute when workspaces fail differently', () => {
