@@ -32,10 +32,11 @@ export class SnapshotMismatch extends SnapshotUnreadable {}
 /** Named ids shown per kind at most; beyond this many the message says how many more. */
 const IDS_PER_KIND = 100;
 /**
- * Named ids per kind in what is still stopped: an operator restarts from the snapshot, which lists them all;
- * the error names the first ones (with their reasons) and counts the rest, as `listSome` does.
+ * Named ids per kind in what is still stopped. DESIGN §6.4: the error lists by id what is not restored, so
+ * the room decides (reasons go first, then ids, and every kind keeps its count); past this many an operator
+ * restarts from the snapshot, which lists them all.
  */
-const STILL_STOPPED_IDS_PER_KIND = 20;
+const STILL_STOPPED_IDS_PER_KIND = IDS_PER_KIND;
 /** Characters kept of the reason shown after an id. */
 const WHY_CHARS = 200;
 /** What `describeRefs` takes when no budget is given: the message carrying it stays under the error cap. */
@@ -93,8 +94,8 @@ export function describeRefs(refs: ReadonlyArray<Reason>, maxChars = REFS_CHARS)
 /**
  * What is still stopped or paused in a workspace and where its snapshot is, within `maxChars`:
  * `schedules still paused: jobs: 7001; still stopped: clusters: a (why), …; snapshot s3://…`. Paused
- * schedules come first and the snapshot location is always kept; each kind names its first 20 ids and counts
- * the rest, and a text too long is summarised as `describeRefs` does (`fitStillStopped` shortens it again
+ * schedules come first and the snapshot location is always kept; each kind names its ids (at most 100, then
+ * counts the rest), and a text too long is summarised as `describeRefs` does (`fitStillStopped` shortens it again
  * the same way).
  */
 export function describeStillStopped(

@@ -105,7 +105,7 @@ describe('describeRefs', () => {
 });
 
 describe('describeStillStopped', () => {
-  it('names the paused schedule first and counts 60 clusters without cutting an id', () => {
+  it('names the paused schedule first and every one of 62 clusters the room allows, without cutting an id', () => {
     // Prepare
     const stopped = [...clusters(60, 'TERMINATED; last error: HTTP 500 INTERNAL_ERROR: capacity'), ...OTHERS];
 
@@ -117,9 +117,11 @@ describe('describeStillStopped', () => {
     expect(text).toMatch(
       /^schedules still paused: jobs: 7001 \(update failed: HTTP 500 job-broken\); still stopped: clusters \(62\): w1-ui \(TERMINATED/,
     );
+    // DESIGN §6.4: by id — the reasons give way to the ids, not the ids to a count
     expect(text).toMatch(
-      / and 42 more; warehouses: w1wh01 \(STOPPED\); pipelines: w1-pipe; pools: w1-pool; /,
+      /, w1-c0059-x+; warehouses: w1wh01 \(STOPPED\); pipelines: w1-pipe; pools: w1-pool; /,
     );
+    expect(text).not.toContain(' more');
     expect(text.endsWith(`; snapshot ${SNAPSHOT}`)).toBe(true);
     expectWholeIds(text, stopped);
   });
