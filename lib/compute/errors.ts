@@ -13,6 +13,13 @@ export class DrainTimeout extends RotatorError {}
 /** Compute was still running (or came back) at the stop deadline; the workspace was not updated. */
 export class ComputeDidNotStop extends RotatorError {}
 
+/**
+ * Compute someone started while it had to stay stopped (the workspace updating, the storage wait) could not
+ * be stopped again: its stop calls kept failing until the window ended. The key change took effect; the
+ * execution fails so the alarm fires, naming what ran.
+ */
+export class ComputeNotKeptStopped extends RotatorError {}
+
 /** Some compute that ran before the rotation is not running again; the message names every one. */
 export class ComputeNotRestored extends RotatorError {}
 

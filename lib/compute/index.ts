@@ -7,6 +7,7 @@ export { type ComputeDeps, computeDeps } from './deps.ts';
 export {
   ActiveRunsPresent,
   ComputeDidNotStop,
+  ComputeNotKeptStopped,
   ComputeNotRestored,
   DrainTimeout,
   SnapshotMismatch,
@@ -24,4 +25,4 @@ export {
   setSnapshotS3Client,
   snapshotStoreFor,
 } from './snapshot-store.ts';
-export { checkComputeStopped, keepComputeStopped, stopCompute } from './stop.ts';
+export { checkComputeStopped, keepComputeStopped, notKeptStopped, stopCompute } from './stop.ts';

@@ -5,7 +5,13 @@ import { logger } from '../log.ts';
 import { LIMITS } from '../settings.ts';
 import * as z from '../zod.ts';
 import type { ComputeDeps } from './deps.ts';
-import { ActiveRunsPresent, ComputeDidNotStop, DrainTimeout, describeRefs } from './errors.ts';
+import {
+  ActiveRunsPresent,
+  ComputeDidNotStop,
+  ComputeNotKeptStopped,
+  DrainTimeout,
+  describeRefs,
+} from './errors.ts';
 import {
   type ComputeSnapshot,
   type ComputeState,
@@ -143,7 +149,7 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
 export async function checkComputeStopped(
   item: StopCheckItem,
   deps: ComputeDeps,
-  options: { guard?: boolean } = {},
+  options: { guard?: boolean; keepGoing?: boolean } = {},
 ): Promise<StopCheckResult> {
   const { settings } = deps;
   const limit = settings.apiConcurrency;
@@ -169,13 +175,23 @@ export async function checkComputeStopped(
     drained && !guard && previous?.status === 'STOPPING' ? (previous.confirmed ?? []) : [],
   );
   try {
-    const result = await checkOnce(item, deps, { guard, tolerant, previous, drained, skip, limit });
+    const keepGoing = options.keepGoing === true;
+    const result = await checkOnce(item, deps, {
+      guard,
+      keepGoing,
+      tolerant,
+      previous,
+      drained,
+      skip,
+      limit,
+    });
     // The PATCH follows a STOPPED answer at once, so that answer rests on a look at every kind made now:
     // when this poll skipped kinds an earlier one confirmed, they are listed again (as a re-check would),
     // and what runs there now counts as started during the window.
     if (guard || result.status !== 'STOPPED' || skip.size === 0) return result;
     return await checkOnce(item, deps, {
       guard,
+      keepGoing,
       tolerant,
       previous: result,
       drained: true,
@@ -232,6 +248,8 @@ async function checkOnce(
   deps: ComputeDeps,
   context: {
     guard: boolean;
+    /** Guarding: never fail for compute that could not be stopped (the caller decides). */
+    keepGoing: boolean;
     tolerant: Tolerant;
     previous: StopCheckResult | undefined;
     drained: boolean;
@@ -240,7 +258,7 @@ async function checkOnce(
   },
 ): Promise<StopCheckResult> {
   const { api, settings } = deps;
-  const { guard, tolerant, previous, drained, skip, limit } = context;
+  const { guard, keepGoing, tolerant, previous, drained, skip, limit } = context;
   const stored = await tolerant(
     'snapshot',
     () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId, item.executionId),
@@ -329,7 +347,12 @@ async function checkOnce(
     previous?.restartedCount ?? 0,
     [...added, ...restarted].map((r) => ({ ...r, seenAt: now })),
   );
-  const { deferred } = await issueStop(api, actions, limit, guard ? 'tolerate' : 'defer-throttled');
+  const { deferred, failed: stopsFailed } = await issueStop(
+    api,
+    actions,
+    limit,
+    guard ? 'tolerate' : 'defer-throttled',
+  );
   // A list that cannot be read while guarding hides what a user may have started: stop again, blindly, what
   // is known to have run (terminating a terminated cluster, stopping a stopped warehouse or pipeline is a
   // no-op). Best effort, and it does not count as "still stopping".
@@ -387,9 +410,18 @@ async function checkOnce(
         restarted: back.refs,
       });
     }
+    // What runs and could not be stopped this turn: tried again each turn, named when the wait ends.
+    const unstoppable = stillRunningOf(stopsFailed, remaining);
+    // Recovery's guard (the workspace has settled after a failure) does not fail for it: the workspace has
+    // failed already, and its own error is the one to report.
+    const recovering = item.settled?.status === 'SETTLED';
+    if (unstoppable.length > 0 && now >= until && !recovering && !keepGoing) {
+      throw notKeptStopped(where, 'the storage wait', unstoppable);
+    }
     return {
       status: quiet ? 'STOPPED' : 'STOPPING',
       ...result,
+      ...(unstoppable.length > 0 ? { unstoppable: describeRefs(unstoppable, UNSTOPPABLE_CHARS) } : {}),
       storageWaitUntil: until,
       storageWaitOver: now >= until,
     };
@@ -903,15 +935,25 @@ async function issueStop(
   actions: StopActions,
   limit: number,
   mode: 'throw' | 'tolerate' | 'defer-throttled' = 'throw',
-): Promise<{ deferred: number }> {
+): Promise<{ deferred: number; failed: Array<ResourceRef & { why: string }> }> {
   let deferred = 0;
-  const each = async <T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> => {
+  const failed: Array<ResourceRef & { why: string }> = [];
+  const each = async <T>(
+    items: readonly T[],
+    fn: (item: T) => Promise<unknown>,
+    refOf?: (item: T) => ResourceRef,
+  ): Promise<void> => {
     if (mode === 'throw') {
       await mapLimit(items, limit, fn);
       return;
     }
     if (mode === 'tolerate') {
-      await settleLimit(items, limit, fn);
+      // Tried again by the next guard turn; what still fails is named when the window ends.
+      const results = await settleLimit(items, limit, fn);
+      results.forEach((r, i) => {
+        const item = items[i] as T;
+        if (!r.ok && refOf) failed.push({ ...refOf(item), why: errorWhy(r.error) });
+      });
       return;
     }
     const results = await settleLimit(items, limit, fn, {
@@ -923,18 +965,63 @@ async function issueStop(
       else throw r.error;
     }
   };
-  await each(actions.pipelines, (id) => orNotFound(() => api.stopPipeline(id)));
-  await each(actions.warehouses, (id) => orNotFound(() => api.stopWarehouse(id)));
-  await each(actions.clusters, (id) => orNotFound(() => api.terminateCluster(id)));
-  await each(actions.pools, (p) =>
-    // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
-    orNotFound(() =>
-      api.editInstancePool(
-        poolEditRequest(p, { min_idle_instances: 0, idle_instance_autotermination_minutes: 0 }),
-      ),
-    ),
+  await each(
+    actions.pipelines,
+    (id) => orNotFound(() => api.stopPipeline(id)),
+    (id) => ({ kind: 'pipeline', id }),
   );
-  return { deferred };
+  await each(
+    actions.warehouses,
+    (id) => orNotFound(() => api.stopWarehouse(id)),
+    (id) => ({ kind: 'warehouse', id }),
+  );
+  await each(
+    actions.clusters,
+    (id) => orNotFound(() => api.terminateCluster(id)),
+    (id) => ({ kind: 'cluster', id }),
+  );
+  await each(
+    actions.pools,
+    (p) =>
+      // 0 and 0: no idle instance is kept, and an idle one is released at once (reference §4).
+      orNotFound(() =>
+        api.editInstancePool(
+          poolEditRequest(p, { min_idle_instances: 0, idle_instance_autotermination_minutes: 0 }),
+        ),
+      ),
+    (p) => ({ kind: 'pool', id: p.instance_pool_id }),
+  );
+  return { deferred, failed };
+}
+
+/** An error's name and the start of its message, as the reason a stop failed. */
+function errorWhy(error: unknown): string {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return `stop failed: ${e.name}: ${e.message}`.slice(0, 160);
+}
+
+/** Characters of the text naming what could not be stopped (a guard's result, the error). */
+const UNSTOPPABLE_CHARS = 1_500;
+
+/** The stops that failed for what still runs (`remaining`). */
+function stillRunningOf(
+  failed: ReadonlyArray<ResourceRef & { why: string }>,
+  remaining: readonly ResourceRef[],
+): Array<ResourceRef & { why: string }> {
+  const running = new Set(remaining.map((r) => `${r.kind}:${r.id}`));
+  return failed.filter((f) => running.has(`${f.kind}:${f.id}`));
+}
+
+/** The named failure of a window during which compute someone started could not be stopped again. */
+export function notKeptStopped(
+  where: string,
+  window: string,
+  unstoppable: ReadonlyArray<ResourceRef & { why?: string }> | string,
+): ComputeNotKeptStopped {
+  const what = typeof unstoppable === 'string' ? unstoppable : describeRefs(unstoppable, UNSTOPPABLE_CHARS);
+  return new ComputeNotKeptStopped(
+    `${where}: compute someone started during ${window} could not be stopped again: ${what}. It ran while it had to stay stopped, so check it for failures; the key change took effect and compute is restored as usual.`,
+  );
 }
 
 /**
@@ -946,19 +1033,19 @@ async function issueStop(
 export async function keepComputeStopped(
   item: unknown,
   deps: ComputeDeps,
-): Promise<{ stillRunning: number; cameBack: number; error?: string }> {
+): Promise<{ stillRunning: number; cameBack: number; unstoppable?: string; error?: string }> {
   const parsed = StopCheckItemSchema.safeParse(item);
   if (!parsed.success) return { stillRunning: 0, cameBack: 0 };
   try {
     const check = await checkComputeStopped(
       { ...parsed.data, workspaceCheck: undefined, settled: undefined },
       deps,
-      {
-        guard: true,
-      },
+      // The caller decides what an unstoppable start means (check-workspace, once the update is over).
+      { guard: true, keepGoing: true },
     );
     const stillRunning = Object.values(check.remaining).reduce((a: number, b) => a + (b ?? 0), 0);
-    return { stillRunning, cameBack: check.restartedCount };
+    const unstoppable = (check as { unstoppable?: string }).unstoppable;
+    return { stillRunning, cameBack: check.restartedCount, ...(unstoppable ? { unstoppable } : {}) };
   } catch (error) {
     const e = error as Error;
     logger.warn('could not check compute while the workspace updates', { errorName: e.name });

@@ -261,7 +261,9 @@ function nothingStartedDuringWindow(
           STOP_CALL.test(`${e.method} ${splitPath(e).path}`) &&
           JSON.stringify(e).includes(s.id),
       );
-      if (!stoppedAgain)
+      // Stop calls can fail for good: then the execution must fail naming it (ComputeNotKeptStopped).
+      const namedInFailure = report.status === 'FAILED' && (report.error?.cause ?? '').includes(s.id);
+      if (!stoppedAgain && !namedInFailure)
         bad.push(`${deployment}: ${s.kind} ${s.id} started at ${s.t}s and left running (${window})`);
       else if (report.status === 'SUCCEEDED' && !output.includes(s.id))
         bad.push(
@@ -272,7 +274,7 @@ function nothingStartedDuringWindow(
   return result(
     'nothing-started-during-window',
     bad,
-    'no compute ran between the first stop and the end of the storage wait: nothing started by the product, and whatever someone else started was stopped again and reported',
+    'no compute ran between the first stop and the end of the storage wait: nothing started by the product, and whatever someone else started was stopped again and reported (or, when it could not be stopped, named in the error of the failed execution)',
   );
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRotationFailure } from '../../lib/notify-format.ts';
-import { baseScenario, run } from './harness.ts';
+import { baseScenario, expectSafe, run } from './harness.ts';
 
 /**
  * What a failed execution's error tells the operator when the key did change (DESIGN §1: Databricks needs
@@ -46,4 +46,36 @@ describe('A failed execution whose workspace key changed', () => {
       /workspace 1234567890123456: Lambda\.Unknown: its cause is not repeated here \(the workspace lock could not be released, so the result was cut to fit; the lease expires on its own\): the execution arn:aws:states:\S+ has it \[key changed;/,
     );
   }, 120_000);
+});
+
+describe('Compute someone starts while it must stay stopped, and that cannot be stopped again', () => {
+  // The first two cluster stops (the rotation's own) go through; every later one fails for good.
+  const deleteFails = { method: 'POST', path: '/api/2.1/clusters/delete', status: 500, skip: 2, times: 1000 };
+
+  it.each([
+    ['the storage wait', true, 600],
+    ['the workspace update', false, 150],
+  ])(
+    'fails as ComputeNotKeptStopped, naming it, when it ran through %s',
+    async (window, storage, at) => {
+      // Prepare
+      const scenario = baseScenario({
+        name: `not-kept-stopped-${storage ? 'storage' : 'update'}`,
+        storage,
+        settings: { storageWaitMinutes: 20 },
+        databricksFaults: [deleteFails, { kind: 'startCluster', cluster_id: 'w1-off', atSeconds: at }],
+      });
+      // Act
+      const report = await run(scenario);
+      // Assess: before, the rotation SUCCEEDED with the cluster merely listed as having come back
+      expect(report.status).toBe('FAILED');
+      expect(report.error?.name).toBe('ComputeNotKeptStopped');
+      expect(report.error?.cause).toContain(
+        `compute someone started during ${window} could not be stopped again: clusters: w1-off (stop failed: `,
+      );
+      expect(report.error?.cause).toContain('[key changed; compute restored to its pre-rotation state]');
+      expectSafe(scenario, report, window);
+    },
+    120_000,
+  );
 });
