@@ -96,7 +96,7 @@ function rotationFailure(input: FinishInput, failed: RotationResult[], now: numb
   const hardBudget = MAX_ROTATION_ERROR_CHARS - 200;
   const marked = failed.map((r) => `${r.workspaceId}${r.computeRestored === false ? '*' : ''}`);
   const unrestored = failed.filter((r) => r.computeRestored === false);
-  let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored.length > 0 ? ' (* = compute NOT fully restored: restart what its compute snapshot lists)' : ''}: `;
+  let text = `${failed.length} of ${input.rotations.length} workspace(s) failed. Workspaces failed${unrestored.length > 0 ? ' (* = compute NOT fully restored: its line says what to restart, and when)' : ''}: `;
   // The failed ids come first and take what they need, leaving 1,000 characters for the rest.
   text += `${listWithin(marked, budget - text.length - 1_000)}.`;
   // Every workspace whose key changed, rotated or failed after it, needs the old key for the retention

@@ -420,7 +420,7 @@ export async function checkComputeRestored(
       }),
     ];
     throw new ComputeNotRestored(
-      `compute of workspace ${workspaceId} (${item.workspace.deploymentName}) was not fully restored; start these by hand (snapshot ${deps.store.locate(key)}): ${describeRefs(notBack)}`,
+      `compute of workspace ${workspaceId} (${item.workspace.deploymentName}) was not fully restored; start by hand those still stopped (one shown PENDING, STARTING or RESTARTING is still coming up: check it, do not start it again) (snapshot ${deps.store.locate(key)}): ${describeRefs(notBack)}`,
       {
         details: {
           workspaceId,

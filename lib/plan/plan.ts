@@ -889,7 +889,7 @@ export function rotationPlan(
     }
     if (view.workspace.workspace_status !== 'RUNNING') {
       throw new WorkspaceNotRunning(
-        `workspace ${name} is ${view.workspace.workspace_status ?? 'in an unknown state'}${view.workspace.workspace_status_message ? ` (${view.workspace.workspace_status_message})` : ''}, not RUNNING; its key can only be changed while it runs. Retry once it is RUNNING.`,
+        `workspace ${name} is ${view.workspace.workspace_status ?? 'in an unknown state'}${view.workspace.workspace_status_message ? ` (${view.workspace.workspace_status_message})` : ''}, not RUNNING; its key can only be changed while it runs. Retry once it is RUNNING. Nothing was touched: a request is refused whole before anything is done, so no workspace of it was rotated (name the others without this one to rotate them now). A workspace that another rotation is updating is PROVISIONING: \`"waitForLock": true\` waits for it.`,
         { details: { workspaceId: view.workspace.workspace_id, status: view.workspace.workspace_status } },
       );
     }

@@ -112,7 +112,7 @@ export async function checkWorkspaceSettled(
     if (deps.now <= deadline) return sawNow ? { ...result, sawProvisioning: true } : result;
     const why = workspace ? `is still PROVISIONING` : `could not be read (${readError})`;
     throw new WorkspaceStillUpdating(
-      `workspace ${id} (${item.workspace.deploymentName}) ${why} ${deps.waitMinutes} min after the rotation failed (${item.failure?.Error ?? 'error'}); its compute was NOT restarted, because nothing may start while Databricks applies a key change. ${await deps.describeStopped()}. When the workspace is RUNNING again, restore it by hand from the snapshot (or start a new rotation: it honours this snapshot).`,
+      `workspace ${id} (${item.workspace.deploymentName}) ${why} ${deps.waitMinutes} min after the rotation failed (${item.failure?.Error ?? 'error'}); its compute was NOT restarted, because nothing may start while Databricks applies a key change. ${await deps.describeStopped()}. When the workspace is RUNNING again${item.workspace.storageAdded ? ' and 20 more minutes have passed (a storage key was being added)' : ''}, restore it by hand from the snapshot (or start a new rotation: it honours this snapshot and its wait).`,
       { details: { workspaceId: id, workspaceStatus: status } },
     );
   }

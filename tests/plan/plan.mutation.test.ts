@@ -474,7 +474,7 @@ describe('Plan: what a refusal tells the operator', () => {
     // Assess
     expect(error.name).toBe('WorkspaceNotRunning');
     expect(error.message).toBe(
-      `workspace ${WS} (prod) is PROVISIONING (Creating network), not RUNNING; its key can only be changed while it runs. Retry once it is RUNNING.`,
+      `workspace ${WS} (prod) is PROVISIONING (Creating network), not RUNNING; its key can only be changed while it runs. Retry once it is RUNNING. Nothing was touched: a request is refused whole before anything is done, so no workspace of it was rotated (name the others without this one to rotate them now). A workspace that another rotation is updating is PROVISIONING: \`"waitForLock": true\` waits for it.`,
     );
     expect(error.details).toEqual({ workspaceId: WS, status: 'PROVISIONING' });
   });
