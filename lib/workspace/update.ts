@@ -4,6 +4,7 @@ import { DatabricksApiError, DatabricksUnavailable } from '../databricks/errors.
 import type { Workspace, WorkspaceKeyChange } from '../databricks/types.ts';
 import { realTimeLeftMs } from '../deadline.ts';
 import { TransientError } from '../errors.ts';
+import { databricksGrantFor } from '../kms/grant.ts';
 import { assertKeyUsable, describeKey } from '../kms/key.ts';
 import { readKeyPolicy } from '../kms/key-policy.ts';
 import { missingDatabricksGrants } from '../kms/policy.ts';
@@ -189,17 +190,33 @@ async function checkBeforePatch(
       { details: { workspaceId: id, keyArn: item.target.keyArn, denials } },
     );
   }
-  // The EBS statement names the workspace's cross-account role and is written by patch-key-policy; the
-  // control-plane statements are what Databricks needs the moment the key id changes.
-  const missing = missingDatabricksGrants(policy, {
-    useCases: item.keyConfig.useCases,
-    databricksPrincipalArn: deps.settings.databricksPrincipalArn,
-    accountIds: deps.settings.policyAccountIds,
-    reuseKeyForClusterVolumes: false,
-  });
+  // The control-plane statements are what Databricks needs the moment the key id changes. A storage key
+  // that also encrypts cluster volumes needs the EBS statement naming this workspace's cross-account role
+  // too: workspaces sharing a key are patched at once and KMS has no conditional write, so another
+  // workspace's patch can have overwritten it after this workspace's patch step read it back.
+  const ebs =
+    item.reuseKeyForClusterVolumes &&
+    item.keyConfig.useCases.includes('STORAGE') &&
+    pending.includes('storage_customer_managed_key_id');
+  const grant = ebs
+    ? await databricksGrantFor({
+        useCases: item.keyConfig.useCases,
+        reuseKeyForClusterVolumes: true,
+        workspaceId: id,
+        settings: deps.settings,
+        account: deps.account,
+        keyArn: item.target.keyArn,
+      })
+    : {
+        useCases: item.keyConfig.useCases,
+        databricksPrincipalArn: deps.settings.databricksPrincipalArn,
+        accountIds: deps.settings.policyAccountIds,
+        reuseKeyForClusterVolumes: false,
+      };
+  const missing = missingDatabricksGrants(policy, grant);
   if (missing.length > 0) {
     throw new KeyPolicyMissingDatabricksGrant(
-      `the policy of KMS key ${item.target.keyArn} does not grant Databricks ${missing.join('; ')}; workspace ${id} is not updated. Someone changed the policy after the patch step: restore the Databricks statement(s) and re-run.`,
+      `the policy of KMS key ${item.target.keyArn} does not grant Databricks ${missing.join('; ')}; workspace ${id} is not updated. Someone changed the policy after the patch step (or, for a key several workspaces share, another workspace's patch overwrote this one's): restore the Databricks statement(s) and re-run.`,
       { details: { workspaceId: id, keyArn: item.target.keyArn, missing } },
     );
   }

@@ -308,7 +308,10 @@ describe('update-workspace: the edges of reconciliation', () => {
 
 describe('update-workspace: what it re-checks before the PATCH', () => {
   it('sets only the storage field for a storage-only change', async () => {
-    const item = updateItem('cfg-new', rotationItem({ managedServices: false, storage: true }));
+    const item = updateItem(
+      'cfg-new',
+      rotationItem({ managedServices: false, storage: true }, { reuseKeyForClusterVolumes: false }),
+    );
     const account = new FlakyAccount({}, []);
     const result = await updateWorkspaceKey(item, deps(account));
     expect(result.fields).toEqual(['storage_customer_managed_key_id']);

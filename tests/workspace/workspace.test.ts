@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Workspace } from '../../lib/databricks/types.ts';
+import { mergeDatabricksStatements } from '../../lib/kms/policy.ts';
 import { judgeWorkspace } from '../../lib/workspace/check.ts';
 import { findReusableKeyConfig, registerKeyConfig } from '../../lib/workspace/key-config.ts';
 import { updateWorkspaceKey } from '../../lib/workspace/update.ts';
@@ -143,10 +144,47 @@ describe('Step: update-workspace', () => {
 
   it('refuses when the policy grants managed services but STORAGE is being added', async () => {
     const { account, deps } = setup({ policy: policyGranting(['MANAGED_SERVICES']) });
-    const item = updateItem('cfg-new', rotationItem({ managedServices: true, storage: true }));
+    const item = updateItem(
+      'cfg-new',
+      rotationItem({ managedServices: true, storage: true }, { reuseKeyForClusterVolumes: false }),
+    );
     const error = await rejection(updateWorkspaceKey(item, deps));
     expect(error.name).toBe('KeyPolicyMissingDatabricksGrant');
     expect(account.writes()).toEqual([]);
+  });
+
+  it('refuses when the EBS statement lost this workspace’s role (another workspace’s patch of a shared key)', async () => {
+    // Prepare: storage with cluster volumes; the policy has the storage statements, and the EBS statement
+    // names only another workspace's role (its patch overwrote this one's)
+    const ROLE = 'arn:aws:iam::111122223333:role/databricks-cross-account-prod';
+    const OTHER = 'arn:aws:iam::111122223333:role/databricks-cross-account-dev';
+    const grant = (ebsRoleArn: string) => ({
+      useCases: ['MANAGED_SERVICES', 'STORAGE'] as Array<'MANAGED_SERVICES' | 'STORAGE'>,
+      databricksPrincipalArn: settingsWith().databricksPrincipalArn,
+      accountIds: settingsWith().policyAccountIds,
+      reuseKeyForClusterVolumes: true,
+      ebsRoleArn,
+      awsAccountId: '111122223333',
+    });
+    const policyFor = (role: string) =>
+      mergeDatabricksStatements(policyGranting(['MANAGED_SERVICES', 'STORAGE']), grant(role)).policy;
+    const item = updateItem('cfg-new', rotationItem({ managedServices: true, storage: true }));
+    const run = async (policy: string) => {
+      const { account, deps } = setup({ policy, ws: { credentials_id: 'cred-prod' } });
+      account.credentials.push({
+        credentials_id: 'cred-prod',
+        aws_credentials: { sts_role: { role_arn: ROLE } },
+      });
+      return { account, outcome: await updateWorkspaceKey(item, deps).catch((e: Error) => e) };
+    };
+    // Act
+    const lost = await run(policyFor(OTHER));
+    const kept = await run(policyFor(ROLE));
+    // Assess
+    expect((lost.outcome as Error).name).toBe('KeyPolicyMissingDatabricksGrant');
+    expect((lost.outcome as Error).message).toContain("another workspace's patch overwrote this one's");
+    expect(lost.account.writes()).toEqual([]);
+    expect(kept.outcome).toMatchObject({ patched: true });
   });
 
   it('refuses with KeyDisabled when the key was disabled after the plan, sending nothing', async () => {
