@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KeyUseCase } from '../../lib/databricks/types.ts';
 import { type KeyPolicy, ownsStatement } from '../../lib/kms/policy.ts';
 import { describeDenials, evaluateKeyPolicyForDatabricks } from '../../lib/kms/policy-eval.ts';
-import type { ComputeStart, WorkspaceUpdate } from '../emulator/index.ts';
+import type { CallLogEntry, ComputeStart, WorkspaceUpdate } from '../emulator/index.ts';
 import type { Scenario } from '../scenario.ts';
 import { type Report, type RunTrace, STOP_CALL, splitPath } from './report.ts';
 
@@ -208,30 +208,12 @@ function nothingStartedDuringWindow(
     const deployment = w.deployment_name as string;
     const id = w.workspace_id as number;
     const calls = report.callLog.filter((e) => splitPath(e).deployment === deployment && e.status < 400);
-    const firstStop = calls.find((e) => STOP_CALL.test(`${e.method} ${splitPath(e).path}`));
-    if (!firstStop) continue;
-    const ofWorkspace = (c: { input: unknown }) =>
-      (c.input as { workspace?: { workspaceId?: number } }).workspace?.workspaceId === id;
-    const restore = trace.taskCalls.find((c) => c.fn === 'RestoreCompute' && ofWorkspace(c));
-    const runningOnNewKey = trace.taskCalls.find(
-      (c) =>
-        c.fn === 'CheckWorkspace' &&
-        ofWorkspace(c) &&
-        (c.output as { status?: string })?.status === 'RUNNING',
-    );
-    const storageAdded = plan?.workspaces?.find((p) => p.workspaceId === id)?.storageAdded === true;
-    // The product's word: the window closes once the workspace runs on the new key; with a storage key
-    // added, the storage wait later; without a key change, when restoring begins.
-    // (The check reads the workspace as it starts: that read is when it was seen RUNNING.)
-    const productEnd = runningOnNewKey
-      ? runningOnNewKey.enteredAt + (storageAdded ? (plan?.storageWaitSeconds ?? 0) : 0)
-      : (restore?.enteredAt ?? Number.POSITIVE_INFINITY);
-    const windowEnd = Math.max(
-      productEnd,
-      updatesEnd(updates, id, firstStop.t, productEnd, storageWaitSeconds),
-    );
-    const inWindow = (t: number) => t >= firstStop.t && t < windowEnd;
-    const window = `window ${seconds(firstStop.t)}–${Number.isFinite(windowEnd) ? seconds(windowEnd) : 'end of run'}`;
+    const windows = windowsOf(id, calls, trace, plan, updates, storageWaitSeconds);
+    if (windows.length === 0) continue;
+    const inWindow = (t: number) => windows.some((w) => t >= w.from && t < w.to);
+    const window = windows
+      .map((w) => `window ${seconds(w.from)}–${Number.isFinite(w.to) ? seconds(w.to) : 'end of run'}`)
+      .join(', ');
     for (const e of calls) {
       if (!inWindow(e.t)) continue;
       const endpoint = `${e.method} ${splitPath(e).path}`;
@@ -276,6 +258,55 @@ function nothingStartedDuringWindow(
     bad,
     'no compute ran between the first stop and the end of the storage wait: nothing started by the product, and whatever someone else started was stopped again and reported (or, when it could not be stopped, named in the error of the failed execution)',
   );
+}
+
+/**
+ * The windows of workspace `id`, one per execution that stopped its compute (several executions may rotate
+ * one workspace in turn: each one's own restarts after its failure are not in the next one's window). Each
+ * opens at that execution's first stop call and closes as the function above says.
+ */
+function windowsOf(
+  id: number,
+  calls: readonly CallLogEntry[],
+  trace: RunTrace,
+  plan:
+    | { storageWaitSeconds?: number; workspaces?: Array<{ workspaceId: number; storageAdded?: boolean }> }
+    | undefined,
+  updates: readonly WorkspaceUpdate[],
+  storageWaitSeconds: number,
+): Array<{ from: number; to: number }> {
+  type Item = { executionId?: string; workspace?: { workspaceId?: number; storageAdded?: boolean } };
+  const itemOf = (c: { input: unknown }) => c.input as Item;
+  const ofWorkspace = (c: { input: unknown }) => itemOf(c).workspace?.workspaceId === id;
+  const stops = trace.taskCalls.filter((c) => c.fn === 'StopCompute' && ofWorkspace(c));
+  // A trace without the stop step's calls (a hand-made one) is one window over every call.
+  const executions = stops.length > 0 ? [...new Set(stops.map((c) => itemOf(c).executionId))] : [undefined];
+  const windows: Array<{ from: number; to: number }> = [];
+  for (const execution of executions) {
+    const mine = (c: { input: unknown }) =>
+      ofWorkspace(c) && (stops.length === 0 || itemOf(c).executionId === execution);
+    const stop = stops.find(mine);
+    const firstStop = calls.find(
+      (e) => e.t >= (stop?.enteredAt ?? 0) && STOP_CALL.test(`${e.method} ${splitPath(e).path}`),
+    );
+    if (!firstStop) continue;
+    const restore = trace.taskCalls.find((c) => c.fn === 'RestoreCompute' && mine(c));
+    const runningOnNewKey = trace.taskCalls.find(
+      (c) => c.fn === 'CheckWorkspace' && mine(c) && (c.output as { status?: string })?.status === 'RUNNING',
+    );
+    const storageAdded =
+      (stop ? itemOf(stop).workspace?.storageAdded : undefined) ??
+      plan?.workspaces?.find((p) => p.workspaceId === id)?.storageAdded === true;
+    // The product's word: the window closes once the workspace runs on the new key; with a storage key
+    // added, the storage wait later; without a key change, when restoring begins.
+    // (The check reads the workspace as it starts: that read is when it was seen RUNNING.)
+    const productEnd = runningOnNewKey
+      ? runningOnNewKey.enteredAt + (storageAdded ? (plan?.storageWaitSeconds ?? storageWaitSeconds) : 0)
+      : (restore?.enteredAt ?? Number.POSITIVE_INFINITY);
+    const to = Math.max(productEnd, updatesEnd(updates, id, firstStop.t, productEnd, storageWaitSeconds));
+    windows.push({ from: firstStop.t, to });
+  }
+  return windows;
 }
 
 /**

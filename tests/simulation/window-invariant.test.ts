@@ -222,4 +222,37 @@ describe('Invariant nothing-started-during-window: when the window ends', () => 
     // Assess
     expect(judged.holds).toBe(true);
   });
+
+  it('keeps one window per execution: a failed execution’s own restarts are not in the next one’s window', async () => {
+    // Prepare: execution A stops at 100 s, its PATCH fails and it restarts compute at 160 s; execution B
+    // stops again at 880 s, its update runs 950–1150 s and it sees RUNNING at 1160 s
+    const task = (fn: string, execution: string, t: number, output: unknown = {}): TaskCall => ({
+      state: fn,
+      fn,
+      input: { executionId: execution, workspace: { workspaceId: WS1, storageAdded: false } },
+      output,
+      enteredAt: t,
+      exitedAt: t + 1,
+    });
+    const taskCalls = [
+      task('StopCompute', 'A', 99),
+      task('RestoreCompute', 'A', 150),
+      task('StopCompute', 'B', 879),
+      task('CheckWorkspace', 'B', 1160, { status: 'RUNNING' }),
+    ];
+    const bStop = ws(880, 'POST', '/api/2.1/clusters/delete', { cluster_id: 'w1-ui' });
+    const bUpdate = update({ startedAt: 950, endedAt: 1150 });
+    // Act
+    const clean = window({ calls: [firstStop, productStart(160), bStop], taskCalls, updates: [bUpdate] });
+    const startInB = window({
+      calls: [firstStop, productStart(160), bStop, productStart(1000)],
+      taskCalls,
+      updates: [bUpdate],
+    });
+    // Assess: one merged window (100–1160 s) flagged A's restart at 160 s
+    expect(clean.holds, clean.detail).toBe(true);
+    expect(startInB.holds).toBe(false);
+    expect(startInB.detail).toContain('at 1000s');
+    expect(startInB.detail).not.toContain('at 160s');
+  });
 });
