@@ -290,7 +290,13 @@ function windowsOf(
       (e) => e.t >= (stop?.enteredAt ?? 0) && STOP_CALL.test(`${e.method} ${splitPath(e).path}`),
     );
     if (!firstStop) continue;
-    const restore = trace.taskCalls.find((c) => c.fn === 'RestoreCompute' && mine(c));
+    // Its own restore; for an execution that ended without one (its workspace execution timed out), the
+    // next restore of the workspace, by the execution that took over.
+    const restore =
+      trace.taskCalls.find((c) => c.fn === 'RestoreCompute' && mine(c)) ??
+      trace.taskCalls.find(
+        (c) => c.fn === 'RestoreCompute' && ofWorkspace(c) && c.enteredAt >= (stop?.enteredAt ?? 0),
+      );
     const runningOnNewKey = trace.taskCalls.find(
       (c) => c.fn === 'CheckWorkspace' && mine(c) && (c.output as { status?: string })?.status === 'RUNNING',
     );
