@@ -246,8 +246,15 @@ export async function verifyKeyUse(
     );
   }
   if (problems.length > 0) {
+    // What this verification changed before it found those problems is said too (nothing half-done goes
+    // unreported): the repair asked for still ran for the workspaces whose policy could be repaired.
+    const repaired = results.filter((r) => r.policyRepatched === true).map((r) => r.workspaceId);
+    const changed =
+      repaired.length > 0
+        ? ` The key policy was re-patched as asked (repairPolicy) for workspace(s) ${listSome(repaired)}.`
+        : '';
     throw new VerificationFailed(
-      `verification of ${keyArn} found ${problems.length} problem(s) that need a person: ${problems.join('; ')}`,
+      `verification of ${keyArn} found ${problems.length} problem(s) that need a person: ${problems.join('; ')}.${changed}`,
       { details: { keyArn, problems, workspaces: results } },
     );
   }

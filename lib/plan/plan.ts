@@ -151,42 +151,62 @@ function failedCallPlan(call: FailedCall, settings: Settings): Plan {
 
 async function planTrigger(trigger: Exclude<Trigger, FailedCall>, deps: PlanDeps): Promise<Plan> {
   switch (trigger.kind) {
-    case 'manual': {
-      let plan: Plan;
-      try {
-        plan = await planManual(trigger.input, deps);
-      } catch (error) {
-        // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
-        const id = (error as { details?: { workspaceId?: unknown } }).details?.workspaceId;
-        // A dry run never waits: it answers what a real start would meet now.
-        if (
-          !trigger.input.waitForLock ||
-          trigger.input.dryRun ||
-          (error as Error).name !== 'WorkspaceNotRunning' ||
-          typeof id !== 'number'
-        )
-          throw error;
-        const waiting = await waitingForLocks(
-          {
-            ...eventDefaults(deps.settings, { kind: 'manual' }),
-            mode: 'rotate',
-            workspaces: [],
-            oldKeyArns: [],
-          },
-          true,
-          deps,
-          [id],
-        );
-        if (waiting.mode !== 'wait') throw error;
-        return waiting;
-      }
-      return waitingForLocks(plan, trigger.input.waitForLock, deps);
-    }
+    case 'manual':
+      // A dry run never waits: it answers what a real start would meet now.
+      return planWaitingForLocks(
+        () => planManual(trigger.input, deps),
+        trigger.input.waitForLock === true && trigger.input.dryRun !== true,
+        deps,
+        'manual',
+      );
+    // An event always waits for a workspace another execution holds: nothing would retry it, so failing
+    // with WorkspaceBusy would drop the change it reports (a rotation under way when the watched alias
+    // moves, two events about one key close together). Planned again after the wait, from what the
+    // workspaces show then, it rotates what still needs it, and is a no-op when the other did it.
     case 'aliasMoved':
-      return planAliasMoved(trigger, deps);
+      return planWaitingForLocks(() => planAliasMoved(trigger, deps), true, deps, trigger.kind);
     default:
-      return planKeyEvent(trigger, deps);
+      return planWaitingForLocks(() => planKeyEvent(trigger, deps), true, deps, trigger.kind);
   }
+}
+
+/**
+ * The plan `planned` makes, or — with `waitForLock` — a `wait` plan while a planned workspace is locked by
+ * another execution, or is updating under its lock (`WorkspaceNotRunning` while it holds the lock).
+ */
+async function planWaitingForLocks(
+  planned: () => Promise<Plan>,
+  waitForLock: boolean,
+  deps: PlanDeps,
+  kind: Plan['trigger']['kind'],
+): Promise<Plan> {
+  let plan: Plan;
+  try {
+    plan = await planned();
+  } catch (error) {
+    // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
+    const details = (error as { details?: { workspaceId?: unknown; status?: unknown } }).details;
+    const id = details?.workspaceId;
+    if (!waitForLock || (error as Error).name !== 'WorkspaceNotRunning' || typeof id !== 'number') throw error;
+    const base: Plan = {
+      ...eventDefaults(deps.settings, { kind }),
+      mode: 'rotate',
+      workspaces: [],
+      oldKeyArns: [],
+    };
+    const waiting = await waitingForLocks(base, true, deps, [id]);
+    if (waiting.mode === 'wait') return waiting;
+    // Updating with no execution holding it (the one that sent the update ended: aborted, timed out):
+    // wait for the update to end too; planned again then, the rotation restores what that one left stopped.
+    const waited = deps.now - (deps.startedAt ?? deps.now);
+    if (details?.status !== 'PROVISIONING' || waited >= LOCK_WAIT_MINUTES * 60_000) throw error;
+    return {
+      ...base,
+      mode: 'wait',
+      reason: `waiting for workspace ${id}: it is PROVISIONING, a key update under way that no execution holds (planned again every minute, at most ${LOCK_WAIT_MINUTES} min)`,
+    };
+  }
+  return waitingForLocks(plan, waitForLock, deps);
 }
 
 /** The part of a plan's reason that says which planned workspaces only get their compute restored. */

@@ -404,6 +404,31 @@ describe('Plan: waitForLock, when another execution holds a planned workspace', 
     expect(PlanSchema.parse(plan)).toEqual(plan);
   });
 
+  it('waits without being asked when an event finds a workspace held (nothing would retry the event)', async () => {
+    // Prepare: the watched alias moved while another execution rotates one of the configured workspaces
+    const w = world({ env: { WORKSPACE_IDS: `${WS},${WS2}` } });
+    const lock = locks([WS2]);
+    // Act
+    const plan = await w.plan(fixture('cloudtrail-update-alias'), {
+      lockHolder: lock.lockHolder,
+      startedAt: NOW - 10 * MINUTE,
+    });
+    // Assess
+    expect(plan).toMatchObject({
+      mode: 'wait',
+      reason: WAIT_REASON(`${WS2} (by exec-other)`),
+      trigger: { kind: 'aliasMoved', eventId: ALIAS_EVENT_ID },
+    });
+    // Past the bound it fails as a manual start would, having touched nothing
+    const late = await rejection(
+      w.plan(fixture('cloudtrail-update-alias'), {
+        lockHolder: lock.lockHolder,
+        startedAt: NOW - LOCK_WAIT_MINUTES * MINUTE,
+      }),
+    );
+    expect(late.name).toBe('WorkspaceBusy');
+  });
+
   it('lists every held workspace, the first ten by name', async () => {
     // Prepare: twelve workspaces on the old key, all held
     const ids = Array.from({ length: 12 }, (_, i) => 5_000_000_000_000_000 + i);
@@ -607,16 +632,26 @@ describe('Plan: waitForLock, when another execution holds a planned workspace', 
       expect(error.name).toBe('WorkspaceBusy');
     });
 
-    it('fails with WorkspaceNotRunning when no execution holds it', async () => {
+    it('waits for an update no execution holds (the one that sent it ended), and fails only after the longest wait', async () => {
       // Prepare
       const lock = locks([]);
       // Act
-      const error = await rejection(
-        updating().plan(manual({ workspaceIds: [WS2], waitForLock: true }), lock),
+      const plan = await updating().plan(manual({ workspaceIds: [WS2], waitForLock: true }), lock);
+      const late = await rejection(
+        updating().plan(manual({ workspaceIds: [WS2], waitForLock: true }), {
+          ...lock,
+          startedAt: NOW - LOCK_WAIT_MINUTES * MINUTE,
+        }),
       );
       // Assess
-      expect(error.name).toBe('WorkspaceNotRunning');
-      expect(lock.asked).toEqual([WS2]);
+      expect(plan).toMatchObject({
+        mode: 'wait',
+        reason: `waiting for workspace ${WS2}: it is PROVISIONING, a key update under way that no execution holds (planned again every minute, at most ${LOCK_WAIT_MINUTES} min)`,
+        workspaces: [],
+      });
+      expect(PlanSchema.parse(plan)).toEqual(plan);
+      expect(lock.asked).toEqual([WS2, WS2]);
+      expect(late.name).toBe('WorkspaceNotRunning');
     });
 
     it('fails with WorkspaceNotRunning without waitForLock, asking about no lock', async () => {
