@@ -187,7 +187,8 @@ async function planWaitingForLocks(
     // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
     const details = (error as { details?: { workspaceId?: unknown; status?: unknown } }).details;
     const id = details?.workspaceId;
-    if (!waitForLock || (error as Error).name !== 'WorkspaceNotRunning' || typeof id !== 'number') throw error;
+    if (!waitForLock || (error as Error).name !== 'WorkspaceNotRunning' || typeof id !== 'number')
+      throw error;
     const base: Plan = {
       ...eventDefaults(deps.settings, { kind }),
       mode: 'rotate',
