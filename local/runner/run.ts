@@ -234,6 +234,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
      * Runs one execution of `m` to its end, counting its history and payloads as Step Functions does and
      * ending it as Step Functions would at a quota (local/runner/history.ts).
      */
+    /**
+     * The running child executions of each execution (by name), to stop with it: Step Functions stops a
+     * child started with `startExecution.sync` when the parent's Task is stopped — the execution timed out
+     * or was aborted — which is why its IAM policy for nested `.sync` calls grants `states:StopExecution` on
+     * the children (AWS Step Functions Developer Guide, "IAM policies for nested Step Functions calls").
+     */
+    const runningChildren = new Map<string, Set<() => void>>();
+    const stopChildrenOf = (parent: string) => {
+      for (const stop of runningChildren.get(parent) ?? []) stop();
+    };
+
     const execute = async (
       m: (typeof machines)[number],
       input: unknown,
@@ -283,7 +294,26 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
                 cause: `The execution timed out after ${timeoutSeconds} s (the state machine's TimeoutSeconds); it ended TIMED_OUT.`,
               };
               execution.abort();
+              stopChildrenOf(name);
             }, timeoutSeconds * 1000);
+      // A child is stopped with its parent (above): it ends ABORTED, and the rule sends its own event.
+      let stopped = false;
+      const stopThis = () => {
+        if (breach) return;
+        stopped = true;
+        breach = {
+          name: 'ExecutionAborted',
+          cause: `stopped by Step Functions because its parent execution ${record.parent} ended while it ran; it ended ABORTED.`,
+        };
+        execution.abort();
+        stopChildrenOf(name);
+      };
+      const siblings =
+        record.parent === undefined ? undefined : (runningChildren.get(record.parent) ?? new Set());
+      if (siblings && record.parent !== undefined) {
+        siblings.add(stopThis);
+        runningChildren.set(record.parent, siblings);
+      }
       const consume = (async () => {
         for await (const event of execution.eventLogs) {
           // The interpreter stamps events with Date.now(), which is the virtual clock inside the run.
@@ -337,6 +367,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         record.error = executionError(e);
       }
       clearTimeout(timer);
+      siblings?.delete(stopThis);
       await consume;
       if (breach) {
         record.status = 'FAILED';
@@ -344,7 +375,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         record.error = breach;
       }
       if (record.status === 'FAILED') {
-        await executionEnded(m, name, breach?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED');
+        await executionEnded(
+          m,
+          name,
+          stopped ? 'ABORTED' : breach?.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
+        );
       }
       return record;
     };
@@ -359,7 +394,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     async function executionEnded(
       m: (typeof machines)[number],
       name: string,
-      status: 'TIMED_OUT' | 'FAILED',
+      status: 'ABORTED' | 'TIMED_OUT' | 'FAILED',
     ): Promise<void> {
       const executionArn = `arn:aws:states:${region}:${account}:execution:${m.name}:${name}`;
       const event = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../local/runner/report.ts';
-import { runScenario } from '../../local/runner/run.ts';
+import { type RunOptions, runScenario } from '../../local/runner/run.ts';
 import { loadScenario, parseScenario, type Scenario } from '../../local/scenario.ts';
 
 /**
@@ -20,6 +20,7 @@ async function twoExecutions(
   gapSeconds: number,
   second: Json = {},
   names: Json[] = [{ name: 'first' }, { name: 'second' }],
+  options: RunOptions = {},
 ): Promise<Report> {
   const raw = JSON.parse(JSON.stringify(await loadScenario(scenarioFile(name)))) as Json;
   const input = raw.input as Json;
@@ -28,7 +29,7 @@ async function twoExecutions(
     { input, startAtSeconds: 0, ...names[0] },
     { input: { ...input, ...second }, startAtSeconds: gapSeconds, ...names[1] },
   ];
-  return runScenario(parseScenario(raw));
+  return runScenario(parseScenario(raw), options);
 }
 
 const accepted = (r: Report, method: string, path: RegExp) =>
@@ -78,6 +79,22 @@ describe('Two executions on one workspace', () => {
     expect(accepted(report, 'POST', /clusters\/delete/).length).toBeGreaterThan(0);
     expect(report.states.filter((s) => s.name === 'Stop compute')).toHaveLength(1);
     expect(report.states.filter((s) => s.name === 'Restore compute')).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('A parent execution that ends while its workspace execution runs', () => {
+  it('stops the workspace execution with it (Step Functions stops a .sync child)', async () => {
+    // Prepare: each rotation times out after 200 s; the first one's workspace execution is then waiting
+    // for compute to stop, and a second rotation of the workspace starts at 250 s
+    // Act
+    const report = await twoExecutions('rotate-managed-services', 250, {}, undefined, {
+      executionTimeoutSecondsOf: { 'rotate-workspace-key': 200 },
+    });
+    // Assess: before, the first one's workspace execution went on alone (its next check at 243 s), its
+    // lock already freed by the abort rule, so the second took the workspace while it still ran
+    expect(report.executions[0]?.error?.name).toBe('States.Timeout');
+    expect(report.states.filter((st) => st.enteredAt > 200.5 && st.enteredAt < 250)).toEqual([]);
+    expect(report.states.some((st) => st.name === 'Wait for the stop to take effect')).toBe(true);
   }, 120_000);
 });
 
