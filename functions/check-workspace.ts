@@ -22,11 +22,7 @@ export const handler = defineStep('check-workspace', CheckItemSchema, async (ite
   // The update is over and no storage wait follows: compute someone started that could not be stopped
   // again ran during the update. Named, so the alarm fires (the recovery path restores compute as usual).
   if (result.status === 'RUNNING' && guard.unstoppable && !item.workspace.storageAdded) {
-    throw notKeptStopped(
-      `workspace ${item.workspace.workspaceId}`,
-      'the workspace update',
-      guard.unstoppable,
-    );
+    throw notKeptStopped(item.workspace, 'the workspace update', guard.unstoppable);
   }
   const nextCheckSeconds = afterWorkspaceCheck({
     result,

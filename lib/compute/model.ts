@@ -233,6 +233,11 @@ export const StopCheckResultSchema = z.object({
   storageWaitUntil: z.optional(z.number()),
   storageWaitOver: z.optional(z.boolean()),
   /**
+   * Guarding: what runs and could not be stopped this turn (its stop call failed), with why; tried again
+   * each turn. The caller fails the window by name when it ends with something here (`notKeptStopped`).
+   */
+  unstoppable: z.optional(z.string()),
+  /**
    * Kinds this check saw fully stopped (nothing left, nothing to stop again). The next poll of the stopping
    * loop does not list them again — until that poll finds nothing left: it then lists every kind before it
    * answers STOPPED (the PATCH follows at once). The guards after the PATCH list every kind too (DESIGN §6.5),

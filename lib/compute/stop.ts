@@ -149,7 +149,7 @@ export async function stopCompute(item: StopItem, deps: ComputeDeps): Promise<St
 export async function checkComputeStopped(
   item: StopCheckItem,
   deps: ComputeDeps,
-  options: { guard?: boolean; keepGoing?: boolean } = {},
+  options: { guard?: boolean } = {},
 ): Promise<StopCheckResult> {
   const { settings } = deps;
   const limit = settings.apiConcurrency;
@@ -175,23 +175,13 @@ export async function checkComputeStopped(
     drained && !guard && previous?.status === 'STOPPING' ? (previous.confirmed ?? []) : [],
   );
   try {
-    const keepGoing = options.keepGoing === true;
-    const result = await checkOnce(item, deps, {
-      guard,
-      keepGoing,
-      tolerant,
-      previous,
-      drained,
-      skip,
-      limit,
-    });
+    const result = await checkOnce(item, deps, { guard, tolerant, previous, drained, skip, limit });
     // The PATCH follows a STOPPED answer at once, so that answer rests on a look at every kind made now:
     // when this poll skipped kinds an earlier one confirmed, they are listed again (as a re-check would),
     // and what runs there now counts as started during the window.
     if (guard || result.status !== 'STOPPED' || skip.size === 0) return result;
     return await checkOnce(item, deps, {
       guard,
-      keepGoing,
       tolerant,
       previous: result,
       drained: true,
@@ -248,8 +238,6 @@ async function checkOnce(
   deps: ComputeDeps,
   context: {
     guard: boolean;
-    /** Guarding: never fail for compute that could not be stopped (the caller decides). */
-    keepGoing: boolean;
     tolerant: Tolerant;
     previous: StopCheckResult | undefined;
     drained: boolean;
@@ -258,7 +246,7 @@ async function checkOnce(
   },
 ): Promise<StopCheckResult> {
   const { api, settings } = deps;
-  const { guard, keepGoing, tolerant, previous, drained, skip, limit } = context;
+  const { guard, tolerant, previous, drained, skip, limit } = context;
   const stored = await tolerant(
     'snapshot',
     () => loadSnapshot(deps.store, item.compute.snapshotKey, item.workspace.workspaceId, item.executionId),
@@ -410,14 +398,9 @@ async function checkOnce(
         restarted: back.refs,
       });
     }
-    // What runs and could not be stopped this turn: tried again each turn, named when the wait ends.
+    // What runs and could not be stopped this turn: tried again each turn, named by the caller when the
+    // window ends (check-compute-stopped, check-workspace).
     const unstoppable = stillRunningOf(stopsFailed, remaining);
-    // Recovery's guard (the workspace has settled after a failure) does not fail for it: the workspace has
-    // failed already, and its own error is the one to report.
-    const recovering = item.settled?.status === 'SETTLED';
-    if (unstoppable.length > 0 && now >= until && !recovering && !keepGoing) {
-      throw notKeptStopped(where, 'the storage wait', unstoppable);
-    }
     return {
       status: quiet ? 'STOPPED' : 'STOPPING',
       ...result,
@@ -1012,13 +995,16 @@ function stillRunningOf(
   return failed.filter((f) => running.has(`${f.kind}:${f.id}`));
 }
 
-/** The named failure of a window during which compute someone started could not be stopped again. */
+/**
+ * The named failure of a window during which compute someone started could not be stopped again; `what`
+ * is the guard's text (`StopCheckResult.unstoppable`).
+ */
 export function notKeptStopped(
-  where: string,
+  workspace: { workspaceId: number; deploymentName: string },
   window: string,
-  unstoppable: ReadonlyArray<ResourceRef & { why?: string }> | string,
+  what: string,
 ): ComputeNotKeptStopped {
-  const what = typeof unstoppable === 'string' ? unstoppable : describeRefs(unstoppable, UNSTOPPABLE_CHARS);
+  const where = `workspace ${workspace.workspaceId} (${workspace.deploymentName})`;
   return new ComputeNotKeptStopped(
     `${where}: compute someone started during ${window} could not be stopped again: ${what}. It ran while it had to stay stopped, so check it for failures; the key change took effect and compute is restored as usual.`,
   );
@@ -1040,11 +1026,10 @@ export async function keepComputeStopped(
     const check = await checkComputeStopped(
       { ...parsed.data, workspaceCheck: undefined, settled: undefined },
       deps,
-      // The caller decides what an unstoppable start means (check-workspace, once the update is over).
-      { guard: true, keepGoing: true },
+      { guard: true },
     );
     const stillRunning = Object.values(check.remaining).reduce((a: number, b) => a + (b ?? 0), 0);
-    const unstoppable = (check as { unstoppable?: string }).unstoppable;
+    const { unstoppable } = check;
     return { stillRunning, cameBack: check.restartedCount, ...(unstoppable ? { unstoppable } : {}) };
   } catch (error) {
     const e = error as Error;

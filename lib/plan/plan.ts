@@ -172,7 +172,8 @@ async function planTrigger(trigger: Exclude<Trigger, FailedCall>, deps: PlanDeps
 
 /**
  * The plan `planned` makes, or — with `waitForLock` — a `wait` plan while a planned workspace is locked by
- * another execution, or is updating under its lock (`WorkspaceNotRunning` while it holds the lock).
+ * another execution, or is updating (`WorkspaceNotRunning`: PROVISIONING under another execution's lock, or
+ * under none when the execution that sent the update ended). Bounded by `LOCK_WAIT_MINUTES`.
  */
 async function planWaitingForLocks(
   planned: () => Promise<Plan>,
@@ -184,7 +185,6 @@ async function planWaitingForLocks(
   try {
     plan = await planned();
   } catch (error) {
-    // Updating because the execution that holds it is changing its key: with waitForLock, wait for it.
     const details = (error as { details?: { workspaceId?: unknown; status?: unknown } }).details;
     const id = details?.workspaceId;
     if (!waitForLock || (error as Error).name !== 'WorkspaceNotRunning' || typeof id !== 'number')

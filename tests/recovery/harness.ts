@@ -14,7 +14,8 @@ export const OLD_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${OLD_KEY_ID}`;
 export const NEW_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${NEW_KEY_ID}`;
 export const OLD_CONFIG = '11111111-aaaa-4bbb-8ccc-000000000001';
 
-const adminPolicy = {
+/** A key policy with only the account's own admin statement (no Databricks grant). */
+export const adminPolicy = {
   Version: '2012-10-17',
   Statement: [
     {

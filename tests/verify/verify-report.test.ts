@@ -1,25 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../local/runner/run.ts';
 import { parseScenario } from '../../local/scenario.ts';
-import { ACCOUNT, OLD_CONFIG, OLD_KEY, OLD_KEY_ID } from '../recovery/harness.ts';
+import { ACCOUNT, adminPolicy, OLD_CONFIG, OLD_KEY, OLD_KEY_ID } from '../recovery/harness.ts';
 
 /**
  * A verification that changed something before it failed says so (nothing half-done goes unreported): with
  * `repairPolicy`, the policy of a key that is also disabled is still re-granted, and the error names it.
  */
-
-const adminOnly = {
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Sid: 'Enable IAM User Permissions',
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
-      Action: 'kms:*',
-      Resource: '*',
-    },
-  ],
-};
 
 describe('verify with repairPolicy that fails', () => {
   it('says it re-patched the policy as asked', async () => {
@@ -28,7 +15,7 @@ describe('verify with repairPolicy that fails', () => {
       name: 'verify-repair-disabled',
       aws: {
         accountId: ACCOUNT,
-        keys: [{ keyId: OLD_KEY_ID, policy: adminOnly, state: 'Disabled' }],
+        keys: [{ keyId: OLD_KEY_ID, policy: adminPolicy, state: 'Disabled' }],
       },
       databricks: {
         keyConfigs: [
